@@ -1,0 +1,202 @@
+"""Architecture registry: the notebooks' CNNs as Keras functional models with readable layer names.
+
+Every model takes raw 0–255 pixels of the dataset's own shape. The input stage
+inside the model standardises them with the training split's per-channel mean and
+variance (or VGG16's own `preprocess_input`), and adapts size and channels where an
+architecture needs it, so a saved `.keras` file predicts from raw images by itself.
+"""
+
+from dataclasses import dataclass
+
+import keras
+from keras import layers
+
+from .errors import ParamError
+from .hparams import HParam, check_all
+
+WIDTH = HParam("width", "float", 1.0, "Multiplies the number of filters of every convolution.", 0.25, 4.0)
+
+
+def _dense_units(default):
+    return HParam("dense_units", "int", default, "Units of the dense layer(s) before the output.", 8, 4096)
+
+
+def _dropout(default):
+    return HParam("dropout", "float", default, "Share of units dropped during training.", 0.0, 0.9)
+
+
+@keras.saving.register_keras_serializable(package="cifar_core")
+class VGGPreprocess(layers.Layer):
+    """VGG16's own `preprocess_input` (RGB 0–255 to BGR minus the ImageNet means)."""
+
+    def call(self, inputs):
+        return keras.applications.vgg16.preprocess_input(inputs)
+
+
+def input_stage(input_shape, mean=None, variance=None, min_size=0, rgb=False, vgg=False):
+    """`keras.Input` for raw pixels, then standardisation and size/channel adaptation."""
+    inputs = keras.Input(shape=input_shape, name="image")  # (H, W, C), values 0–255
+    x = inputs
+    if vgg:
+        if input_shape[-1] == 1 and rgb:
+            x = layers.Concatenate(name="grey_to_rgb")([x, x, x])
+        x = VGGPreprocess(name="vgg_preprocess")(x)
+    else:
+        channels = input_shape[-1]
+        x = layers.Normalization(mean=[0.0] * channels if mean is None else list(mean),
+                                 variance=[255.0 ** 2] * channels if variance is None else list(variance),
+                                 name="standardize")(x)
+    if min(input_shape[:2]) < min_size:
+        x = layers.Resizing(min_size, min_size, name="upsize")(x)
+    return inputs, x
+
+
+def _output(x, num_classes):
+    # float32 softmax keeps probabilities exact under a mixed-precision policy.
+    return layers.Dense(num_classes, activation="softmax", dtype="float32", name="predictions")(x)
+
+
+def make_seed_cnn(input_shape, num_classes, width=1.0, dense_units=256, dropout=0.0,
+                  batch_norm=False, mean=None, variance=None):
+    """Three blocks of two 3×3 convolutions (32, 64, 128 filters) and a 2×2 max-pool; Dense; softmax."""
+    inputs, x = input_stage(input_shape, mean, variance)
+    use_bias = not batch_norm  # a BatchNormalization right after makes the bias redundant
+    for block, filters in enumerate((32, 64, 128), start=1):
+        for conv in (1, 2):
+            name = f"block{block}_conv{conv}"
+            x = layers.Conv2D(max(1, round(filters * width)), 3, padding="same", use_bias=use_bias,
+                              activation=None if batch_norm else "relu", name=name)(x)
+            if batch_norm:
+                x = layers.BatchNormalization(name=f"block{block}_bn{conv}")(x)
+                x = layers.Activation("relu", name=f"block{block}_relu{conv}")(x)
+        x = layers.MaxPooling2D(2, name=f"block{block}_pool")(x)  # halves H and W
+    x = layers.Flatten(name="flatten")(x)
+    if batch_norm:
+        x = layers.Dense(dense_units, use_bias=False, name="dense1")(x)
+        x = layers.BatchNormalization(name="dense1_bn")(x)
+        x = layers.Activation("relu", name="dense1_relu")(x)
+    else:
+        x = layers.Dense(dense_units, activation="relu", name="dense1")(x)
+    if dropout:
+        x = layers.Dropout(dropout, name="dropout")(x)
+    return keras.Model(inputs, _output(x, num_classes), name="seed_cnn" if not batch_norm else "bn_cnn")
+
+
+def make_bn_cnn(input_shape, num_classes, **hparams):
+    """`seed_cnn` with BatchNormalization between each convolution or dense layer and its ReLU."""
+    return make_seed_cnn(input_shape, num_classes, batch_norm=True, **hparams)
+
+
+def make_dropout_cnn(input_shape, num_classes, width=1.0, dense_units=1024, dropout=0.4,
+                     mean=None, variance=None):
+    """Two 3×3 conv 64, pool, dropout; two 3×3 conv 128, pool, dropout; two Dense; softmax."""
+    inputs, x = input_stage(input_shape, mean, variance)
+    for block, filters in enumerate((64, 128), start=1):
+        for conv in (1, 2):
+            x = layers.Conv2D(max(1, round(filters * width)), 3, padding="same", activation="relu",
+                              name=f"block{block}_conv{conv}")(x)
+        x = layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
+        x = layers.Dropout(dropout, name=f"block{block}_dropout")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(dense_units, activation="relu", name="dense1")(x)
+    x = layers.Dense(dense_units, activation="relu", name="dense2")(x)
+    return keras.Model(inputs, _output(x, num_classes), name="dropout_cnn")
+
+
+def make_small_cnn(input_shape, num_classes, width=1.0, dense_units=100, dropout=0.4,
+                   mean=None, variance=None):
+    """The Fashion-MNIST notebook's model: conv 32, pool, conv 64, pool, Dense, dropout."""
+    # Two unpadded 3×3 convolutions and two pools need at least 16×16: smaller inputs are upsized.
+    inputs, x = input_stage(input_shape, mean, variance, min_size=16)
+    x = layers.Conv2D(max(1, round(32 * width)), 3, activation="relu", name="block1_conv1")(x)
+    x = layers.MaxPooling2D(2, name="block1_pool")(x)
+    x = layers.Conv2D(max(1, round(64 * width)), 3, activation="relu", name="block2_conv1")(x)
+    x = layers.MaxPooling2D(2, name="block2_pool")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(dense_units, activation="relu", name="dense1")(x)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    return keras.Model(inputs, _output(x, num_classes), name="small_cnn")
+
+
+def make_vgg16_transfer(input_shape, num_classes, weights="imagenet", trainable_layers=4,
+                        dense_units=256, mean=None, variance=None):
+    """VGG16 without its top (its last `trainable_layers` layers train), Dense, BN, ReLU, softmax."""
+    # VGG16 needs 3 channels and at least 32×32; its inputs go through its own preprocess_input.
+    inputs, x = input_stage(input_shape, min_size=32, rgb=True, vgg=True)
+    from .pretrained import vgg16_base
+    base = vgg16_base(x, weights)  # its layers join this graph, so feature maps reach them
+    vgg_layers = [layer for layer in base.layers if layer.name.startswith("block")]
+    for i, layer in enumerate(vgg_layers):
+        layer.trainable = i >= len(vgg_layers) - trainable_layers
+    x = layers.Flatten(name="flatten")(base.output)
+    x = layers.Dense(dense_units, use_bias=False, name="dense1")(x)
+    x = layers.BatchNormalization(name="dense1_bn")(x)
+    x = layers.Activation("relu", name="dense1_relu")(x)
+    return keras.Model(inputs, _output(x, num_classes), name="vgg16_transfer")
+
+
+@dataclass(frozen=True)
+class Architecture:
+    name: str
+    title: str
+    description: str
+    hparams: tuple
+    builder: object
+    uses_dataset_stats: bool = True
+
+
+ARCHITECTURES = {a.name: a for a in (
+    Architecture("seed_cnn", "Plain CNN", "Three blocks of two 3×3 convolutions (32, 64, 128 filters) "
+                 "with max-pooling, a dense layer and softmax.",
+                 (WIDTH, _dense_units(256), _dropout(0.0)), make_seed_cnn),
+    Architecture("bn_cnn", "CNN with batch normalisation", "The plain CNN with BatchNormalization "
+                 "between every convolution or dense layer and its ReLU.",
+                 (WIDTH, _dense_units(256), _dropout(0.0)), make_bn_cnn),
+    Architecture("dropout_cnn", "CNN with dropout", "Two blocks of two 3×3 convolutions (64, 128) "
+                 "each followed by pooling and dropout, then two dense layers.",
+                 (WIDTH, _dense_units(1024), _dropout(0.4)), make_dropout_cnn),
+    Architecture("small_cnn", "Small CNN (Fashion-MNIST)", "Conv 32, pool, conv 64, pool, a dense "
+                 "layer of 100 and dropout: the Fashion-MNIST notebook's model.",
+                 (WIDTH, _dense_units(100), _dropout(0.4)), make_small_cnn),
+    Architecture("vgg16_transfer", "VGG16 transfer", "VGG16's convolutional base (ImageNet weights, "
+                 "top layers trainable) with a new dense head.",
+                 (HParam("weights", "choice", "imagenet", "Start from ImageNet weights (downloaded once "
+                         "into the Keras cache) or from random initialisation.",
+                         choices=("imagenet", "none")),
+                  HParam("trainable_layers", "int", 4, "How many of VGG16's top layers train; the rest "
+                         "stay frozen.", 0, 18),
+                  _dense_units(256)),
+                 make_vgg16_transfer, uses_dataset_stats=False),
+)}
+
+
+def get_architecture(name):
+    try:
+        return ARCHITECTURES[name]
+    except KeyError:
+        raise ParamError(f"Unknown architecture '{name}'. Choose one of: "
+                         f"{', '.join(ARCHITECTURES)}.") from None
+
+
+def check_hparams(arch_name, hparams):
+    """Architecture hyperparameters with defaults filled in; out-of-range values are refused."""
+    return check_all(get_architecture(arch_name).hparams, dict(hparams or {}), arch_name)
+
+
+def build_model(arch_name, input_shape, num_classes, hparams=None, mean=None, variance=None):
+    """Build an architecture for `input_shape` (H, W, C) after checking its hyperparameters."""
+    arch = get_architecture(arch_name)
+    values = check_hparams(arch_name, hparams)
+    return arch.builder(tuple(input_shape), num_classes, mean=mean, variance=variance, **values)
+
+
+def layer_table(model):
+    """(name, type, output shape, parameters) for every layer: the Train page's summary."""
+    rows = []
+    for layer in model.layers:
+        shape = getattr(layer, "output", None)
+        shape = tuple(shape.shape) if shape is not None and hasattr(shape, "shape") else ()
+        rows.append({"name": layer.name, "type": type(layer).__name__,
+                     "output_shape": str(tuple(d for d in shape[1:])), "params": layer.count_params(),
+                     "trainable": bool(layer.trainable and layer.trainable_weights)})
+    return rows

@@ -1,0 +1,119 @@
+"""Reader for the official CIFAR-10 python archive, with a restricted unpickler.
+
+The batches are pickles; a plain `pickle.load` of a crafted archive runs arbitrary
+code. Only the globals that the official files use are admitted here.
+"""
+
+import io
+import pickle
+import tarfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DataError
+
+FOLDER = "cifar-10-batches-py"
+TRAIN_BATCHES = [f"data_batch_{i}" for i in range(1, 6)]
+MEMBERS = ["batches.meta", *TRAIN_BATCHES, "test_batch"]
+FIX = ("Download the official cifar-10-python.tar.gz again, or point CIFAR10_PATH at a good "
+       "copy (the archive or its extracted cifar-10-batches-py folder).")
+
+
+def _safe_dtype(*args):
+    dtype = np.dtype(*args)
+    if dtype.hasobject:
+        raise pickle.UnpicklingError("object arrays are not allowed")
+    return dtype
+
+
+def _reconstruct(*args):
+    from numpy._core.multiarray import _reconstruct as reconstruct
+    return reconstruct(*args)
+
+
+_ALLOWED = {
+    ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): _safe_dtype,
+}
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        try:
+            return _ALLOWED[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(f"global '{module}.{name}' is not allowed") from None
+
+
+def safe_unpickle(data, source):
+    """Unpickle one CIFAR batch from bytes, admitting only NumPy array reconstruction."""
+    try:
+        return _RestrictedUnpickler(io.BytesIO(data), encoding="bytes").load()
+    except pickle.UnpicklingError as exc:
+        raise DataError(f"{source} is not a genuine CIFAR-10 batch and was refused ({exc}). "
+                        + FIX) from None
+    except Exception as exc:  # any other malformed pickle
+        raise DataError(f"{source} is corrupt ({type(exc).__name__}). " + FIX) from None
+
+
+def _read_members(path):
+    """Return {member name: bytes} for every expected batch, from an archive or a folder."""
+    path = Path(path)
+    if path.is_dir():
+        folder = path / FOLDER if (path / FOLDER).is_dir() else path
+        missing = [m for m in MEMBERS if not (folder / m).is_file()]
+        if missing:
+            raise DataError(f"{folder} lacks {', '.join(missing)}. " + FIX)
+        return {m: (folder / m).read_bytes() for m in MEMBERS}
+    if not path.is_file():
+        raise DataError(f"{path} does not exist. " + FIX)
+    found = {}
+    try:
+        with tarfile.open(path, "r:*") as tar:
+            for member in tar:
+                name = member.name.rsplit("/", 1)[-1]
+                if member.isfile() and name in MEMBERS:
+                    found[name] = tar.extractfile(member).read()
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+        raise DataError(f"{path} is truncated or not a tar.gz archive ({exc}). " + FIX) from None
+    missing = [m for m in MEMBERS if m not in found]
+    if missing:
+        raise DataError(f"{path} lacks {', '.join(missing)}. " + FIX)
+    return found
+
+
+def _batch(data, source):
+    batch = safe_unpickle(data, source)
+    try:
+        pixels = np.asarray(batch[b"data"], dtype=np.uint8)
+        labels = np.asarray(batch[b"labels"], dtype=np.int64)
+        if pixels.ndim != 2 or pixels.shape[1] != 3072 or len(labels) != len(pixels):
+            raise ValueError
+        if labels.size and (labels.min() < 0 or labels.max() > 9):
+            raise ValueError
+    except (KeyError, TypeError, ValueError):
+        raise DataError(f"{source} does not hold CIFAR-10 images and labels. " + FIX) from None
+    # Rows are 1024 red, 1024 green, 1024 blue values: to (N, 32, 32, 3).
+    return pixels.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).copy(), labels
+
+
+def read_cifar10(path):
+    """Read CIFAR-10 from `cifar-10-python.tar.gz` or an extracted `cifar-10-batches-py/`.
+
+    Returns `(x_train, y_train, x_test, y_test, class_names)` with uint8 images (N, 32, 32, 3).
+    """
+    members = _read_members(path)
+    meta = safe_unpickle(members["batches.meta"], f"{path}:batches.meta")
+    try:
+        names = [n.decode() if isinstance(n, bytes) else str(n) for n in meta[b"label_names"]]
+    except (KeyError, TypeError):
+        raise DataError(f"{path}:batches.meta has no class names. " + FIX) from None
+    train = [_batch(members[m], f"{path}:{m}") for m in TRAIN_BATCHES]
+    x_test, y_test = _batch(members["test_batch"], f"{path}:test_batch")
+    x_train = np.concatenate([b[0] for b in train])
+    y_train = np.concatenate([b[1] for b in train])
+    return x_train, y_train, x_test, y_test, names

@@ -1,0 +1,263 @@
+"""Dataset registry: uint8 images (N, H, W, C), integer labels and class names.
+
+Each dataset says whether it is available without a download, loads once per
+process, and is split into train / validation / test here, never in a page.
+"""
+
+import gzip
+import os
+import threading
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import download as dl
+from .cifar_archive import FOLDER as CIFAR_FOLDER
+from .cifar_archive import read_cifar10
+from .errors import DataError, ParamError
+
+CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
+CIFAR10_ARCHIVE = "cifar-10-python.tar.gz"
+
+FASHION_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+FASHION_FILES = {  # official IDX files and their published md5 sums
+    "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+    "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+    "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+    "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+}
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+
+DEFAULT_VAL_SPLIT = 0.3
+DEFAULT_SEED = 777
+
+
+@dataclass
+class Dataset:
+    name: str
+    x_train: np.ndarray  # uint8 (N, H, W, C)
+    y_train: np.ndarray  # int64 (N,)
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: list
+    source: str = ""
+
+    @property
+    def image_shape(self):
+        return tuple(self.x_train.shape[1:])
+
+    @property
+    def num_classes(self):
+        return len(self.class_names)
+
+
+@dataclass
+class Split:
+    """Index arrays into `Dataset.x_train` (train, validation) and the untouched test set."""
+    train: np.ndarray
+    val: np.ndarray
+    seed: int
+    val_split: float
+    train_size: int = field(default=None)
+
+
+# ---- CIFAR-10 ---------------------------------------------------------------------
+
+def _cifar10_local():
+    """The first local copy of CIFAR-10: CIFAR10_PATH, then the Keras cache; or None."""
+    env = os.environ.get("CIFAR10_PATH")
+    if env:
+        return Path(env)
+    cache = dl.keras_cache_dir()
+    for candidate in (cache / CIFAR10_ARCHIVE, cache / CIFAR_FOLDER, cache / "cifar-10-batches-py.tar.gz"):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def _load_cifar10(progress=None):
+    path = _cifar10_local()
+    if path is None:
+        path = download_cifar10(progress)
+    elif not path.exists():
+        raise DataError(f"CIFAR10_PATH points at {path}, which does not exist. Set it to "
+                        f"{CIFAR10_ARCHIVE} or its extracted {CIFAR_FOLDER} folder.")
+    x_train, y_train, x_test, y_test, names = read_cifar10(path)
+    return Dataset("cifar10", x_train, y_train, x_test, y_test, names, source=str(path))
+
+
+def download_cifar10(progress=None):
+    return dl.download(CIFAR10_URL, dl.keras_cache_dir() / CIFAR10_ARCHIVE, CIFAR10_MD5, progress)
+
+
+# ---- Fashion-MNIST ----------------------------------------------------------------
+
+def _fashion_dir():
+    env = os.environ.get("FASHION_MNIST_PATH")
+    return Path(env) if env else dl.keras_cache_dir() / "fashion-mnist"
+
+
+def _read_idx(path, ndim):
+    try:
+        with gzip.open(path, "rb") as f:
+            data = f.read()
+        magic = int.from_bytes(data[:4], "big")
+        if magic != 0x0800 + ndim:
+            raise ValueError("bad magic number")
+        dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+        offset = 4 + 4 * ndim
+        return np.frombuffer(data, np.uint8, count=int(np.prod(dims)), offset=offset).reshape(dims)
+    except FileNotFoundError:
+        raise DataError(f"{path} is missing. Run 'python -m cifar_core download fashion_mnist' "
+                        "or set FASHION_MNIST_PATH to the folder of the four .gz files.") from None
+    except (OSError, EOFError, zlib.error, ValueError) as exc:
+        raise DataError(f"{path} is corrupt ({exc}). Delete it and download it again.") from None
+
+
+def _load_fashion_mnist(progress=None):
+    folder = _fashion_dir()
+    if not all((folder / f).exists() for f in FASHION_FILES) and "FASHION_MNIST_PATH" not in os.environ:
+        download_fashion_mnist(progress)
+    x_train = _read_idx(folder / "train-images-idx3-ubyte.gz", 3)[..., None]
+    y_train = _read_idx(folder / "train-labels-idx1-ubyte.gz", 1).astype(np.int64)
+    x_test = _read_idx(folder / "t10k-images-idx3-ubyte.gz", 3)[..., None]
+    y_test = _read_idx(folder / "t10k-labels-idx1-ubyte.gz", 1).astype(np.int64)
+    return Dataset("fashion_mnist", x_train, y_train, x_test, y_test, FASHION_CLASSES,
+                   source=str(folder))
+
+
+def download_fashion_mnist(progress=None):
+    folder = _fashion_dir()
+    for name, md5 in FASHION_FILES.items():
+        if not (folder / name).exists():
+            dl.download(FASHION_URL + name, folder / name, md5, progress)
+    return folder
+
+
+# ---- digits (bundled with scikit-learn: always available) -----------------------
+
+def _load_digits(progress=None):
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    bunch = load_digits()
+    # 0–16 grey levels to 0–255 bytes, (N, 8, 8, 1).
+    images = np.round(bunch.images * (255 / 16)).astype(np.uint8)[..., None]
+    x_train, x_test, y_train, y_test = train_test_split(
+        images, bunch.target.astype(np.int64), test_size=0.2, stratify=bunch.target, random_state=0)
+    return Dataset("digits", x_train, y_train, x_test, y_test, [str(d) for d in range(10)],
+                   source="scikit-learn")
+
+
+# ---- registry ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    title: str
+    description: str
+    loader: object
+    is_local: object  # () -> bool: available now without a download
+    fetch: object = None  # (progress) -> path, or None when nothing is downloaded
+
+
+DATASETS = {
+    "cifar10": DatasetInfo(
+        "cifar10", "CIFAR-10", "60,000 colour photos 32×32 in 10 classes (50,000 train, 10,000 test).",
+        _load_cifar10, lambda: _cifar10_local() is not None and _cifar10_local().exists(),
+        download_cifar10),
+    "fashion_mnist": DatasetInfo(
+        "fashion_mnist", "Fashion-MNIST", "70,000 greyscale clothing images 28×28 in 10 classes.",
+        _load_fashion_mnist, lambda: all((_fashion_dir() / f).exists() for f in FASHION_FILES),
+        download_fashion_mnist),
+    "digits": DatasetInfo(
+        "digits", "Digits (offline)", "1,797 greyscale handwritten digits 8×8, bundled with "
+        "scikit-learn: works with no network.", _load_digits, lambda: True, None),
+}
+
+_cache = {}
+_cache_lock = threading.Lock()
+
+
+def dataset_info(name):
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise ParamError(f"Unknown dataset '{name}'. Choose one of: {', '.join(DATASETS)}.") from None
+
+
+def is_available(name):
+    return bool(dataset_info(name).is_local())
+
+
+def load_dataset(name, progress=None):
+    """Load a dataset once per process (thread-safe); later calls return the same object."""
+    info = dataset_info(name)
+    with _cache_lock:
+        if name not in _cache:
+            _cache[name] = info.loader(progress)
+        return _cache[name]
+
+
+def forget_dataset(name=None):
+    """Drop cached datasets (after the files behind them changed)."""
+    with _cache_lock:
+        if name is None:
+            _cache.clear()
+        else:
+            _cache.pop(name, None)
+
+
+def fetch_dataset(name, progress=None):
+    """Download a dataset into the Keras cache so it can be used offline later."""
+    info = dataset_info(name)
+    if info.fetch is None or info.is_local():
+        return None
+    return info.fetch(progress)
+
+
+def split_dataset(dataset, val_split=DEFAULT_VAL_SPLIT, seed=DEFAULT_SEED, train_size=None):
+    """Stratified, seeded validation split of the training set; optional training subset.
+
+    Returns index arrays, so images stay uint8 in the dataset and are never copied here.
+    """
+    from sklearn.model_selection import train_test_split
+
+    if not 0.05 <= val_split <= 0.9:
+        raise ParamError(f"val_split must be between 0.05 and 0.9, got {val_split}.")
+    indices = np.arange(len(dataset.y_train))
+    labels = dataset.y_train
+    train, val = train_test_split(indices, test_size=val_split, stratify=labels, random_state=seed)
+    if train_size is not None:
+        if not 1 <= train_size <= len(train):
+            raise ParamError(f"train_size must be between 1 and {len(train)} (the training split "
+                             f"of {dataset.name}), got {train_size}.")
+        if train_size < len(train):
+            stratify = labels[train] if train_size >= dataset.num_classes else None
+            train, _ = train_test_split(train, train_size=train_size, stratify=stratify,
+                                        random_state=seed)
+    return Split(np.sort(train), np.sort(val), seed, val_split, train_size)
+
+
+def channel_stats(images, chunk=4096):
+    """Per-channel mean and std of uint8 images, in chunks (no float copy of the whole set)."""
+    channels = images.shape[-1]
+    total = np.zeros(channels)
+    total_sq = np.zeros(channels)
+    count = 0
+    for start in range(0, len(images), chunk):
+        block = images[start:start + chunk].reshape(-1, channels).astype(np.float64)
+        total += block.sum(0)
+        total_sq += np.square(block).sum(0)
+        count += len(block)
+    mean = total / max(count, 1)
+    std = np.sqrt(np.maximum(total_sq / max(count, 1) - mean ** 2, 0))
+    return mean, std
+
+
+def class_counts(labels, num_classes):
+    return np.bincount(labels, minlength=num_classes)

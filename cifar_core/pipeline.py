@@ -1,0 +1,56 @@
+"""tf.data input pipelines: uint8 images in, shuffled, batched, cast and augmented per batch."""
+
+import numpy as np
+import tensorflow as tf
+from keras import layers
+import keras
+
+from .hparams import AUGMENTATIONS
+
+
+def make_augmenter(augment, seed=None):
+    """Keras preprocessing layers for the notebooks' ImageDataGenerator options; None if empty.
+
+    flip: horizontal flips; shift: up to 10 % of width and height; rotation: up to ±15°;
+    zoom: up to ±10 %. Edges are filled with the nearest pixel, as ImageDataGenerator did.
+    """
+    unknown = set(augment or ()) - set(AUGMENTATIONS)
+    assert not unknown, unknown
+    steps = []
+    if "flip" in augment:
+        steps.append(layers.RandomFlip("horizontal", seed=seed, name="flip"))
+    if "shift" in augment:
+        steps.append(layers.RandomTranslation(0.1, 0.1, fill_mode="nearest", seed=seed, name="shift"))
+    if "rotation" in augment:
+        steps.append(layers.RandomRotation(15 / 360, fill_mode="nearest", seed=seed, name="rotation"))
+    if "zoom" in augment:
+        steps.append(layers.RandomZoom(0.1, fill_mode="nearest", seed=seed, name="zoom"))
+    return keras.Sequential(steps, name="augment") if steps else None
+
+
+def make_pipeline(images, labels, batch_size, shuffle_seed=None, augmenter=None):
+    """A tf.data pipeline over uint8 `images` (N, H, W, C); floats exist only one batch at a time.
+
+    Shuffling draws index batches and gathers them, so no shuffle buffer copies the images.
+    """
+    images = tf.constant(images)
+    labels = tf.constant(np.asarray(labels, dtype=np.int32))
+    ds = tf.data.Dataset.range(len(labels))
+    if shuffle_seed is not None:
+        ds = ds.shuffle(len(labels), seed=shuffle_seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    ds = ds.map(lambda idx: (tf.cast(tf.gather(images, idx), tf.float32), tf.gather(labels, idx)),
+                num_parallel_calls=tf.data.AUTOTUNE)
+    if augmenter is not None:
+        ds = ds.map(lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def augment_preview(images, augment, copies=4, seed=0):
+    """`copies` augmented versions of each uint8 image: uint8 (N, copies, H, W, C)."""
+    augmenter = make_augmenter(augment, seed=seed)
+    batch = np.repeat(np.asarray(images), copies, axis=0).astype(np.float32)
+    if augmenter is not None:
+        batch = np.asarray(augmenter(batch, training=True))
+    out = np.clip(np.round(batch), 0, 255).astype(np.uint8)
+    return out.reshape(len(images), copies, *out.shape[1:])

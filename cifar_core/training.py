@@ -1,0 +1,205 @@
+"""One training run: config checking, the Keras fit on a tf.data pipeline, live reports, persistence.
+
+The job manager, the CLI and the benchmarks all train through `train_run`.
+"""
+
+import math
+import platform
+import threading
+import time
+
+import numpy as np
+
+from . import runs as runs_mod
+from .architectures import build_model, check_hparams, get_architecture
+from .datasets import channel_stats, load_dataset, split_dataset
+from .errors import CoreError, ParamError
+from .hparams import TRAINING_HPARAMS, check_all
+
+MAX_BATCH_POINTS = 100  # per-batch points kept in history.json per epoch
+
+
+def library_versions():
+    import keras
+    import sklearn
+    import tensorflow as tf
+    return {"python": platform.python_version(), "tensorflow": tf.__version__,
+            "keras": keras.__version__, "numpy": np.__version__, "scikit-learn": sklearn.__version__}
+
+
+def gpu_available():
+    import tensorflow as tf
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def make_config(dataset, arch, hparams=None, **training):
+    """A checked run config. Every out-of-range value is refused with its name and range."""
+    get_architecture(arch)
+    arch_values = check_hparams(arch, hparams)
+    train_values = check_all(TRAINING_HPARAMS, training, "training")
+    ds = load_dataset(dataset)
+    n_total = len(ds.y_train)
+    n_val = math.ceil(n_total * train_values["val_split"])
+    n_train_full = n_total - n_val
+    if n_val < ds.num_classes or n_train_full < ds.num_classes:
+        raise ParamError(f"val_split {train_values['val_split']} leaves too few images for "
+                         f"{ds.num_classes} classes in {dataset}.")
+    size = train_values["train_size"]
+    if size is not None and size > n_train_full:
+        raise ParamError(f"train_size must be between 1 and {n_train_full} for {dataset} with "
+                         f"val_split {train_values['val_split']}, got {size}.")
+    n_train = size or n_train_full
+    if train_values["batch_size"] > n_train:
+        raise ParamError(f"batch_size must be between 1 and {n_train} (the training images of this "
+                         f"run), got {train_values['batch_size']}.")
+    return {
+        "dataset": dataset, "arch": arch, "hparams": arch_values,
+        "training": {**train_values, "augment": list(train_values["augment"])},
+        "image_shape": list(ds.image_shape), "num_classes": ds.num_classes,
+        "class_names": list(ds.class_names), "n_train": n_train, "n_val": n_val,
+        "n_test": len(ds.y_test),
+    }
+
+
+class TrainingListener:
+    """Receives a run's progress. Called from the training thread: implementations must be quick."""
+
+    def on_start(self, info): ...
+    def on_batch(self, epoch, batch, logs): ...
+    def on_epoch(self, record): ...
+    def on_end(self, status, reason): ...
+
+
+def _make_optimizer(name, learning_rate):
+    import keras
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate, momentum=0.9)
+    if name == "rmsprop":
+        return keras.optimizers.RMSprop(learning_rate)
+    return keras.optimizers.Adam(learning_rate)
+
+
+def _progress_callback(store, run_id, listener, stop_event, state, n_train, batch_size):
+    """A Keras callback that reports, persists each epoch, stops on request or on a NaN loss."""
+    import keras
+
+    steps_per_epoch = math.ceil(n_train / batch_size)
+    stride = max(1, math.ceil(steps_per_epoch / MAX_BATCH_POINTS))
+    history = {"epochs": [], "batches": []}
+    folder = store.path(run_id)
+
+    class Progress(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            state["epoch_start"] = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            logs = logs or {}
+            loss = float(logs.get("loss", float("nan")))
+            if not math.isfinite(loss):
+                state["failed"] = (f"The loss became {loss} at epoch {state['epoch'] + 1}, batch "
+                                   f"{batch + 1}: the learning rate is probably too high.")
+                self.model.stop_training = True
+                return
+            accuracy = float(logs.get("accuracy", float("nan")))
+            state["images_seen"] += min(batch_size, n_train - batch * batch_size)
+            if batch % stride == 0 or batch == steps_per_epoch - 1:
+                history["batches"].append([state["epoch"], batch, loss, accuracy])
+            listener.on_batch(state["epoch"], batch, {"loss": loss, "accuracy": accuracy})
+            if stop_event is not None and stop_event.is_set():
+                state["stopped"] = True
+                self.model.stop_training = True
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            record = {"epoch": epoch + 1,
+                      "seconds": round(time.perf_counter() - state["epoch_start"], 3),
+                      "partial": bool(state["stopped"] or state["failed"])}
+            for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+                value = logs.get(key)
+                record[key] = float(value) if value is not None and math.isfinite(float(value)) else None
+            history["epochs"].append(record)
+            store.write_history(run_id, history)
+            if not state["failed"]:
+                self.model.save(folder / runs_mod.LAST_MODEL)
+                val_loss = record["val_loss"]
+                if val_loss is not None and val_loss < state["best_val_loss"]:
+                    state["best_val_loss"], state["best_epoch"] = val_loss, epoch + 1
+                    self.model.save(folder / runs_mod.BEST_MODEL)
+            state["epoch"] = epoch + 1
+            listener.on_epoch(record)
+
+    return Progress()
+
+
+def train_run(store, run_id, listener=None, stop_event=None):
+    """Train the run `run_id` of `store` from its config. Returns its final status record.
+
+    Never raises for a training problem: the run ends as failed with the reason.
+    """
+    listener = listener or TrainingListener()
+    state = {"epoch": 0, "images_seen": 0, "stopped": False, "failed": None,
+             "best_val_loss": math.inf, "best_epoch": None, "epoch_start": time.perf_counter()}
+    started = time.perf_counter()
+    status, reason = "failed", ""
+    try:
+        store.set_status(run_id, "running")
+        config = store.config(run_id)
+        status, reason = _fit(store, run_id, config, listener, stop_event, state)
+    except CoreError as exc:
+        reason = str(exc)
+    except Exception as exc:  # a library error must end the run, not the process
+        reason = f"{type(exc).__name__}: {exc}"
+    seconds = time.perf_counter() - started
+    images = state["images_seen"]
+    try:
+        store.set_status(run_id, status, reason, epochs_completed=state["epoch"],
+                         best_epoch=state["best_epoch"], train_seconds=round(seconds, 3),
+                         images_per_second=round(images / seconds, 1) if seconds and images else None)
+    except CoreError:
+        pass  # the runs folder went away or filled up; the caller still gets the outcome
+    listener.on_end(status, reason)
+    return {"run_id": run_id, "status": status, "reason": reason, "epochs_completed": state["epoch"],
+            "train_seconds": round(seconds, 3)}
+
+
+def _fit(store, run_id, config, listener, stop_event, state):
+    import keras
+
+    from .pipeline import make_augmenter, make_pipeline
+
+    training = config["training"]
+    if gpu_available():
+        keras.mixed_precision.set_dtype_policy("mixed_float16")  # thread-local: this run only
+    keras.utils.set_random_seed(training["seed"])
+    ds = load_dataset(config["dataset"])
+    split = split_dataset(ds, training["val_split"], training["seed"], training["train_size"])
+    x_train, y_train = ds.x_train[split.train], ds.y_train[split.train]
+    x_val, y_val = ds.x_train[split.val], ds.y_train[split.val]
+    mean, std = channel_stats(x_train)
+    model = build_model(config["arch"], ds.image_shape, ds.num_classes, config["hparams"],
+                        mean=mean, variance=np.square(std))
+    model.compile(optimizer=_make_optimizer(training["optimizer"], training["learning_rate"]),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    batch_size = training["batch_size"]
+    steps = math.ceil(len(y_train) / batch_size)
+    train_ds = make_pipeline(x_train, y_train, batch_size, shuffle_seed=training["seed"],
+                             augmenter=make_augmenter(training["augment"], seed=training["seed"]))
+    val_ds = make_pipeline(x_val, y_val, max(batch_size, 256))
+    callbacks = [_progress_callback(store, run_id, listener, stop_event, state, len(y_train), batch_size),
+                 keras.callbacks.TensorBoard(str(store.path(run_id) / runs_mod.LOGS), write_graph=False,
+                                             update_freq="epoch", profile_batch=0)]
+    if training["patience"]:
+        callbacks.append(keras.callbacks.EarlyStopping(patience=training["patience"],
+                                                       restore_best_weights=True))
+    listener.on_start({"epochs": training["epochs"], "steps_per_epoch": steps,
+                       "n_train": len(y_train), "n_val": len(y_val), "params": model.count_params()})
+    model.fit(train_ds, validation_data=val_ds, epochs=training["epochs"], callbacks=callbacks, shuffle=False, verbose=0)  # the pipeline shuffles
+    if state["failed"]:
+        return "failed", state["failed"]
+    if state["stopped"]:
+        return "stopped", f"Stopped by request during epoch {state['epoch']}."
+    if state["epoch"] < training["epochs"]:
+        return "completed", (f"Early stopping after epoch {state['epoch']}: validation loss had not "
+                             f"improved for {training['patience']} epochs; the weights of epoch "
+                             f"{state['best_epoch']} are kept.")
+    return "completed", ""
