@@ -1,0 +1,99 @@
+"""Evaluate a run on the test set: accuracy, loss, confusion matrix, per-class report, cell indices.
+
+Results are cached in the run folder (evaluation.json), keyed by the model file they came from.
+"""
+
+import threading
+import time
+
+import numpy as np
+
+from .datasets import load_dataset
+from .errors import RunError
+from .runs import EVALUATION, read_json, write_json
+
+_models = {}  # (path, mtime) -> keras.Model, loaded once per process
+_models_lock = threading.Lock()
+
+
+def load_run_model(store, run_id, which="best"):
+    """The run's saved model (best, else last), loaded in safe mode and cached per file version."""
+    import keras
+
+    from . import architectures  # noqa: F401  registers the product's own layers for loading
+
+    path = store.model_path(run_id, which)
+    if path is None:
+        raise RunError(f"Run {run_id} has no saved model yet: it has not finished an epoch.")
+    key = (str(path), path.stat().st_mtime_ns)
+    with _models_lock:
+        if key not in _models:
+            try:
+                _models[key] = keras.saving.load_model(path, safe_mode=True, compile=False)
+            except Exception as exc:
+                raise RunError(f"The model of run {run_id} cannot be loaded ({type(exc).__name__}: "
+                               f"{str(exc)[:200]}).") from None
+        return _models[key]
+
+
+def evaluate_run(store, run_id, progress=None, batch_size=256, which="best"):
+    """Test-set metrics of a run's model; `progress(done, total)` is called per batch."""
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    path = store.model_path(run_id, which)
+    if path is None:
+        raise RunError(f"Run {run_id} has no saved model yet: it has not finished an epoch.")
+    cache_path = store.path(run_id) / EVALUATION
+    cached = read_json(cache_path)
+    stamp = {"model": path.name, "mtime_ns": path.stat().st_mtime_ns}
+    if cached and cached.get("stamp") == stamp:
+        return cached
+    config = store.config(run_id)
+    ds = load_dataset(config["dataset"])
+    model = load_run_model(store, run_id, which)
+    started = time.perf_counter()
+    probs = predict_batched(model, ds.x_test, batch_size, progress)
+    seconds = time.perf_counter() - started
+    y_true = ds.y_test
+    y_pred = probs.argmax(axis=1)
+    labels = list(range(ds.num_classes))
+    cm = confusion_matrix(y_true, y_pred, labels=labels)
+    rows = cm.sum(axis=1, keepdims=True)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=0)
+    true_prob = np.clip(probs[np.arange(len(y_true)), y_true], 1e-7, 1.0)
+    cells = [[[] for _ in labels] for _ in labels]
+    for index, (t, p) in enumerate(zip(y_true, y_pred)):
+        cells[t][p].append(index)
+    result = {
+        "stamp": stamp, "run_id": run_id, "n": int(len(y_true)),
+        "accuracy": float((y_pred == y_true).mean()), "loss": float(-np.log(true_prob).mean()),
+        "class_names": list(ds.class_names),
+        "confusion_matrix": cm.tolist(),
+        "confusion_matrix_normalized": np.divide(cm, rows, out=np.zeros(cm.shape), where=rows > 0).tolist(),
+        "report": [{"class": name, "precision": float(p), "recall": float(r), "f1": float(f),
+                    "support": int(s)} for name, p, r, f, s in zip(ds.class_names, precision, recall, f1, support)],
+        "cells": cells, "predictions": y_pred.tolist(),
+        "confidence": probs.max(axis=1).round(4).tolist(),
+        "seconds": round(seconds, 3), "images_per_second": round(len(y_true) / seconds, 1) if seconds else None,
+    }
+    write_json(cache_path, result)
+    return result
+
+
+def predict_batched(model, images, batch_size=256, progress=None):
+    """Class probabilities for uint8 images, in batches, reporting `progress(done, total)`."""
+    import keras
+
+    from .pipeline import make_pipeline
+
+    total = len(images)
+    steps = -(-total // batch_size)
+
+    class Report(keras.callbacks.Callback):
+        def on_predict_batch_end(self, batch, logs=None):
+            if progress:
+                progress(min((batch + 1) * batch_size, total), total)
+
+    data = make_pipeline(images, np.zeros(total, np.int32), batch_size)
+    return np.asarray(model.predict(data, steps=steps, verbose=0, callbacks=[Report()]), dtype=np.float32)

@@ -1,0 +1,68 @@
+"""Turn any image Pillow reads into the uint8 (H, W, C) array a dataset's model expects."""
+
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import ImageError
+
+MAX_PIXELS = 40_000_000  # about 6300×6300; beyond that a file is refused before it is decoded
+
+
+def _open(source):
+    if isinstance(source, Image.Image):
+        return source
+    if isinstance(source, (bytes, bytearray)):
+        if not source:
+            raise ImageError("The file is empty. Upload a PNG or JPEG photo.")
+        source = io.BytesIO(source)
+    elif isinstance(source, (str, Path)):
+        if not Path(source).is_file():
+            raise ImageError(f"{source} does not exist.")
+        if Path(source).stat().st_size == 0:
+            raise ImageError(f"{source} is empty. Use a PNG or JPEG photo.")
+    try:
+        return Image.open(source)
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as exc:
+        if isinstance(exc, Image.DecompressionBombError):
+            raise ImageError("The image is too large to decode safely. Use a photo under "
+                             f"{MAX_PIXELS // 1_000_000} megapixels.") from None
+        raise ImageError("This file is not an image Pillow can read. Upload a PNG or JPEG photo.") from None
+
+
+def to_model_image(source, shape):
+    """Convert `source` (bytes, path, file object, PIL image or array) to uint8 of `shape` (H, W, C).
+
+    Any mode (RGB, RGBA, L, P, …) and size: transparency goes onto white, the centre is cropped
+    to the target aspect ratio and resized. Animated images use their first frame.
+    """
+    height, width, channels = shape
+    if isinstance(source, np.ndarray):
+        array = source
+        if array.ndim == 2:
+            array = array[..., None]
+        if array.ndim != 3 or array.shape[-1] not in (1, 3, 4):
+            raise ImageError(f"An image array must be (H, W), (H, W, 1), (H, W, 3) or (H, W, 4); "
+                             f"got {array.shape}.")
+        if array.dtype != np.uint8:
+            array = np.clip(array, 0, 255).astype(np.uint8)
+        image = Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
+    else:
+        image = _open(source)
+    if image.width * image.height > MAX_PIXELS:
+        raise ImageError(f"The image is {image.width}×{image.height} pixels, over the limit of "
+                         f"{MAX_PIXELS // 1_000_000} megapixels. Use a smaller photo.")
+    try:
+        image.seek(0)  # first frame of an animation
+        image.load()
+        if image.mode in ("RGBA", "LA", "P", "PA") or "transparency" in image.info:
+            rgba = image.convert("RGBA")
+            image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
+        image = image.convert("L" if channels == 1 else "RGB")
+        image = ImageOps.fit(image, (width, height), Image.Resampling.BICUBIC)
+    except (OSError, ValueError, Image.DecompressionBombError, EOFError) as exc:
+        raise ImageError(f"The image is damaged or truncated ({exc}). Upload another file.") from None
+    array = np.asarray(image, dtype=np.uint8)
+    return array[..., None] if channels == 1 else array
