@@ -4,6 +4,7 @@ The batches are pickles; a plain `pickle.load` of a crafted archive runs arbitra
 code. Only the globals that the official files use are admitted here.
 """
 
+import codecs
 import io
 import pickle
 import tarfile
@@ -38,6 +39,7 @@ _ALLOWED = {
     ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): _safe_dtype,
+    ("_codecs", "encode"): codecs.encode,  # how Python 3 writes bytes in protocol-2 pickles
 }
 
 

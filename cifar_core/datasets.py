@@ -181,6 +181,7 @@ DATASETS = {
 
 _cache = {}
 _cache_lock = threading.Lock()
+_load_locks = {}  # one lock per key: a slow download of one dataset does not block the others
 
 
 def dataset_info(name):
@@ -194,22 +195,31 @@ def is_available(name):
     return bool(dataset_info(name).is_local())
 
 
+def _cache_key(name):
+    # Where the files come from is part of the key: pointing a variable elsewhere reloads.
+    return (name, os.environ.get("CIFAR10_PATH"), os.environ.get("FASHION_MNIST_PATH"),
+            os.environ.get("KERAS_HOME"))
+
+
 def load_dataset(name, progress=None):
     """Load a dataset once per process (thread-safe); later calls return the same object."""
     info = dataset_info(name)
+    key = _cache_key(name)
     with _cache_lock:
-        if name not in _cache:
-            _cache[name] = info.loader(progress)
-        return _cache[name]
+        lock = _load_locks.setdefault(key, threading.Lock())
+    with lock:
+        if key not in _cache:
+            dataset = info.loader(progress)
+            with _cache_lock:
+                _cache[key] = dataset
+        return _cache[key]
 
 
 def forget_dataset(name=None):
     """Drop cached datasets (after the files behind them changed)."""
     with _cache_lock:
-        if name is None:
-            _cache.clear()
-        else:
-            _cache.pop(name, None)
+        for key in [k for k in _cache if name in (None, k[0])]:
+            del _cache[key]
 
 
 def fetch_dataset(name, progress=None):

@@ -24,7 +24,9 @@ class HParam:
         if self.kind in ("choice", "multi"):
             prefix = "one of " if self.kind == "choice" else "any of "
             return prefix + ", ".join(map(str, self.choices))
-        return f"between {self.low:g} and {self.high:g}"
+        if self.kind == "float":
+            return f"between {self.low:g} and {self.high:g}"
+        return f"between {int(self.low)} and {int(self.high)}"
 
     def check(self, value):
         """Return `value` coerced to this parameter's type, or raise ParamError naming the range."""

@@ -57,7 +57,7 @@ def make_config(dataset, arch, hparams=None, **training):
         "training": {**train_values, "augment": list(train_values["augment"])},
         "image_shape": list(ds.image_shape), "num_classes": ds.num_classes,
         "class_names": list(ds.class_names), "n_train": n_train, "n_val": n_val,
-        "n_test": len(ds.y_test),
+        "n_test": len(ds.y_test), "versions": library_versions(),
     }
 
 

@@ -1,0 +1,227 @@
+"""Command line: python -m cifar_core {datasets,download,architectures,runs,train,evaluate}.
+
+Exit codes: 0 done; 1 a data or run problem (one-line reason); 2 bad arguments.
+"""
+
+import argparse
+import json
+import sys
+import time
+
+from .errors import CoreError, ParamError
+
+EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
+
+
+def _bar(fraction, width=30):
+    filled = int(round(width * max(0.0, min(1.0, fraction))))
+    return "[" + "#" * filled + "." * (width - filled) + "]"
+
+
+def _byte_progress(label):
+    def report(done, total):
+        text = f"{done / 1e6:.1f} MB" + (f" / {total / 1e6:.1f} MB" if total else "")
+        bar = _bar(done / total) + " " if total else ""
+        print(f"\r{label} {bar}{text}", end="", file=sys.stderr, flush=True)
+    return report
+
+
+def cmd_datasets(args):
+    from .datasets import DATASETS
+    for info in DATASETS.values():
+        state = "available" if info.is_local() else "needs download"
+        print(f"{info.name:14} {state:15} {info.description}")
+    return EXIT_OK
+
+
+def cmd_download(args):
+    from .datasets import dataset_info, fetch_dataset, load_dataset
+    info = dataset_info(args.dataset)
+    if info.is_local():
+        print(f"{info.name} is already available.")
+    else:
+        fetch_dataset(args.dataset, _byte_progress(f"Downloading {info.name}"))
+        print(file=sys.stderr)
+    ds = load_dataset(args.dataset)  # proves the files read correctly
+    print(f"{info.name}: {len(ds.y_train)} training and {len(ds.y_test)} test images from {ds.source}.")
+    return EXIT_OK
+
+
+def cmd_architectures(args):
+    from .architectures import ARCHITECTURES, build_model
+    for arch in ARCHITECTURES.values():
+        extra = {"weights": "none"} if arch.name == "vgg16_transfer" else {}
+        params = build_model(arch.name, (32, 32, 3), 10, extra).count_params()
+        print(f"{arch.name}: {arch.title}, {params:,} parameters on CIFAR-10\n  {arch.description}")
+        for spec in arch.hparams:
+            print(f"    {spec.name} = {spec.default!r} ({spec.range_text()}): {spec.help}")
+    from .hparams import TRAINING_HPARAMS
+    print("Training options (every architecture):")
+    for spec in TRAINING_HPARAMS:
+        print(f"    {spec.name} = {spec.default!r} ({spec.range_text() if spec.low is not None or spec.choices else ''}): {spec.help}")
+    return EXIT_OK
+
+
+def cmd_runs(args):
+    from .runs import RunStore
+    rows = RunStore(args.runs_dir).list()
+    if args.json:
+        print(json.dumps(rows))
+        return EXIT_OK
+    for r in rows:
+        best = f"{r['best_val_accuracy']:.3f}" if r["best_val_accuracy"] is not None else "-"
+        print(f"{r['run_id']}  {r['status']:11} {r['dataset']:13} epochs {r['epochs']:7} best val acc {best}")
+    if not rows:
+        print(f"No runs in {RunStore(args.runs_dir).root}.")
+    return EXIT_OK
+
+
+def _hparams(pairs):
+    values = {}
+    for pair in pairs or ():
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise ParamError(f"--hparam takes NAME=VALUE, got '{pair}'.")
+        values[name.strip()] = value.strip()
+    return values
+
+
+def cmd_train(args):
+    from .jobs import JobManager
+    training = {k: v for k, v in {
+        "epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.lr,
+        "optimizer": args.optimizer, "train_size": args.train_size, "val_split": args.val_split,
+        "augment": args.augment, "patience": args.patience, "seed": args.seed}.items() if v is not None}
+    manager = JobManager(args.runs_dir, max_jobs=1)
+    if not args.json:
+        print(f"Loading {args.dataset} …", file=sys.stderr)
+    run_id = manager.submit(args.dataset, args.arch, _hparams(args.hparam), **training)
+    folder = manager.store.path(run_id)
+    print(f"Run {run_id} in {folder}", file=sys.stderr)
+    shown = 0
+    try:
+        while True:
+            snap = manager.progress(run_id)
+            for record in snap["epoch_records"][shown:]:
+                print(f"\repoch {record['epoch']}/{snap['epochs']}: loss {record['loss'] or float('nan'):.4f} "
+                      f"acc {record['accuracy'] or float('nan'):.4f} val_loss "
+                      f"{record['val_loss'] or float('nan'):.4f} val_acc "
+                      f"{record['val_accuracy'] or float('nan'):.4f} ({record['seconds']:.1f} s)"
+                      + " " * 20, file=sys.stderr if args.json else sys.stdout, flush=True)
+                shown += 1
+            if snap["status"] not in ("queued", "running") and run_id not in manager.active():
+                break
+            if snap["steps_per_epoch"] and not args.json:
+                left = f" {snap['seconds_left']:.0f} s left" if snap["seconds_left"] else ""
+                loss = f" loss {snap['batches'][-1][1]:.4f}" if snap["batches"] else ""
+                print(f"\r{_bar(snap['fraction'])} epoch {snap['epoch'] + 1}/{snap['epochs']} batch "
+                      f"{snap['batch']}/{snap['steps_per_epoch']}{loss}{left}   ", end="",
+                      file=sys.stderr, flush=True)
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        print("\nStopping at the next batch …", file=sys.stderr)
+        manager.stop(run_id)
+        manager.wait(run_id)
+    status = manager.store.status(run_id)
+    epochs = manager.store.history(run_id)["epochs"]
+    val = [e["val_accuracy"] for e in epochs if e.get("val_accuracy") is not None]
+    result = {"run_id": run_id, "run_dir": str(folder), "status": status["status"],
+              "reason": status.get("reason", ""), "epochs_completed": len(epochs),
+              "val_accuracy": val[-1] if val else None, "best_val_accuracy": max(val) if val else None,
+              "train_seconds": status.get("train_seconds"),
+              "images_per_second": status.get("images_per_second")}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"\nRun {run_id}: {status['status']}. {status.get('reason', '')}".rstrip())
+        print(f"Folder: {folder}")
+    if status["status"] == "failed":
+        print(f"error: {status.get('reason', 'the run failed')}", file=sys.stderr)
+        return EXIT_PROBLEM
+    return EXIT_OK
+
+
+def cmd_evaluate(args):
+    from .evaluation import evaluate_run
+    from .runs import RunStore, check_run_id
+    check_run_id(args.run_id)
+    store = RunStore(args.runs_dir)
+    progress = None if args.json else _byte_progress_images()
+    result = evaluate_run(store, args.run_id, progress=progress)
+    if args.json:
+        print(json.dumps({"run_id": args.run_id, "test_accuracy": result["accuracy"],
+                          "test_loss": result["loss"], "class_names": result["class_names"],
+                          "confusion_matrix": result["confusion_matrix"], "report": result["report"]}))
+        return EXIT_OK
+    names = result["class_names"]
+    print(f"\nTest accuracy {result['accuracy']:.4f}, loss {result['loss']:.4f} on {result['n']} images.")
+    width = max(len(n) for n in names) + 1
+    print("Confusion matrix (rows: true class, columns: predicted):")
+    print(" " * width + " ".join(f"{n[:6]:>6}" for n in names))
+    for name, row in zip(names, result["confusion_matrix"]):
+        print(f"{name:<{width}}" + " ".join(f"{v:>6}" for v in row))
+    print(f"\n{'class':<{width}} precision recall     f1 support")
+    for r in result["report"]:
+        print(f"{r['class']:<{width}} {r['precision']:9.3f} {r['recall']:6.3f} {r['f1']:6.3f} {r['support']:7}")
+    return EXIT_OK
+
+
+def _byte_progress_images():
+    def report(done, total):
+        print(f"\rEvaluating {_bar(done / total)} {done}/{total} images", end="", file=sys.stderr, flush=True)
+    return report
+
+
+def build_parser():
+    from .datasets import DATASETS
+    from .hparams import AUGMENTATIONS, OPTIMIZERS
+    parser = argparse.ArgumentParser(prog="python -m cifar_core",
+                                     description="Train and inspect CNNs on CIFAR-10 and friends.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("datasets", help="list datasets and whether they are available offline")
+    p = sub.add_parser("download", help="fetch a dataset into the Keras cache")
+    p.add_argument("dataset", choices=list(DATASETS))
+    sub.add_parser("architectures", help="list architectures and their hyperparameters")
+    p = sub.add_parser("runs", help="list the runs in the runs folder")
+    p.add_argument("--runs-dir")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("train", help="train one run")
+    p.add_argument("--dataset", default="cifar10", choices=list(DATASETS))
+    p.add_argument("--arch", default="seed_cnn")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float, help="learning rate")
+    p.add_argument("--optimizer", choices=OPTIMIZERS)
+    p.add_argument("--train-size", type=int, help="use only this many training images")
+    p.add_argument("--val-split", type=float)
+    p.add_argument("--augment", help="comma-separated: " + ",".join(AUGMENTATIONS))
+    p.add_argument("--patience", type=int, help="early-stopping patience in epochs (0: off)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--hparam", action="append", metavar="NAME=VALUE",
+                   help="an architecture hyperparameter, e.g. width=0.5 (repeatable)")
+    p.add_argument("--runs-dir")
+    p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    p = sub.add_parser("evaluate", help="evaluate a run on the test set")
+    p.add_argument("run_id")
+    p.add_argument("--runs-dir")
+    p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    return parser
+
+
+COMMANDS = {"datasets": cmd_datasets, "download": cmd_download, "architectures": cmd_architectures,
+            "runs": cmd_runs, "train": cmd_train, "evaluate": cmd_evaluate}
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ParamError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except CoreError as exc:
+        print(f"\nerror: {exc}", file=sys.stderr)
+        return EXIT_PROBLEM
+    except KeyboardInterrupt:
+        print("\nInterrupted.", file=sys.stderr)
+        return EXIT_PROBLEM

@@ -1,0 +1,187 @@
+import gzip
+import os
+import pickle
+import tarfile
+
+import numpy as np
+import pytest
+
+from cifar_core import datasets
+from cifar_core.cifar_archive import read_cifar10
+from cifar_core.download import download, file_md5
+from cifar_core.errors import DataError, ParamError
+from conftest import CLASS_NAMES, cifar_batch, write_cifar
+
+
+def test_reads_official_archive_layout(tmp_path):
+    path = write_cifar(tmp_path / "c.tar.gz", n=20)
+    x_train, y_train, x_test, y_test, names = read_cifar10(path)
+    assert x_train.shape == (100, 32, 32, 3) and x_train.dtype == np.uint8
+    assert x_test.shape == (20, 32, 32, 3) and names == CLASS_NAMES
+    assert y_train.tolist()[:12] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]
+    # Row layout: 1024 red, 1024 green, 1024 blue values, each plane row-major.
+    row = cifar_batch(20, 1)[b"data"][0]
+    assert x_train[0, 0, 1, 0] == row[1] and x_train[0, 0, 0, 1] == row[1024] and x_train[0, 1, 0, 2] == row[2048 + 32]
+
+
+def test_reads_extracted_folder(tmp_path):
+    write_cifar(tmp_path / "data", n=10, folder=True)
+    assert read_cifar10(tmp_path / "data")[0].shape == (50, 32, 32, 3)
+    assert read_cifar10(tmp_path / "data" / "cifar-10-batches-py")[2].shape == (10, 32, 32, 3)
+
+
+def test_real_sample(cifar_sample, monkeypatch):
+    monkeypatch.setenv("CIFAR10_PATH", str(cifar_sample))
+    ds = datasets.load_dataset("cifar10")
+    assert ds.x_train.shape == (4660, 32, 32, 3) and ds.x_test.shape == (932, 32, 32, 3)
+    names = [ds.class_names[i] for i in ds.y_test[:8]]
+    assert names == ["cat", "ship", "ship", "airplane", "frog", "frog", "automobile", "frog"]
+    assert datasets.load_dataset("cifar10") is ds  # parsed once per process
+    assert datasets.is_available("cifar10")
+
+
+class RunsCode:
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_crafted_pickle_is_refused_and_runs_no_code(tmp_path):
+    marker = tmp_path / "pwned"
+    payload = RunsCode()
+    payload.marker = marker
+    evil = pickle.dumps({b"data": payload, b"labels": [0]}, protocol=2)
+    path = write_cifar(tmp_path / "evil.tar.gz", replace={"data_batch_3": evil})
+    with pytest.raises(DataError, match="data_batch_3.*refused"):
+        read_cifar10(path)
+    assert not marker.exists()
+
+
+def test_object_arrays_are_refused(tmp_path):
+    evil = pickle.dumps({b"data": np.array([object()], dtype=object), b"labels": [0]}, protocol=2)
+    with pytest.raises(DataError, match="refused"):
+        read_cifar10(write_cifar(tmp_path / "o.tar.gz", replace={"test_batch": evil}))
+
+
+def test_truncated_archive(tmp_path):
+    path = write_cifar(tmp_path / "c.tar.gz")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataError, match=r"c\.tar\.gz is truncated.*CIFAR10_PATH"):
+        read_cifar10(path)
+
+
+def test_random_bytes_named_tar_gz(tmp_path):
+    path = tmp_path / "cifar-10-python.tar.gz"
+    path.write_bytes(os.urandom(5000))
+    with pytest.raises(DataError, match="not a tar.gz"):
+        read_cifar10(path)
+
+
+def test_missing_batch_in_folder_and_archive(tmp_path):
+    write_cifar(tmp_path / "f", folder=True, skip=("data_batch_4",))
+    with pytest.raises(DataError, match="lacks data_batch_4"):
+        read_cifar10(tmp_path / "f")
+    with pytest.raises(DataError, match="lacks test_batch"):
+        read_cifar10(write_cifar(tmp_path / "a.tar.gz", skip=("test_batch",)))
+
+
+def test_corrupt_batch_contents(tmp_path):
+    bad = pickle.dumps({b"data": np.zeros((3, 10), np.uint8), b"labels": [0, 1, 2]}, protocol=2)
+    with pytest.raises(DataError, match="does not hold CIFAR-10 images"):
+        read_cifar10(write_cifar(tmp_path / "b.tar.gz", replace={"data_batch_1": bad}))
+
+
+def test_cifar10_path_that_does_not_exist(monkeypatch, tmp_path):
+    monkeypatch.setenv("CIFAR10_PATH", str(tmp_path / "nowhere.tar.gz"))
+    with pytest.raises(DataError, match="CIFAR10_PATH points at .*nowhere"):
+        datasets.load_dataset("cifar10")
+
+
+def test_keras_cache_is_second_source(offline_cache):
+    assert not datasets.is_available("cifar10")
+    offline_cache.mkdir(parents=True)
+    write_cifar(offline_cache / "cifar-10-python.tar.gz", n=10)
+    assert datasets.is_available("cifar10")
+    assert datasets.load_dataset("cifar10").x_train.shape == (50, 32, 32, 3)
+
+
+def test_no_network_gives_offline_advice(offline_cache):
+    with pytest.raises(DataError, match="Cannot download .*digits"):
+        datasets.load_dataset("cifar10")
+    with pytest.raises(DataError, match="Cannot download"):
+        datasets.load_dataset("fashion_mnist")
+    assert not [p for p in offline_cache.rglob("*") if p.is_file()]  # no file that looks downloaded
+    assert datasets.load_dataset("digits").x_train.shape[1:] == (8, 8, 1)  # still works offline
+
+
+def test_checksum_mismatch_leaves_nothing(tmp_path):
+    source = tmp_path / "source.bin"
+    source.write_bytes(b"not the archive")
+    dest = tmp_path / "cache" / "cifar-10-python.tar.gz"
+    seen = []
+    with pytest.raises(DataError, match="corrupt.*md5"):
+        download(source.as_uri(), dest, "c58f30108f718f92721af3b95e74349a", lambda d, t: seen.append(d))
+    assert not dest.exists() and not list(dest.parent.glob("*"))
+    assert seen[-1] == len(b"not the archive")
+    assert download(source.as_uri(), dest, file_md5(source)) == dest and dest.read_bytes() == source.read_bytes()
+
+
+def _write_idx(path, array):
+    header = (0x0800 + array.ndim).to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+def test_fashion_mnist_from_idx_files(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 60), ("t10k", 20)):
+        _write_idx(tmp_path / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28)))
+        _write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte.gz", np.arange(n) % 10)
+    monkeypatch.setenv("FASHION_MNIST_PATH", str(tmp_path))
+    ds = datasets.load_dataset("fashion_mnist")
+    assert ds.x_train.shape == (60, 28, 28, 1) and ds.x_test.shape == (20, 28, 28, 1)
+    assert ds.class_names[9] == "Ankle boot" and datasets.is_available("fashion_mnist")
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(b"garbage")
+    monkeypatch.setenv("FASHION_MNIST_PATH", str(tmp_path) + "/")  # a new cache key
+    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte.gz is corrupt"):
+        datasets.load_dataset("fashion_mnist")
+
+
+def test_digits_is_always_available():
+    ds = datasets.load_dataset("digits")
+    assert ds.x_train.dtype == np.uint8 and ds.x_train.max() == 255
+    assert len(ds.x_train) + len(ds.x_test) == 1797 and datasets.is_available("digits")
+
+
+def test_split_is_stratified_seeded_and_index_based():
+    ds = datasets.load_dataset("digits")
+    split = datasets.split_dataset(ds, 0.3, 777)
+    again = datasets.split_dataset(ds, 0.3, 777)
+    assert np.array_equal(split.train, again.train) and not set(split.train) & set(split.val)
+    assert len(split.train) + len(split.val) == len(ds.y_train)
+    counts = np.bincount(ds.y_train[split.val], minlength=10) / len(split.val)
+    assert np.allclose(counts, np.bincount(ds.y_train, minlength=10) / len(ds.y_train), atol=0.01)
+    small = datasets.split_dataset(ds, 0.3, 777, train_size=100)
+    assert len(small.train) == 100 and np.array_equal(small.val, split.val)
+    assert set(np.bincount(ds.y_train[small.train])) <= {9, 10, 11}
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"val_split": 0.0}, "val_split must be between 0.05 and 0.9"),
+    ({"train_size": 0}, "train_size must be between 1 and"),
+    ({"train_size": 10**6}, "train_size must be between 1 and"),
+])
+def test_split_refuses_out_of_range(kwargs, message):
+    with pytest.raises(ParamError, match=message):
+        datasets.split_dataset(datasets.load_dataset("digits"), **kwargs)
+
+
+def test_channel_stats_match_numpy():
+    images = np.random.default_rng(0).integers(0, 256, (1000, 4, 4, 3), dtype=np.uint8)
+    mean, std = datasets.channel_stats(images, chunk=300)
+    assert np.allclose(mean, images.reshape(-1, 3).mean(0)) and np.allclose(std, images.reshape(-1, 3).std(0))
+
+
+def test_unknown_dataset():
+    with pytest.raises(ParamError, match="Unknown dataset 'mnist'. Choose one of: cifar10"):
+        datasets.load_dataset("mnist")

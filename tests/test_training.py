@@ -1,0 +1,161 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from cifar_core.errors import ParamError, RunError
+from cifar_core.evaluation import evaluate_run
+from cifar_core.jobs import JobManager
+from cifar_core.runs import RunStore, check_run_id
+from cifar_core.training import make_config
+from conftest import ROOT
+
+
+def wait_for(predicate, timeout=120):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_seed_cnn_learns_real_cifar10(cifar_sample, monkeypatch, tmp_path):
+    monkeypatch.setenv("CIFAR10_PATH", str(cifar_sample))
+    manager = JobManager(tmp_path)
+    run_id = manager.submit("cifar10", "seed_cnn", epochs=3, batch_size=32, learning_rate=1e-3, seed=1)
+    assert manager.wait(run_id, timeout=600)["status"] == "completed"
+    result = evaluate_run(manager.store, run_id)
+    assert result["n"] == 932 and result["accuracy"] >= 0.30, result["accuracy"]
+
+
+def test_run_folder_holds_everything(trained_run):
+    store, run_id = trained_run
+    folder = store.path(run_id)
+    for name in ("config.json", "status.json", "history.json", "best.keras", "last.keras", "logs"):
+        assert (folder / name).exists(), name
+    config = store.config(run_id)
+    assert config["versions"]["tensorflow"] and config["training"]["seed"] == 1
+    history = store.history(run_id)
+    assert [e["epoch"] for e in history["epochs"]] == [1, 2] and history["batches"]
+    assert any((folder / "logs").rglob("events.out.tfevents.*"))  # tensorboard --logdir runs
+    status = store.status(run_id)
+    assert status["status"] == "completed" and status["images_per_second"] > 0
+
+
+def test_stop_mid_epoch_keeps_history_and_model(tmp_path):
+    manager = JobManager(tmp_path)
+    run_id = manager.submit("digits", "dropout_cnn", epochs=50, batch_size=8, learning_rate=1e-3)
+    wait_for(lambda: manager.progress(run_id)["epoch"] >= 1 and manager.progress(run_id)["batch"] >= 3)
+    assert manager.stop(run_id)
+    status = manager.wait(run_id, timeout=120)
+    assert status["status"] == "stopped" and "Stopped" in status["reason"]
+    epochs = manager.store.history(run_id)["epochs"]
+    assert 2 <= len(epochs) < 50 and epochs[-1]["partial"]
+    assert manager.store.model_path(run_id, "last") is not None
+    assert 0 <= evaluate_run(manager.store, run_id)["accuracy"] <= 1  # usable on Evaluate
+
+
+def test_non_finite_loss_fails_the_run(tmp_path):
+    manager = JobManager(tmp_path)
+    run_id = manager.submit("digits", "seed_cnn", epochs=3, batch_size=64, optimizer="sgd", learning_rate=10.0)
+    status = manager.wait(run_id, timeout=120)
+    assert status["status"] == "failed" and "learning rate is probably too high" in status["reason"]
+    assert manager.progress(run_id)["status"] == "failed"
+
+
+def test_early_stopping_restores_best(tmp_path):
+    manager = JobManager(tmp_path)
+    run_id = manager.submit("digits", "seed_cnn", epochs=40, batch_size=16, train_size=60,
+                            learning_rate=3e-3, patience=1, seed=3)
+    status = manager.wait(run_id, timeout=300)
+    epochs = manager.store.history(run_id)["epochs"]
+    assert status["status"] == "completed" and len(epochs) < 40 and "Early stopping" in status["reason"]
+    best = min(range(len(epochs)), key=lambda i: epochs[i]["val_loss"]) + 1
+    assert status["best_epoch"] == best
+
+
+def test_queue_runs_one_at_a_time(tmp_path):
+    manager = JobManager(tmp_path, max_jobs=1)
+    first = manager.submit("digits", "small_cnn", epochs=2, batch_size=32, train_size=300)
+    second = manager.submit("digits", "small_cnn", epochs=1, batch_size=32, train_size=300)
+    assert manager.store.status(second)["status"] == "queued"
+    manager.wait(second, timeout=300)
+    a, b = manager.store.status(first), manager.store.status(second)
+    assert a["status"] == b["status"] == "completed" and b["started"] >= a["ended"]
+
+
+def test_stop_a_queued_run(tmp_path):
+    manager = JobManager(tmp_path, max_jobs=1)
+    first = manager.submit("digits", "small_cnn", epochs=1, batch_size=32, train_size=300)
+    second = manager.submit("digits", "small_cnn", epochs=1, batch_size=32, train_size=300)
+    manager.stop(second)
+    assert manager.store.status(second)["status"] == "stopped"
+    assert manager.wait(first, timeout=300)["status"] == "completed"
+
+
+def test_killed_process_reads_as_interrupted(tmp_path):
+    """A training process killed mid-run: its run reads as interrupted, its history is kept."""
+    env = dict(os.environ, CIFAR_CORE_RUNS=str(tmp_path))
+    proc = subprocess.Popen([sys.executable, "-m", "cifar_core", "train", "--dataset", "digits",
+                             "--arch", "dropout_cnn", "--epochs", "50", "--batch-size", "8"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    store = RunStore(tmp_path)
+    try:
+        wait_for(lambda: store.list() and store.history(store.list()[0]["run_id"])["epochs"], timeout=180)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    run_id = store.list()[0]["run_id"]
+    status = store.status(run_id)
+    assert status["status"] == "interrupted" and "stopped before the run finished" in status["reason"]
+    assert store.history(run_id)["epochs"] and store.model_path(run_id) is not None
+
+
+@pytest.mark.parametrize("run_id", ["../x", "/etc/passwd", "../../etc", "20261122-153000-seed_cnn-1a2b3c/..", ""])
+def test_outside_run_ids_are_refused(run_id, tmp_path):
+    with pytest.raises(ParamError, match="is not a run id"):
+        check_run_id(run_id)
+    with pytest.raises(ParamError):
+        RunStore(tmp_path).config(run_id)
+
+
+def test_unknown_run(tmp_path):
+    with pytest.raises(RunError, match="There is no run"):
+        RunStore(tmp_path).config("20261122-153000-seed_cnn-1a2b3c")
+
+
+@pytest.mark.parametrize("training, message", [
+    ({"epochs": 0}, "epochs must be between 1 and 500"),
+    ({"learning_rate": float("nan")}, "learning_rate must be between"),
+    ({"batch_size": 64, "train_size": 50}, "batch_size must be between 1 and 50"),
+    ({"train_size": 0}, "train_size must be between 1 and"),
+    ({"train_size": 5000}, "train_size must be between 1 and 1005"),
+    ({"optimizer": "lbfgs"}, "optimizer must be one of adam, sgd, rmsprop"),
+    ({"augment": "flip,blur"}, "augment must be any of flip"),
+    ({"momentum": 0.9}, "Unknown training parameter"),
+])
+def test_bad_training_options_are_refused(training, message):
+    with pytest.raises(ParamError, match=message):
+        make_config("digits", "seed_cnn", **training)
+
+
+def test_runs_folder_not_writable(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(RunError, match="Cannot create a run"):
+        JobManager(blocker / "runs").submit("digits", "seed_cnn", epochs=1)
+
+
+def test_augmented_training_and_preview(tmp_path):
+    from cifar_core.datasets import load_dataset
+    from cifar_core.pipeline import augment_preview
+    images = load_dataset("digits").x_train[:3]
+    preview = augment_preview(images, ("flip", "shift", "rotation", "zoom"), copies=4, seed=0)
+    assert preview.shape == (3, 4, 8, 8, 1) and preview.dtype == np.uint8
+    assert not np.array_equal(preview[:, 0], preview[:, 1])
+    manager = JobManager(tmp_path)
+    run_id = manager.submit("digits", "bn_cnn", epochs=1, train_size=200, augment="flip,rotation")
+    assert manager.wait(run_id, timeout=300)["status"] == "completed"
