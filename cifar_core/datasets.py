@@ -195,7 +195,7 @@ def is_available(name):
     return bool(dataset_info(name).is_local())
 
 
-def _cache_key(name):
+def cache_key(name):
     # Where the files come from is part of the key: pointing a variable elsewhere reloads.
     return (name, os.environ.get("CIFAR10_PATH"), os.environ.get("FASHION_MNIST_PATH"),
             os.environ.get("KERAS_HOME"))
@@ -204,7 +204,7 @@ def _cache_key(name):
 def load_dataset(name, progress=None):
     """Load a dataset once per process (thread-safe); later calls return the same object."""
     info = dataset_info(name)
-    key = _cache_key(name)
+    key = cache_key(name)
     with _cache_lock:
         lock = _load_locks.setdefault(key, threading.Lock())
     with lock:
@@ -228,6 +228,41 @@ def fetch_dataset(name, progress=None):
     if info.fetch is None or info.is_local():
         return None
     return info.fetch(progress)
+
+
+_downloads = {}  # name -> {"done", "total", "error", "finished"}: background downloads of this process
+
+
+def start_download(name):
+    """Fetch a dataset in a background thread (once); poll `download_state(name)` for progress."""
+    info = dataset_info(name)
+    with _cache_lock:
+        state = _downloads.get(name)
+        if state and not state["finished"]:
+            return dict(state)
+        state = _downloads[name] = {"done": 0, "total": None, "error": None, "finished": False}
+
+    def progress(done, total):
+        state["done"], state["total"] = done, total
+
+    def work():
+        try:
+            if info.fetch is not None and not info.is_local():
+                info.fetch(progress)
+        except Exception as exc:  # shown to the user as the download's error
+            state["error"] = str(exc) if isinstance(exc, DataError) else f"{type(exc).__name__}: {exc}"
+        finally:
+            state["finished"] = True
+
+    threading.Thread(target=work, name=f"download-{name}", daemon=True).start()
+    return dict(state)
+
+
+def download_state(name):
+    """The state of this process's download of `name`, or None if none was started."""
+    with _cache_lock:
+        state = _downloads.get(name)
+        return dict(state) if state else None
 
 
 def split_dataset(dataset, val_split=DEFAULT_VAL_SPLIT, seed=DEFAULT_SEED, train_size=None):
@@ -271,3 +306,12 @@ def channel_stats(images, chunk=4096):
 
 def class_counts(labels, num_classes):
     return np.bincount(labels, minlength=num_classes)
+
+
+def pixel_histograms(images, mean, std, bins=64, limit=2000):
+    """Pixel histograms of up to `limit` images, raw (0–255) and standardised per channel."""
+    sample = images[:limit].reshape(-1, images.shape[-1]).astype(np.float32)
+    raw_counts, raw_edges = np.histogram(sample, bins=bins, range=(0, 255))
+    standardised = (sample - mean) / np.where(std > 0, std, 1)
+    std_counts, std_edges = np.histogram(standardised, bins=bins)
+    return {"raw": (raw_counts, raw_edges), "standardised": (std_counts, std_edges)}

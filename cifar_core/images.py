@@ -66,3 +66,25 @@ def to_model_image(source, shape):
         raise ImageError(f"The image is damaged or truncated ({exc}). Upload another file.") from None
     array = np.asarray(image, dtype=np.uint8)
     return array[..., None] if channels == 1 else array
+
+
+def enlarge(array, size=None, scale=None):
+    """A uint8 image array (H, W), (H, W, 1) or (H, W, 3) as a PIL image, enlarged with crisp pixels."""
+    array = np.asarray(array, dtype=np.uint8)
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    image = Image.fromarray(array)
+    if scale:
+        size = (image.width * scale, image.height * scale)
+    return image.resize(size, Image.Resampling.NEAREST) if size else image
+
+
+def tile_images(images, columns, pad=1, background=255):
+    """Tile uint8 images (N, H, W, C) into one (rows·H, columns·W, C) array."""
+    n, height, width, channels = images.shape
+    rows = -(-n // columns)
+    grid = np.full((rows * (height + pad) - pad, columns * (width + pad) - pad, channels), background, np.uint8)
+    for i, image in enumerate(images):
+        r, c = divmod(i, columns)
+        grid[r * (height + pad): r * (height + pad) + height, c * (width + pad): c * (width + pad) + width] = image
+    return grid

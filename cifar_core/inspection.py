@@ -57,16 +57,11 @@ def normalize_channel(channel):
 
 def tile_channels(values, columns=None, pad=1, max_channels=None):
     """Tile the channels of one layer output (H, W, C) into one uint8 greyscale grid image."""
-    height, width, count = values.shape
-    count = min(count, max_channels or count)
-    columns = columns or math.ceil(math.sqrt(count))
-    rows = math.ceil(count / columns)
-    grid = np.full((rows * (height + pad) - pad, columns * (width + pad) - pad), 255, np.uint8)
-    for c in range(count):
-        r, k = divmod(c, columns)
-        grid[r * (height + pad): r * (height + pad) + height,
-             k * (width + pad): k * (width + pad) + width] = normalize_channel(values[..., c])
-    return grid
+    from .images import tile_images
+
+    count = min(values.shape[-1], max_channels or values.shape[-1])
+    channels = np.stack([normalize_channel(values[..., c]) for c in range(count)])[..., None]
+    return tile_images(channels, columns or math.ceil(math.sqrt(count)), pad)[..., 0]
 
 
 def first_conv_layer(model):

@@ -1,0 +1,23 @@
+"""Entry point of the dashboard: `streamlit run app.py`. Declares every page explicitly."""
+
+from pathlib import Path
+
+import streamlit as st
+
+PAGES = Path(__file__).parent / "pages"
+
+
+def run():
+    st.set_page_config(page_title="CNN dashboard", page_icon=":material/neurology:", layout="wide")
+    page = st.navigation([
+        st.Page(PAGES / "home.py", title="Home", icon=":material/home:", default=True),
+        st.Page(PAGES / "data.py", title="Data", icon=":material/photo_library:"),
+        st.Page(PAGES / "train.py", title="Train", icon=":material/model_training:"),
+        st.Page(PAGES / "evaluate.py", title="Evaluate", icon=":material/grid_on:"),
+        st.Page(PAGES / "feature_maps.py", title="Feature maps", icon=":material/layers:"),
+    ])
+    page.run()
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,109 @@
+"""Data: the dataset's state, sample images, class balance and pixel statistics. No TensorFlow here."""
+
+import numpy as np
+import streamlit as st
+
+from cifar_core import datasets as core
+from cifar_core.errors import CoreError
+from cifar_core.images import enlarge
+from pages import figures
+from pages.shared import dataset, show_error
+
+st.title("Data")
+st.caption("Look at the images before training on them: classes, balance and pixel statistics.")
+
+name = st.selectbox("Dataset", list(core.DATASETS), key="data_dataset",
+                    format_func=lambda n: core.DATASETS[n].title)
+info = core.DATASETS[name]
+st.write(info.description)
+
+
+@st.fragment(run_every=1.0)
+def download_progress_ui(name):
+    state = core.download_state(name)
+    if state is None or state["finished"]:
+        st.rerun()  # done: redraw the whole page with the data
+    total = state["total"]
+    st.progress(state["done"] / total if total else 0.0,
+                text=f"Downloading {core.DATASETS[name].title}: {state['done'] / 1e6:.1f} MB"
+                     + (f" of {total / 1e6:.1f} MB" if total else ""))
+
+
+state = core.download_state(name)
+if not info.is_local():
+    if state and not state["finished"]:
+        download_progress_ui(name)
+        st.stop()
+    if state and state["error"]:
+        show_error(state["error"])
+    st.warning(f"{info.title} is not on this machine.", icon=":material/cloud_off:")
+    st.markdown(f"- Download it now into the Keras cache (once; it is then available offline), or\n"
+                f"- set `{'CIFAR10_PATH' if name == 'cifar10' else 'FASHION_MNIST_PATH'}` to a copy and "
+                f"restart the app, or\n- use **Digits (offline)**, which needs no download.")
+    if st.button(f"Download {info.title}", key="data_download", icon=":material/download:"):
+        core.start_download(name)
+        st.rerun()
+    st.stop()
+
+try:
+    ds = dataset(name)
+except CoreError as exc:
+    show_error(exc)
+    st.stop()
+st.success(f"Ready: {len(ds.y_train):,} training and {len(ds.y_test):,} test images of "
+           f"{ds.image_shape[0]}×{ds.image_shape[1]}×{ds.image_shape[2]}, from {ds.source}.",
+           icon=":material/check_circle:")
+
+# ---- sample grid -------------------------------------------------------------------
+st.subheader("Sample images")
+c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
+classes = c1.multiselect("Classes", ds.class_names, key="data_classes", placeholder="All classes")
+size = c2.slider("Grid size", 3, 10, 6, key="data_grid")
+if c4.button("Reshuffle", key="data_reshuffle", icon=":material/shuffle:"):
+    st.session_state["data_seed"] = int(st.session_state.get("data_seed", 0)) + 1
+seed = c3.number_input("Seed", 0, 10**6, key="data_seed")
+wanted = [ds.class_names.index(c) for c in classes] or list(range(ds.num_classes))
+pool = np.flatnonzero(np.isin(ds.y_train, wanted))
+shown = np.random.default_rng(int(seed)).choice(pool, min(size * size, len(pool)), replace=False)
+
+grid, detail = st.columns([3, 1])
+with grid:
+    for row in range(0, len(shown), size):
+        cols = st.columns(size)
+        for col, index in zip(cols, shown[row: row + size]):
+            col.image(enlarge(ds.x_train[index], scale=max(1, 64 // ds.image_shape[0])),
+                      caption=f"{ds.class_names[ds.y_train[index]]} #{index}", width="stretch")
+with detail:
+    pick = st.selectbox("Enlarge image", shown.tolist(), key="data_selected",
+                        format_func=lambda i: f"#{i} · {ds.class_names[ds.y_train[i]]}")
+    st.image(enlarge(ds.x_train[pick], size=(256, 256)), width=256)
+    st.markdown(f"**{ds.class_names[ds.y_train[pick]]}** (label {ds.y_train[pick]}), training image #{pick}")
+
+# ---- balance and statistics ----------------------------------------------------------
+st.subheader("Classes and pixels")
+
+
+@st.cache_data(show_spinner="Computing statistics …", max_entries=8)
+def get_statistics(name, source_key, _ds):
+    """Class counts per split, channel mean/std of the training split and pixel histograms."""
+    split = core.split_dataset(_ds, core.DEFAULT_VAL_SPLIT, core.DEFAULT_SEED)
+    x_train = _ds.x_train[split.train]
+    mean, std = core.channel_stats(x_train)
+    counts = {"train": core.class_counts(_ds.y_train[split.train], _ds.num_classes),
+              "validation": core.class_counts(_ds.y_train[split.val], _ds.num_classes),
+              "test": core.class_counts(_ds.y_test, _ds.num_classes)}
+    return counts, mean, std, core.pixel_histograms(x_train, mean, std)
+
+
+counts, mean, std, hist = get_statistics(name, str(core.cache_key(name)), ds)
+st.plotly_chart(figures.class_counts(counts, ds.class_names), key="data_counts_chart")
+st.caption(f"Validation: a stratified {core.DEFAULT_VAL_SPLIT:.0%} of the training set (seed "
+           f"{core.DEFAULT_SEED}), as in the notebooks. The test set is never touched.")
+
+channel_names = ["red", "green", "blue"] if len(mean) == 3 else ["grey"]
+st.dataframe({"channel": channel_names, "mean": mean.round(2), "std": std.round(2)}, hide_index=True)
+h1, h2 = st.columns(2)
+h1.plotly_chart(figures.histogram(*hist["raw"], "Pixels before standardisation (0–255)"), key="data_hist_raw")
+h2.plotly_chart(figures.histogram(*hist["standardised"], "After standardisation (mean 0, std 1)",
+                                  colour=figures.VAL), key="data_hist_std")
+st.caption("Models standardise inside themselves with these training-split statistics; images stay 8-bit.")

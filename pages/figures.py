@@ -1,0 +1,89 @@
+"""Plotly figures for the pages: learning curves, confusion matrix, bars and histograms."""
+
+import numpy as np
+import plotly.graph_objects as go
+import plotly.express as px
+
+from cifar_core.curves import downsample
+
+TRAIN, VAL = "#1f5fbf", "#d9480f"
+LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=340, legend=dict(orientation="h", y=-0.2))
+
+
+def learning_curve(metric, epochs, batches=(), title=None):
+    """Training against validation per epoch, with the per-batch running value behind it.
+
+    `batches` holds (fractional epoch, loss, accuracy) points.
+    """
+    column = 1 if metric == "loss" else 2
+    fig = go.Figure()
+    points = downsample(batches, 400)
+    if points:
+        fig.add_scatter(x=[p[0] for p in points], y=[p[column] for p in points], mode="lines",
+                        name=f"training {metric} (per batch)", line=dict(color=TRAIN, width=1), opacity=0.35)
+    for key, name, colour in ((metric, "training", TRAIN), (f"val_{metric}", "validation", VAL)):
+        xs = [e["epoch"] for e in epochs if e.get(key) is not None]
+        ys = [e[key] for e in epochs if e.get(key) is not None]
+        fig.add_scatter(x=xs, y=ys, mode="lines+markers", name=f"{name} {metric} (per epoch)",
+                        line=dict(color=colour, width=3))
+    fig.update_layout(title=title or metric.capitalize(), xaxis_title="epoch", yaxis_title=metric, **LAYOUT)
+    return fig
+
+
+def compare_runs(metric, histories):
+    """Overlay one metric per epoch for several runs: {label: epochs}."""
+    fig = go.Figure()
+    for label, epochs in histories.items():
+        fig.add_scatter(x=[e["epoch"] for e in epochs], y=[e.get(metric) for e in epochs],
+                        mode="lines+markers", name=label)
+    fig.update_layout(title=metric.replace("_", " "), xaxis_title="epoch", **LAYOUT)
+    return fig
+
+
+def confusion_matrix(matrix, class_names, normalized):
+    """Heatmap with counts (or row shares) written in the cells, and an invisible point on each
+    cell: heatmaps report no selections in Streamlit, points do."""
+    values = np.asarray(matrix)
+    fig = px.imshow(values, x=class_names, y=class_names, color_continuous_scale="Blues",
+                    text_auto=".2f" if normalized else True, aspect="auto",
+                    labels=dict(x="predicted class", y="true class", color="share" if normalized else "images"))
+    ys, xs = np.meshgrid(range(len(class_names)), range(len(class_names)), indexing="ij")
+    fig.add_scatter(x=[class_names[i] for i in xs.ravel()], y=[class_names[i] for i in ys.ravel()],
+                    mode="markers", marker=dict(size=28, opacity=0.01, symbol="square"), hoverinfo="skip",
+                    showlegend=False, name="cells")
+    fig.update_layout(height=560, margin=dict(l=10, r=10, t=30, b=10), clickmode="event+select")
+    return fig
+
+
+def class_counts(counts, class_names):
+    """Grouped bars: images per class in each split. `counts` is {split: array}."""
+    fig = go.Figure([go.Bar(name=split, x=class_names, y=list(values)) for split, values in counts.items()])
+    fig.update_layout(barmode="group", title="Images per class", **LAYOUT)
+    return fig
+
+
+def histogram(counts, edges, title, name=None, colour=TRAIN):
+    centres = (np.asarray(edges[:-1]) + np.asarray(edges[1:])) / 2
+    fig = go.Figure(go.Bar(x=centres, y=counts, marker_color=colour, name=name or title))
+    fig.update_layout(title=title, bargap=0, **LAYOUT)
+    return fig
+
+
+def weight_histograms(hist, layer):
+    edges = hist["edges"]
+    centres = (edges[:-1] + edges[1:]) / 2
+    fig = go.Figure([go.Bar(x=centres, y=hist["initial"], name="freshly initialised", marker_color="#999999",
+                            opacity=0.6),
+                     go.Bar(x=centres, y=hist["trained"], name="trained", marker_color=TRAIN, opacity=0.6)])
+    fig.update_layout(barmode="overlay", bargap=0, title=f"Weights of {layer}", xaxis_title="weight", **LAYOUT)
+    return fig
+
+
+def top_predictions(predictions):
+    names = [n for n, _ in predictions][::-1]
+    probs = [p for _, p in predictions][::-1]
+    fig = go.Figure(go.Bar(x=probs, y=names, orientation="h", marker_color=TRAIN,
+                           text=[f"{p:.1%}" for p in probs], textposition="auto"))
+    fig.update_layout(title="Top-5 predictions", xaxis=dict(range=[0, 1], tickformat=".0%"),
+                      **{**LAYOUT, "height": 300})
+    return fig

@@ -1,0 +1,232 @@
+"""Train: pick an architecture and options, start a run in the background, watch it live, compare runs."""
+
+import numpy as np
+import streamlit as st
+
+from cifar_core import curves
+from cifar_core.architectures import ARCHITECTURES
+from cifar_core.datasets import DATASETS
+from cifar_core.errors import CoreError
+from cifar_core.hparams import TRAINING_HPARAMS
+from cifar_core.presets import PRESETS
+from pages import figures
+from pages.shared import ACTIVE, dataset, manager, run_label, show_error, store
+
+LEARNING_RATES = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1]
+TRAINING = {spec.name: spec for spec in TRAINING_HPARAMS}
+
+st.title("Train")
+st.caption("Choose a network and its settings, press Start, and watch it learn. Training goes on "
+           "in the background: switch pages or close the tab, it carries on.")
+
+
+def apply_preset():
+    preset = PRESETS[st.session_state["train_preset"]]
+    for name, value in preset["values"].items():
+        st.session_state[f"train_{name}"] = value
+
+
+def hparam_ui(spec, key):
+    """One widget drawn from a hyperparameter spec: its range and help text come from the registry."""
+    if spec.kind == "choice":
+        return st.selectbox(spec.name, spec.choices, key=key, help=spec.help)
+    if spec.kind == "multi":
+        return st.multiselect(spec.name, spec.choices, key=key, help=spec.help)
+    if spec.log:
+        return st.select_slider(spec.name, LEARNING_RATES, key=key, help=spec.help, format_func=lambda v: f"{v:g}")
+    if spec.kind == "float":
+        return st.number_input(spec.name, float(spec.low), float(spec.high), step=0.05, key=key, help=spec.help)
+    if spec.kind == "optional_int":
+        return st.number_input(spec.name, int(spec.low), int(spec.high), step=100, key=key,
+                               help=spec.help, placeholder="all")
+    return st.number_input(spec.name, int(spec.low), int(spec.high), step=1, key=key, help=spec.help)
+
+
+def defaults():
+    st.session_state.setdefault("train_epochs", 5)  # a short first run for a class
+    for spec in TRAINING_HPARAMS:
+        st.session_state.setdefault(f"train_{spec.name}", list(spec.default) if spec.kind == "multi" else spec.default)
+
+
+def settings_ui():
+    """The dataset, architecture and every option; returns (dataset, arch, hparams, training)."""
+    defaults()
+    st.selectbox("Preset (one click reproduces a notebook)", list(PRESETS), key="train_preset",
+                 index=None, placeholder="Choose a notebook setup …", on_change=apply_preset,
+                 format_func=lambda p: PRESETS[p]["title"])
+    c1, c2 = st.columns(2)
+    ds_name = c1.selectbox("Dataset", list(DATASETS), key="train_dataset",
+                           format_func=lambda n: DATASETS[n].title + ("" if DATASETS[n].is_local() else " (download on the Data page)"))
+    arch_name = c2.selectbox("Architecture", list(ARCHITECTURES), key="train_arch",
+                             format_func=lambda n: ARCHITECTURES[n].title)
+    arch = ARCHITECTURES[arch_name]
+    st.write(arch.description)
+    hparams = {}
+    cols = st.columns(len(arch.hparams))
+    for col, spec in zip(cols, arch.hparams):
+        key = f"train_{arch_name}_{spec.name}"
+        st.session_state.setdefault(key, spec.default)
+        with col:
+            hparams[spec.name] = hparam_ui(spec, key)
+    st.markdown("**Training options**")
+    training = {}
+    names = [s.name for s in TRAINING_HPARAMS]
+    for row in (names[:5], names[5:]):
+        for col, name in zip(st.columns(5), row):
+            with col:
+                training[name] = hparam_ui(TRAINING[name], f"train_{name}")
+    return ds_name, arch_name, hparams, training
+
+
+@st.cache_data(show_spinner="Building the model …", max_entries=32)
+def get_layer_table(arch_name, shape, hparams_items):
+    from cifar_core.architectures import build_model, layer_table
+    hparams = dict(hparams_items)
+    if "weights" in hparams:
+        hparams["weights"] = "none"  # same layers and parameter count, no download for a summary
+    model = build_model(arch_name, shape, 10, hparams)
+    return model.count_params(), layer_table(model)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def get_augment_preview(ds_name, source_key, augment, _images):
+    from cifar_core.pipeline import augment_preview
+    return augment_preview(_images, augment, copies=5, seed=0)
+
+
+def summary_ui(ds_name, arch_name, hparams, augment):
+    """Parameter count and layer table before anything trains; a preview of augmentation."""
+    shape = (32, 32, 3)
+    if DATASETS[ds_name].is_local():
+        try:
+            ds = dataset(ds_name)
+            shape = ds.image_shape
+        except CoreError as exc:
+            show_error(exc)
+            ds = None
+    else:
+        ds = None
+    try:
+        params, table = get_layer_table(arch_name, shape, tuple(sorted(hparams.items())))
+    except CoreError as exc:
+        show_error(exc)
+        return
+    with st.expander(f"Model: {params:,} parameters for {shape[0]}×{shape[1]}×{shape[2]} images — layer table"):
+        st.dataframe(table, hide_index=True, key="train_layer_table")
+    if augment and ds is not None:
+        from cifar_core.datasets import cache_key
+        from cifar_core.images import enlarge, tile_images
+        preview = get_augment_preview(ds_name, str(cache_key(ds_name)), tuple(augment), ds.x_train[:4])
+        with st.expander("Augmentation preview: each row is one training image, then five random versions",
+                         expanded=True):
+            for original, versions in zip(ds.x_train[:4], preview):
+                row = tile_images(np.concatenate([original[None], versions]), columns=6, pad=2)
+                st.image(enlarge(row, scale=max(1, 96 // shape[0])))
+
+
+def current_run_id():
+    """This tab's run if it chose one, else the run training now, else the newest."""
+    chosen = st.session_state.get("train_run_id")
+    if chosen and store().exists(chosen):
+        return chosen
+    active = manager().active()
+    if active:
+        return active[0]
+    runs = store().list()
+    return runs[0]["run_id"] if runs else None
+
+
+def live_ui(run_id):
+    snap = manager().progress(run_id)
+    running = snap["status"] in ACTIVE
+    head, stop = st.columns([5, 1])
+    head.markdown(f"**Run {run_id}** — {snap['status']}" + (f": {snap['reason']}" if snap["reason"] else ""))
+    if running and stop.button("Stop", key="train_stop", icon=":material/stop_circle:", type="primary"):
+        manager().stop(run_id)
+        st.toast("Stopping at the next batch …")
+    if running:
+        left = f", about {snap['seconds_left']:.0f} s left" if snap["seconds_left"] else ""
+        text = (f"Epoch {min(snap['epoch'] + 1, snap['epochs'])} of {snap['epochs']}, batch {snap['batch']}"
+                f"/{snap['steps_per_epoch']}{left}" if snap["steps_per_epoch"] else "Waiting to start …")
+        st.progress(snap["fraction"], text=text)
+    elif snap["status"] == "failed":
+        st.error(snap["reason"] or "The run failed.", icon=":material/error:")
+    epochs = snap["epoch_records"]
+    steps = snap["steps_per_epoch"]
+    batches = [(step / steps, loss, acc) for step, loss, acc in snap["batches"]] if steps else []
+    if not batches and not running:
+        history = store().history(run_id)
+        per_epoch = max((b[1] for b in history.get("batches", [])), default=0) + 1
+        batches = curves.batch_series(history.get("batches", []), per_epoch)
+    onset = curves.overfitting_onset(epochs)
+    if onset:
+        st.warning(f"Overfitting: since epoch {onset - 2}, validation loss has risen for two epochs while "
+                   "training loss kept falling. More epochs will not help; try dropout, augmentation or "
+                   "early stopping.", icon=":material/trending_up:")
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(figures.learning_curve("loss", epochs, batches), key="train_loss_chart")
+    c2.plotly_chart(figures.learning_curve("accuracy", epochs, batches), key="train_accuracy_chart")
+    if st.session_state.get("train_was_running") and not running:
+        st.session_state["train_was_running"] = False
+        st.rerun()  # the run ended: redraw the whole page (runs table) once
+    st.session_state["train_was_running"] = running
+
+
+def runs_table_ui():
+    rows = store().list()
+    if not rows:
+        return
+    st.subheader("Runs")
+    table = [{"run": r["run_id"], "status": r["status"], "dataset": r["dataset"], "architecture": r["arch"],
+              "epochs": r["epochs"], "batch": r["batch_size"], "optimizer": r["optimizer"],
+              "lr": r["learning_rate"], "train images": r["train_size"],
+              "best val acc": r["best_val_accuracy"], "seconds": r["seconds"]} for r in rows]
+    event = st.dataframe(table, hide_index=True, key="train_runs_table", on_select="rerun",
+                         selection_mode="multi-row",
+                         column_config={"best val acc": st.column_config.NumberColumn(format="percent")})
+    chosen = [rows[i] for i in event.selection.rows]
+    if not chosen:
+        st.caption("Select rows to compare their curves, watch one above, or delete runs.")
+        return
+    c1, c2, _ = st.columns([1, 1, 4])
+    if len(chosen) == 1 and c1.button("Watch this run", key="train_watch"):
+        st.session_state["train_run_id"] = chosen[0]["run_id"]
+        st.rerun()
+    if c2.button(f"Delete {len(chosen)} run(s)", key="train_delete", icon=":material/delete:"):
+        for r in chosen:
+            try:
+                store().delete(r["run_id"])
+            except CoreError as exc:
+                show_error(exc)
+        st.session_state.pop("train_run_id", None)
+        st.rerun()
+    histories = {run_label(r)[:40]: store().history(r["run_id"])["epochs"] for r in chosen}
+    m1, m2 = st.columns(2)
+    m1.plotly_chart(figures.compare_runs("val_accuracy", histories), key="train_compare_acc")
+    m2.plotly_chart(figures.compare_runs("val_loss", histories), key="train_compare_loss")
+
+
+ds_name, arch_name, hparams, training = settings_ui()
+summary_ui(ds_name, arch_name, hparams, training["augment"])
+
+if st.button("Start training", key="train_start", type="primary", icon=":material/play_arrow:"):
+    if not DATASETS[ds_name].is_local():
+        st.error(f"{DATASETS[ds_name].title} is not on this machine: download it on the Data page first.")
+    else:
+        try:
+            run_id = manager().submit(ds_name, arch_name, hparams, **training)
+            st.session_state["train_run_id"] = run_id
+            st.session_state["train_was_running"] = True
+            queued = len(manager().active()) > manager().max_jobs
+            st.toast(f"Run {run_id} " + ("queued: it starts when a place is free." if queued else "started."))
+        except CoreError as exc:
+            show_error(exc)
+
+run_id = current_run_id()
+if run_id is None:
+    st.info("No run yet: choose settings above and press Start training.", icon=":material/info:")
+else:
+    active = manager().progress(run_id)["status"] in ACTIVE
+    st.subheader("Learning curves")
+    st.fragment(live_ui, run_every=1.5 if active else None)(run_id)
+runs_table_ui()
