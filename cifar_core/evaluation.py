@@ -36,18 +36,27 @@ def load_run_model(store, run_id, which="best"):
         return _models[key]
 
 
+def _stamp(store, run_id, which):
+    path = store.model_path(run_id, which)
+    if path is None:
+        raise RunError(f"Run {run_id} has no saved model yet: it has not finished an epoch.")
+    return {"model": path.name, "mtime_ns": path.stat().st_mtime_ns}
+
+
+def cached_evaluation(store, run_id, which="best"):
+    """The stored evaluation of the run's current model, or None if there is none yet."""
+    cached = read_json(store.path(run_id) / EVALUATION)
+    return cached if cached and cached.get("stamp") == _stamp(store, run_id, which) else None
+
+
 def evaluate_run(store, run_id, progress=None, batch_size=256, which="best"):
     """Test-set metrics of a run's model; `progress(done, total)` is called per batch."""
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-    path = store.model_path(run_id, which)
-    if path is None:
-        raise RunError(f"Run {run_id} has no saved model yet: it has not finished an epoch.")
-    cache_path = store.path(run_id) / EVALUATION
-    cached = read_json(cache_path)
-    stamp = {"model": path.name, "mtime_ns": path.stat().st_mtime_ns}
-    if cached and cached.get("stamp") == stamp:
+    cached = cached_evaluation(store, run_id, which)
+    if cached:
         return cached
+    stamp = _stamp(store, run_id, which)
     config = store.config(run_id)
     ds = load_dataset(config["dataset"])
     model = load_run_model(store, run_id, which)
@@ -77,7 +86,7 @@ def evaluate_run(store, run_id, progress=None, batch_size=256, which="best"):
         "confidence": probs.max(axis=1).round(4).tolist(),
         "seconds": round(seconds, 3), "images_per_second": round(len(y_true) / seconds, 1) if seconds else None,
     }
-    write_json(cache_path, result)
+    write_json(store.path(run_id) / EVALUATION, result)
     return result
 
 

@@ -19,28 +19,32 @@ model_path = store().model_path(run_id)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def get_evaluation(directory, run_id, model_file, mtime_ns, _bar=None):
+def get_evaluation(directory, run_id, model_file, mtime_ns):
+    """The run's stored evaluation, read once per model version."""
     from cifar_core.evaluation import evaluate_run
-    progress = (lambda done, total: _bar.progress(done / total, text=f"Evaluating {done:,} of {total:,} test images")) \
-        if _bar is not None else None
-    return evaluate_run(store(), run_id, progress=progress)
+    return evaluate_run(store(), run_id)
 
 
-bar = st.empty()
 try:
-    result = get_evaluation(runs_dir(), run_id, model_path.name, model_path.stat().st_mtime_ns, bar)
+    from cifar_core.evaluation import cached_evaluation, evaluate_run
+    if cached_evaluation(store(), run_id) is None:  # first time: evaluate with a progress bar
+        bar = st.progress(0.0, text="Evaluating on the test set …")
+        evaluate_run(store(), run_id, progress=lambda done, total: bar.progress(
+            done / total, text=f"Evaluating {done:,} of {total:,} test images"))
+        bar.empty()
+    result = get_evaluation(runs_dir(), run_id, model_path.name, model_path.stat().st_mtime_ns)
     ds = dataset(config["dataset"])
 except CoreError as exc:
     show_error(exc)
     st.stop()
-bar.empty()
 names = result["class_names"]
 
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Test accuracy", f"{result['accuracy']:.1%}")
 c2.metric("Test loss", f"{result['loss']:.3f}")
 c3.metric("Test images", f"{result['n']:,}")
-c4.metric("Model", f"{model_path.stem} ({run['status']})")
+c4.metric("Model", model_path.stem, help=f"The {model_path.stem} weights of a {run['status']} run "
+          "(best: lowest validation loss).")
 
 # ---- confusion matrix ----------------------------------------------------------------
 st.subheader("Confusion matrix")
@@ -83,8 +87,8 @@ sample = np.random.default_rng(int(seed)).choice(pool, min(20, len(pool)), repla
 cols = st.columns(10)
 for i, index in enumerate(sample):
     right = predictions[index] == ds.y_test[index]
-    caption = (f"✅ {names[predictions[index]]}" if right
-               else f"❌ {names[predictions[index]]} (true: {names[ds.y_test[index]]})")
+    caption = (f"right: {names[predictions[index]]}" if right
+               else f"WRONG: {names[predictions[index]]} (true {names[ds.y_test[index]]})")
     cols[i % 10].image(enlarge(ds.x_test[index], scale=scale), caption=caption, width="stretch")
 
 # ---- curves and downloads --------------------------------------------------------------

@@ -76,7 +76,7 @@ for fmap in maps:
     st.markdown(f"**{fmap['name']}** — {fmap['type']}, {height}×{width}×{channels}"
                 + (" (first 64 channels)" if channels > 64 else ""))
     scale = max(1, 480 // max(grid.shape))
-    st.image(enlarge(grid, scale=scale))
+    st.image(enlarge(grid, scale=scale), output_format="PNG")
 
 st.subheader("What the first layer learned")
 f1, f2 = st.columns([1, 2])
@@ -84,7 +84,8 @@ filters = first_conv_filters(model)
 if len(filters):
     tiles = tile_images(filters, columns=8, pad=1)
     f1.image(enlarge(tiles, scale=max(1, 320 // tiles.shape[1])),
-             caption=f"{len(filters)} filters of the first convolution, each scaled to full contrast")
+             caption=f"{len(filters)} filters of the first convolution, each scaled to full contrast",
+             output_format="PNG")
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)

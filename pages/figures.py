@@ -47,10 +47,12 @@ def confusion_matrix(matrix, class_names, normalized):
     fig = px.imshow(values, x=class_names, y=class_names, color_continuous_scale="Blues",
                     text_auto=".2f" if normalized else True, aspect="auto",
                     labels=dict(x="predicted class", y="true class", color="share" if normalized else "images"))
+    fig.update_traces(hoverinfo="skip", selector=dict(type="heatmap"))
     ys, xs = np.meshgrid(range(len(class_names)), range(len(class_names)), indexing="ij")
     fig.add_scatter(x=[class_names[i] for i in xs.ravel()], y=[class_names[i] for i in ys.ravel()],
-                    mode="markers", marker=dict(size=28, opacity=0.01, symbol="square"), hoverinfo="skip",
-                    showlegend=False, name="cells")
+                    customdata=values.ravel(), mode="markers", showlegend=False, name="cells",
+                    marker=dict(size=30, opacity=0.01, symbol="square", color="black"),
+                    hovertemplate="true %{y}, predicted %{x}: %{customdata}<extra></extra>")
     fig.update_layout(height=560, margin=dict(l=10, r=10, t=30, b=10), clickmode="event+select")
     return fig
 

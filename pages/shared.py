@@ -14,6 +14,19 @@ from cifar_core.runs import RunStore, check_run_id
 ACTIVE = ("queued", "running")
 
 
+def _use_app_navigation():
+    """Streamlit treats a folder named pages/ as legacy auto-discovered pages until app.py has run
+    once in the server; a first visitor arriving on a deep link (/train) would get the page without
+    app.py's navigation and layout. Switch to app.py's declared pages and rerun."""
+    from streamlit.runtime.pages_manager import PagesManager
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+_use_app_navigation()
+
+
 def runs_dir():
     return os.environ.get("CIFAR_CORE_RUNS") or "runs"
 

@@ -1,0 +1,149 @@
+"""End to end in Chromium: what a user does, from Home to Feature maps, and two users at once."""
+
+import io
+import re
+
+from PIL import Image
+
+from conftest import ARTIFACTS, start_server, Watched
+
+VIEWPORT = {"width": 1280, "height": 720}  # a classroom projector
+CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+def go(page, name):
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=name, exact=True).click()
+
+
+def wait_idle(page):
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=120_000)
+
+
+def set_number(page, label, value):
+    box = page.get_by_label(label, exact=True)
+    box.fill(str(value))
+    box.press("Enter")
+    wait_idle(page)
+
+
+def progress_text(page):
+    return page.get_by_test_id("stProgress").first.inner_text(timeout=60_000)
+
+
+def test_a_user_goes_through_every_page(browser, e2e_env, tmp_path):
+    proc, url = start_server(e2e_env / "runs-user", ARTIFACTS / "server-user.log")
+    try:
+        page = browser.new_page(viewport=VIEWPORT)
+        w = Watched(page, "user")
+        page.goto(url)
+        page.get_by_role("heading", name="Convolutional networks on CIFAR-10").wait_for(timeout=60_000)
+        w.assert_clean()
+        w.shot("1_home")
+
+        go(page, "Data")
+        page.get_by_text("Sample images").wait_for(timeout=60_000)
+        page.get_by_text(re.compile(r"Ready: 4,660 training")).wait_for()
+        wait_idle(page)
+        page.get_by_test_id("stImage").nth(36).wait_for(timeout=30_000)  # the 6×6 sample grid and the enlarged one
+        chart = page.locator(".js-plotly-plot").first
+        chart.scroll_into_view_if_needed()
+        chart.locator(".xtick").first.wait_for(timeout=30_000)
+        assert chart.locator(".xtick text").all_text_contents() == CLASSES  # the class-count bars
+        w.assert_clean()
+        w.shot("2_data")
+
+        go(page, "Train")
+        page.get_by_role("heading", name="Train").wait_for(timeout=60_000)
+        wait_idle(page)
+        set_number(page, "train_size", 800)
+        set_number(page, "epochs", 2)
+        page.get_by_role("button", name="Start training").click()
+        page.get_by_text(re.compile(r"Run \d{8}-\d{6}-seed_cnn")).first.wait_for(timeout=60_000)
+        first = progress_text(page)
+        page.wait_for_function("t => !document.body.innerText.includes(t)", arg=first, timeout=60_000)
+        assert progress_text(page) != first  # the live view moves without a click
+        w.shot("3_training")
+
+        go(page, "Data")  # leave while it trains, then come back
+        page.get_by_test_id("stImage").nth(36).wait_for(timeout=60_000)
+        page.wait_for_load_state("networkidle")
+        go(page, "Train")
+        page.get_by_text(re.compile(r"Run \d{8}-\d{6}-seed_cnn-\w+\*\* — |Run \d{8}")).first.wait_for(timeout=60_000)
+        page.get_by_text(re.compile(r"— completed")).wait_for(timeout=300_000)
+        wait_idle(page)
+        w.assert_clean()
+        w.shot("4_trained")
+
+        go(page, "Evaluate")
+        page.get_by_text("Test accuracy").wait_for(timeout=120_000)
+        wait_idle(page)
+        before = page.get_by_text(re.compile(r"test images of")).inner_text()
+        # Click the cell (true cat, predicted dog) of the matrix: row 4, column 6 of 10.
+        area = page.locator(".nsewdrag").first.bounding_box()
+        page.mouse.click(area["x"] + area["width"] * 5.5 / 10, area["y"] + area["height"] * 3.5 / 10)
+        page.wait_for_function("t => !document.body.innerText.includes(t)", arg=before, timeout=30_000)
+        wait_idle(page)
+        assert "test images of cat predicted as dog" in page.inner_text("body")
+        w.assert_clean()
+        w.shot("5_evaluate")
+
+        go(page, "Feature maps")
+        page.get_by_text("block1_conv1").first.wait_for(timeout=120_000)
+        wait_idle(page)
+        w.assert_clean()
+        w.shot("6_feature_maps")
+        page.get_by_text("Upload a photo").click()
+        wait_idle(page)
+        buf = io.BytesIO()
+        Image.new("RGB", (300, 200), (40, 120, 200)).save(buf, format="PNG")
+        page.locator('input[type="file"]').set_input_files(
+            {"name": "sky.png", "mimeType": "image/png", "buffer": buf.getvalue()})
+        page.get_by_text("your photo sky.png").wait_for(timeout=60_000)
+        wait_idle(page)
+        assert "Top-5 predictions" in page.inner_text("body")
+        w.assert_clean()
+        w.shot("7_upload")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_two_users_at_once(browser, e2e_env):
+    proc, url = start_server(e2e_env / "runs-class", ARTIFACTS / "server-class.log")
+    try:
+        a = browser.new_context(viewport=VIEWPORT).new_page()
+        b = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+        wa, wb = Watched(a, "class_a"), Watched(b, "class_b")
+        for page in (a, b):
+            page.goto(url)
+            go(page, "Train")
+            page.get_by_role("heading", name="Train").wait_for(timeout=90_000)
+            wait_idle(page)
+        set_number(a, "train_size", 600)
+        set_number(a, "epochs", 2)
+        a.get_by_role("button", name="Start training").click()
+        a.get_by_text(re.compile(r"Run \d{8}-\d{6}-seed_cnn")).first.wait_for(timeout=60_000)
+
+        # B opens Data while A trains, then Train: it sees A's run, live.
+        go(b, "Data")
+        b.get_by_test_id("stImage").nth(36).wait_for(timeout=60_000)
+        wait_idle(b)
+        b.wait_for_load_state("networkidle")  # B looks at the images before moving on
+        go(b, "Train")
+        b.get_by_text(re.compile(r"— running")).wait_for(timeout=60_000)
+        # B starts a run too: with one place, it waits in the queue and A's run carries on.
+        set_number(b, "train_size", 300)
+        set_number(b, "epochs", 1)
+        b.get_by_role("button", name="Start training").click()
+        b.get_by_text(re.compile(r"— queued")).wait_for(timeout=60_000)
+        wb.shot("1_queued")
+        a.get_by_text(re.compile(r"— completed")).wait_for(timeout=300_000)
+        b.get_by_text(re.compile(r"— completed")).wait_for(timeout=300_000)
+        for page, w in ((a, wa), (b, wb)):
+            wait_idle(page)
+            w.assert_clean()
+        wa.shot("2_done")
+        wb.shot("2_done")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

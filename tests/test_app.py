@@ -1,0 +1,171 @@
+"""AppTest: every page renders, with no runs and with a finished run; start/stop, matrix, feature maps."""
+
+import io
+import subprocess
+import sys
+import time
+
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT
+
+PAGES = ["pages/home.py", "pages/data.py", "pages/train.py", "pages/evaluate.py", "pages/feature_maps.py"]
+TIMEOUT = 240  # the first page that imports TensorFlow takes a while
+
+
+def open_app(runs_dir, monkeypatch, page=None, query=None):
+    monkeypatch.setenv("CIFAR_CORE_RUNS", str(runs_dir))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def image_captions(at):
+    found = []
+
+    def walk(node):
+        for child in getattr(node, "children", {}).values():
+            if getattr(child, "type", None) == "image":
+                found.extend(img.caption for img in child.proto.imgs)
+            walk(child)
+    walk(at._tree)
+    return found
+
+
+def texts(at):
+    return " ".join(str(e.value) for kind in ("markdown", "info", "error", "warning", "success", "caption")
+                    for e in getattr(at, kind))
+
+
+@pytest.mark.parametrize("page", [None, *PAGES])
+def test_every_page_renders_with_no_runs(page, tmp_path, monkeypatch):
+    at = open_app(tmp_path / "runs", monkeypatch, page)
+    if page in ("pages/evaluate.py", "pages/feature_maps.py"):
+        assert "Train a model first" in texts(at)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_with_a_finished_run(page, trained_run, monkeypatch):
+    store, run_id = trained_run
+    open_app(store.root, monkeypatch, page)
+
+
+def test_data_page_filters_and_enlarges(tmp_path, monkeypatch):
+    at = open_app(tmp_path, monkeypatch, "pages/data.py")
+    at.selectbox(key="data_dataset").set_value("digits").run()
+    at.multiselect(key="data_classes").set_value(["3"]).run()
+    at.slider(key="data_grid").set_value(4).run()
+    assert not at.exception and "Ready: 1,437 training" in texts(at)
+    assert sum(c.startswith("3 #") for c in image_captions(at)) == 16
+    shown = at.selectbox(key="data_selected").options
+    assert len(shown) == 16 and all("· 3" in option for option in shown), shown
+    at.button(key="data_reshuffle").click().run()
+    assert at.selectbox(key="data_selected").options != shown and not at.exception
+
+
+def test_data_page_does_not_import_tensorflow():
+    code = ("import sys; from streamlit.testing.v1 import AppTest; "
+            "at = AppTest.from_file('app.py', default_timeout=60).run(); at.switch_page('pages/data.py').run(); "
+            "assert not at.exception; print('tensorflow' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip().splitlines()[-1] == "False", out.stderr[-2000:]
+
+
+def test_missing_dataset_says_what_to_do(tmp_path, monkeypatch, offline_cache):
+    at = open_app(tmp_path, monkeypatch, "pages/data.py")
+    assert "CIFAR-10 is not on this machine" in texts(at) and "Digits (offline)" in texts(at)
+    at.button(key="data_download").click().run()
+    deadline = time.monotonic() + 30
+    while "Cannot download" not in texts(at) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        at.run()
+    assert not at.exception and "Cannot download" in texts(at)
+
+
+def test_start_and_stop_a_run_from_the_train_page(tmp_path, monkeypatch):
+    at = open_app(tmp_path, monkeypatch, "pages/train.py")
+    at.selectbox(key="train_dataset").set_value("digits").run()
+    at.selectbox(key="train_arch").set_value("dropout_cnn").run()
+    assert "parameters for 8×8×1 images" in " ".join(e.label for e in at.expander)
+    at.number_input(key="train_epochs").set_value(50).run()
+    at.number_input(key="train_batch_size").set_value(8).run()
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    run_id = at.session_state["train_run_id"]
+    from pages.shared import get_manager
+    manager = get_manager(str(tmp_path))
+    deadline = time.monotonic() + 120
+    while manager.progress(run_id)["status"] != "running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    at.run()
+    assert f"Run {run_id}" in texts(at)
+    at.button(key="train_stop").click().run()
+    assert manager.wait(run_id, timeout=120)["status"] == "stopped"
+    at.run()
+    assert not at.exception and "stopped" in texts(at)
+    assert at.dataframe(key="train_runs_table") is not None
+
+
+def test_preset_fills_the_form(tmp_path, monkeypatch):
+    at = open_app(tmp_path, monkeypatch, "pages/train.py")
+    at.selectbox(key="train_preset").set_value("dropout_cnn").run()
+    assert at.selectbox(key="train_arch").value == "dropout_cnn"
+    assert at.selectbox(key="train_optimizer").value == "rmsprop"
+    assert at.select_slider(key="train_learning_rate").value == 1e-4
+
+
+def test_out_of_range_settings_give_a_message(tmp_path, monkeypatch):
+    at = open_app(tmp_path, monkeypatch, "pages/train.py")
+    at.selectbox(key="train_dataset").set_value("digits").run()
+    at.number_input(key="train_train_size").set_value(20).run()
+    at.number_input(key="train_batch_size").set_value(64).run()
+    at.button(key="train_start").click().run()
+    assert not at.exception and "batch_size must be between 1 and 20" in texts(at)
+
+
+def test_evaluate_page_matrix_and_cells(trained_run, monkeypatch):
+    store, run_id = trained_run
+    at = open_app(store.root, monkeypatch, "pages/evaluate.py")
+    assert at.metric[0].label == "Test accuracy"
+    at.selectbox(key="eval_true").set_value("3").run()
+    at.selectbox(key="eval_pred").set_value("3").run()
+    assert "test images of **3** predicted as **3** (correct)" in texts(at)
+    at.toggle(key="eval_normalize").set_value(True).run()
+    at.toggle(key="eval_only_wrong").set_value(True).run()
+    assert not at.exception
+
+
+def test_run_in_the_address_is_checked(trained_run, monkeypatch):
+    store, run_id = trained_run
+    at = open_app(store.root, monkeypatch, "pages/evaluate.py", query={"run": "../../etc"})
+    assert "refused" in texts(at)
+    at = open_app(store.root, monkeypatch, "pages/evaluate.py", query={"run": run_id})
+    assert at.selectbox(key="eval_run").value == run_id
+
+
+def png_bytes(mode="RGB", size=(64, 48)):
+    buf = io.BytesIO()
+    Image.new(mode, size, "red" if mode != "L" else 90).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_feature_maps_for_a_test_image_and_an_upload(trained_run, monkeypatch):
+    store, run_id = trained_run
+    at = open_app(store.root, monkeypatch, "pages/feature_maps.py")
+    assert "**block1_conv1** — Conv2D, 8×8×32" in texts(at)
+    at.selectbox(key="fm_hist_layer").set_value("dense1").run()
+    at.radio(key="fm_source").set_value("Upload a photo").run()
+    at.file_uploader(key="fm_upload").upload("photo.png", png_bytes("RGBA"), "image/png")
+    at.run()
+    assert not at.exception and "your photo photo.png, as the model sees it (8×8)" in image_captions(at)
+    assert "**block3_pool** — MaxPooling2D, 1×1×128 (first 64 channels)" in texts(at)
+    at.file_uploader(key="fm_upload").set_value(("notes.png", b"not an image at all", "image/png"))
+    at.run()
+    assert not at.exception and "not an image" in texts(at)
