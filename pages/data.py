@@ -7,7 +7,9 @@ from cifar_core import datasets as core
 from cifar_core.errors import CoreError
 from cifar_core.images import enlarge
 from pages import figures
-from pages.shared import dataset, show_error
+from pages.shared import dataset, keep_choices, show_error
+
+keep_choices()
 
 st.title("Data")
 st.caption("Look at the images before training on them: classes, balance and pixel statistics.")

@@ -7,7 +7,9 @@ from cifar_core.curves import batch_series, history_csv
 from cifar_core.errors import CoreError
 from cifar_core.images import enlarge
 from pages import figures
-from pages.shared import dataset, pick_run_ui, runs_dir, show_error, store
+from pages.shared import dataset, keep_choices, pick_run_ui, runs_dir, show_error, store
+
+keep_choices()
 
 st.title("Evaluate")
 st.caption("How a trained network does on test images it has never seen, class by class.")

@@ -8,7 +8,9 @@ from cifar_core.images import enlarge, tile_images, to_model_image
 from cifar_core.inspection import (feature_layers, feature_maps, first_conv_filters, fresh_model,
                                    predict_image, tile_channels, weight_histogram, weight_layers)
 from pages import figures
-from pages.shared import dataset, pick_run_ui, run_model, show_error, store
+from pages.shared import dataset, keep_choices, pick_run_ui, run_model, show_error, store
+
+keep_choices()
 
 st.title("Feature maps")
 st.caption("Feed one image through a trained network and see every layer's channels light up.")

@@ -7,7 +7,8 @@ import plotly.express as px
 from cifar_core.curves import downsample
 
 TRAIN, VAL = "#1f5fbf", "#d9480f"
-LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=340, legend=dict(orientation="h", y=-0.2))
+LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=340, showlegend=True,
+              legend=dict(orientation="h", y=-0.25))
 
 
 def learning_curve(metric, epochs, batches=(), title=None):

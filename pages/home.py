@@ -3,7 +3,9 @@
 import streamlit as st
 
 from cifar_core.datasets import DATASETS
-from pages.shared import ACTIVE, store
+from pages.shared import ACTIVE, keep_choices, store
+
+keep_choices()
 
 st.title("Convolutional networks on CIFAR-10")
 st.caption("Train, watch and look inside CNNs from the browser — no code needed.")

@@ -26,6 +26,28 @@ def _use_app_navigation():
 
 _use_app_navigation()
 
+PAGE_PREFIXES = ("data_", "train_", "eval_", "fm_")
+# Buttons, uploads and chart or table selections cannot be set through session state.
+NOT_KEPT = {"data_reshuffle", "data_download", "train_start", "train_stop", "train_watch", "train_delete",
+            "train_runs_table", "eval_matrix", "eval_download_model", "eval_download_history",
+            "fm_upload", "fm_class_next", "fm_random_next"}
+SAVED = "_kept_choices"
+
+
+def keep_choices():
+    """Keep every page's widget choices while the user visits other pages.
+
+    Streamlit forgets the state of widgets that a run does not draw; a copy under a key of
+    our own survives, and puts the choice back when the page is drawn again. Every page calls this first.
+    """
+    saved = st.session_state.setdefault(SAVED, {})
+    for key, value in saved.items():
+        if key not in st.session_state:
+            st.session_state[key] = value
+    for key in list(st.session_state):
+        if isinstance(key, str) and key.startswith(PAGE_PREFIXES) and key not in NOT_KEPT:
+            saved[key] = st.session_state[key]
+
 
 def runs_dir():
     return os.environ.get("CIFAR_CORE_RUNS") or "runs"

@@ -10,7 +10,9 @@ from cifar_core.errors import CoreError
 from cifar_core.hparams import TRAINING_HPARAMS
 from cifar_core.presets import PRESETS
 from pages import figures
-from pages.shared import ACTIVE, dataset, manager, run_label, show_error, store
+from pages.shared import ACTIVE, dataset, keep_choices, manager, run_label, show_error, store
+
+keep_choices()
 
 LEARNING_RATES = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1]
 TRAINING = {spec.name: spec for spec in TRAINING_HPARAMS}

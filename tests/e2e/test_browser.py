@@ -30,6 +30,13 @@ def progress_text(page):
     return page.get_by_test_id("stProgress").first.inner_text(timeout=60_000)
 
 
+def loss_curve(page):
+    """The drawn path of the per-batch training loss in the live loss chart."""
+    line = page.locator(".js-plotly-plot").first.locator(".scatterlayer .js-line").first
+    line.wait_for(timeout=60_000)
+    return line.get_attribute("d")
+
+
 def test_a_user_goes_through_every_page(browser, e2e_env, tmp_path):
     proc, url = start_server(e2e_env / "runs-user", ARTIFACTS / "server-user.log")
     try:
@@ -59,9 +66,12 @@ def test_a_user_goes_through_every_page(browser, e2e_env, tmp_path):
         set_number(page, "epochs", 2)
         page.get_by_role("button", name="Start training").click()
         page.get_by_text(re.compile(r"Run \d{8}-\d{6}-seed_cnn")).first.wait_for(timeout=60_000)
-        first = progress_text(page)
+        # The live view moves without a click: the progress text and the per-batch loss curve change.
+        page.get_by_text(re.compile(r"batch [1-9]\d*/\d+")).wait_for(timeout=120_000)
+        first, curve = progress_text(page), loss_curve(page)
         page.wait_for_function("t => !document.body.innerText.includes(t)", arg=first, timeout=60_000)
-        assert progress_text(page) != first  # the live view moves without a click
+        page.wait_for_timeout(2_000)
+        assert progress_text(page) != first and loss_curve(page) != curve
         w.shot("3_training")
 
         go(page, "Data")  # leave while it trains, then come back
@@ -100,7 +110,8 @@ def test_a_user_goes_through_every_page(browser, e2e_env, tmp_path):
             {"name": "sky.png", "mimeType": "image/png", "buffer": buf.getvalue()})
         page.get_by_text("your photo sky.png").wait_for(timeout=60_000)
         wait_idle(page)
-        assert "Top-5 predictions" in page.inner_text("body")
+        page.locator(".js-plotly-plot .gtitle", has_text="Top-5 predictions").wait_for(timeout=30_000)
+        page.get_by_text("block1_conv1").first.wait_for(timeout=60_000)  # the layers of the photo
         w.assert_clean()
         w.shot("7_upload")
     finally:
