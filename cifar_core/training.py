@@ -4,6 +4,7 @@ The job manager, the CLI and the benchmarks all train through `train_run`.
 """
 
 import math
+import os
 import platform
 import threading
 import time
@@ -13,7 +14,7 @@ import numpy as np
 from . import runs as runs_mod
 from .architectures import build_model, check_hparams, get_architecture
 from .datasets import channel_stats, load_dataset, split_dataset
-from .errors import CoreError, ParamError
+from .errors import CoreError, ParamError, RunError
 from .hparams import TRAINING_HPARAMS, check_all
 
 MAX_BATCH_POINTS = 100  # per-batch points kept in history.json per epoch
@@ -79,6 +80,18 @@ def _make_optimizer(name, learning_rate):
     return keras.optimizers.Adam(learning_rate)
 
 
+def save_model(model, path):
+    """Save a `.keras` file atomically: a full disk leaves the previous file, never half a file."""
+    tmp = path.with_name(path.stem + ".part.keras")
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise RunError(f"Cannot save the model to {path.parent} ({exc.strerror or exc}). Free disk space "
+                       "or make the runs folder writable; earlier runs are untouched.") from None
+
+
 def _progress_callback(store, run_id, listener, stop_event, state, n_train, batch_size):
     """A Keras callback that reports, persists each epoch, stops on request or on a NaN loss."""
     import keras
@@ -120,11 +133,11 @@ def _progress_callback(store, run_id, listener, stop_event, state, n_train, batc
             history["epochs"].append(record)
             store.write_history(run_id, history)
             if not state["failed"]:
-                self.model.save(folder / runs_mod.LAST_MODEL)
+                save_model(self.model, folder / runs_mod.LAST_MODEL)
                 val_loss = record["val_loss"]
                 if val_loss is not None and val_loss < state["best_val_loss"]:
                     state["best_val_loss"], state["best_epoch"] = val_loss, epoch + 1
-                    self.model.save(folder / runs_mod.BEST_MODEL)
+                    save_model(self.model, folder / runs_mod.BEST_MODEL)
             state["epoch"] = epoch + 1
             listener.on_epoch(record)
 

@@ -14,7 +14,7 @@ from pages.shared import ACTIVE, dataset, keep_choices, manager, run_label, show
 
 keep_choices()
 
-LEARNING_RATES = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1]
+LEARNING_RATES = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 0.3, 1.0, 3.0, 10.0]
 TRAINING = {spec.name: spec for spec in TRAINING_HPARAMS}
 
 st.title("Train")

@@ -111,6 +111,28 @@ def test_start_and_stop_a_run_from_the_train_page(tmp_path, monkeypatch):
     at.run()
     assert not at.exception and "stopped" in texts(at)
     assert at.dataframe(key="train_runs_table") is not None
+    at.switch_page("pages/evaluate.py").run()  # a stopped run keeps its checkpoint: it can be evaluated
+    assert not at.exception and at.selectbox(key="eval_run").value == run_id
+    assert at.metric[0].label == "Test accuracy"
+
+
+def test_a_diverging_run_fails_and_the_app_carries_on(tmp_path, monkeypatch):
+    at = open_app(tmp_path, monkeypatch, "pages/train.py")
+    at.selectbox(key="train_dataset").set_value("digits").run()
+    at.selectbox(key="train_optimizer").set_value("sgd").run()
+    at.select_slider(key="train_learning_rate").set_value(10.0).run()
+    at.number_input(key="train_batch_size").set_value(64).run()
+    at.number_input(key="train_epochs").set_value(3).run()
+    at.button(key="train_start").click().run()
+    run_id = at.session_state["train_run_id"]
+    from pages.shared import get_manager
+    get_manager(str(tmp_path)).wait(run_id, timeout=120)
+    at.run()
+    assert not at.exception
+    assert get_manager(str(tmp_path)).store.status(run_id)["status"] == "failed"
+    assert "learning rate is probably too high" in " ".join(e.value for e in at.error)
+    at.switch_page("pages/home.py").run()
+    assert not at.exception
 
 
 def test_preset_fills_the_form(tmp_path, monkeypatch):

@@ -159,3 +159,42 @@ def test_augmented_training_and_preview(tmp_path):
     manager = JobManager(tmp_path)
     run_id = manager.submit("digits", "bn_cnn", epochs=1, train_size=200, augment="flip,rotation")
     assert manager.wait(run_id, timeout=300)["status"] == "completed"
+
+
+def test_disk_full_while_saving_fails_the_run_cleanly(tmp_path):
+    """A file-size limit stands in for a full disk: saving the model fails, earlier runs stay intact."""
+    manager = JobManager(tmp_path)
+    earlier = manager.submit("digits", "small_cnn", epochs=1, train_size=200)
+    assert manager.wait(earlier, timeout=300)["status"] == "completed"
+    before = {p.name: p.read_bytes() for p in manager.store.path(earlier).iterdir() if p.is_file()}
+    code = (
+        "import resource, signal, sys\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (300_000, 300_000))\n"
+        "from cifar_core.jobs import JobManager\n"
+        f"m = JobManager({str(tmp_path)!r})\n"
+        "rid = m.submit('digits', 'seed_cnn', epochs=1, train_size=200)\n"
+        "print(m.wait(rid, timeout=300)['reason'])\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert "Cannot save the model" in proc.stdout and "earlier runs are untouched" in proc.stdout, proc.stderr[-2000:]
+    failed = [r for r in RunStore(tmp_path).list() if r["run_id"] != earlier][0]
+    assert failed["status"] == "failed" and not list(RunStore(tmp_path).path(failed["run_id"]).glob("*.part*"))
+    assert {p.name: p.read_bytes() for p in manager.store.path(earlier).iterdir() if p.is_file()} == before
+
+
+def test_a_model_file_with_a_lambda_layer_is_refused(tmp_path, trained_run):
+    """Safe mode stays on: a planted .keras with a Lambda layer is refused and its code never runs."""
+    import keras
+    from cifar_core.evaluation import load_run_model
+    store, run_id = trained_run
+    marker = tmp_path / "ran"
+    planted = RunStore(tmp_path / "runs")
+    planted_id = planted.create(store.config(run_id))
+    inputs = keras.Input((8, 8, 1))
+    writes_marker = eval(f"lambda x: x + 0 * len(open({str(marker)!r}, 'w').name)")  # code in the file
+    outputs = keras.layers.Lambda(writes_marker)(inputs)
+    marker.unlink()
+    keras.Model(inputs, outputs).save(planted.path(planted_id) / "best.keras")
+    with pytest.raises(RunError, match="cannot be loaded"):
+        load_run_model(planted, planted_id)
+    assert not marker.exists()

@@ -81,7 +81,10 @@ class Watched:
         size = self.page.viewport_size
         height = self.page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
         self.page.set_viewport_size({"width": size["width"], "height": max(size["height"], min(height, 12000))})
-        self.page.wait_for_timeout(500)
+        self.page.wait_for_function(  # charts and tables drawn, not placeholders
+            """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+                       .every(c => c.querySelector('.main-svg'))""", timeout=30_000)
+        self.page.wait_for_timeout(1000)
         self.page.screenshot(path=str(ARTIFACTS / f"{self.prefix}_{name}.png"), full_page=True)
         self.page.set_viewport_size(size)
 

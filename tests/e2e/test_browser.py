@@ -158,3 +158,40 @@ def test_two_users_at_once(browser, e2e_env):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_server_killed_mid_run_shows_interrupted_after_restart(browser, e2e_env):
+    import signal
+    runs = e2e_env / "runs-crash"
+    proc, url = start_server(runs, ARTIFACTS / "server-crash.log")
+    port = int(url.rsplit(":", 1)[1])
+    try:
+        page = browser.new_page(viewport=VIEWPORT)
+        page.goto(url)
+        go(page, "Train")
+        page.get_by_role("heading", name="Train").wait_for(timeout=90_000)
+        wait_idle(page)
+        set_number(page, "train_size", 1500)
+        set_number(page, "epochs", 20)
+        page.get_by_role("button", name="Start training").click()
+        page.get_by_text(re.compile(r"Epoch 2 of 20")).wait_for(timeout=180_000)  # one epoch saved
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    proc, url = start_server(runs, ARTIFACTS / "server-crash.log", port=port)
+    try:
+        page = browser.new_page(viewport=VIEWPORT)
+        w = Watched(page, "crash")
+        page.goto(url)
+        go(page, "Train")
+        page.get_by_text(re.compile(r"— interrupted: The process training it stopped")).wait_for(timeout=90_000)
+        wait_idle(page)
+        w.assert_clean()
+        w.shot("1_interrupted")
+        go(page, "Evaluate")  # its history and checkpoint are still usable
+        page.get_by_text("Test accuracy").wait_for(timeout=120_000)
+        wait_idle(page)
+        w.assert_clean()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
