@@ -131,13 +131,13 @@ def _progress_callback(store, run_id, listener, stop_event, state, n_train, batc
                 value = logs.get(key)
                 record[key] = float(value) if value is not None and math.isfinite(float(value)) else None
             history["epochs"].append(record)
-            store.write_history(run_id, history)
-            if not state["failed"]:
+            if not state["failed"]:  # models first: an epoch in the history has its checkpoint
                 save_model(self.model, folder / runs_mod.LAST_MODEL)
                 val_loss = record["val_loss"]
                 if val_loss is not None and val_loss < state["best_val_loss"]:
                     state["best_val_loss"], state["best_epoch"] = val_loss, epoch + 1
                     save_model(self.model, folder / runs_mod.BEST_MODEL)
+            store.write_history(run_id, history)
             state["epoch"] = epoch + 1
             listener.on_epoch(record)
 

@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from cifar_core.cli import main
-from conftest import ROOT
+from cifar_fixtures import ROOT
 
 
 def last_json(text):

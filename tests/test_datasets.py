@@ -10,7 +10,7 @@ from cifar_core import datasets
 from cifar_core.cifar_archive import read_cifar10
 from cifar_core.download import download, file_md5
 from cifar_core.errors import DataError, ParamError
-from conftest import CLASS_NAMES, cifar_batch, write_cifar
+from cifar_fixtures import CLASS_NAMES, cifar_batch, write_cifar
 
 
 def test_reads_official_archive_layout(tmp_path):

@@ -14,6 +14,7 @@ from cifar_core.inspection import (feature_layers, feature_maps, first_conv_filt
 
 def test_evaluation_sums_shapes_and_cache(trained_run):
     store, run_id = trained_run
+    (store.path(run_id) / "evaluation.json").unlink(missing_ok=True)  # other tests may have evaluated it
     seen = []
     result = evaluate_run(store, run_id, progress=lambda done, total: seen.append((done, total)), batch_size=100)
     n, k = result["n"], len(result["class_names"])

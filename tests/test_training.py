@@ -12,7 +12,7 @@ from cifar_core.evaluation import evaluate_run
 from cifar_core.jobs import JobManager
 from cifar_core.runs import RunStore, check_run_id
 from cifar_core.training import make_config
-from conftest import ROOT
+from cifar_fixtures import ROOT
 
 
 def wait_for(predicate, timeout=120):

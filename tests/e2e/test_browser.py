@@ -5,7 +5,7 @@ import re
 
 from PIL import Image
 
-from conftest import ARTIFACTS, start_server, Watched
+from browser_support import ARTIFACTS, Watched, start_server
 
 VIEWPORT = {"width": 1280, "height": 720}  # a classroom projector
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]

@@ -1,0 +1,142 @@
+"""One measurement per process, called by bench/run.py: `python bench/workers.py NAME ARGS…`.
+
+Each prints one JSON object as its last line.
+"""
+
+import json
+import os
+import pickle
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+def write_synthetic(folder, per_batch, n_test):
+    """Random uint8 images in the official layout (an extracted cifar-10-batches-py folder)."""
+    target = Path(folder) / f"synthetic-{per_batch}" / "cifar-10-batches-py"
+    target.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    names = [n.encode() for n in ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
+                                  "ship", "truck")]
+    (target / "batches.meta").write_bytes(pickle.dumps({b"label_names": names}, protocol=2))
+    for name, n in [(f"data_batch_{i}", int(per_batch)) for i in range(1, 6)] + [("test_batch", int(n_test))]:
+        batch = {b"labels": (np.arange(n) % 10).tolist(), b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8)}
+        (target / name).write_bytes(pickle.dumps(batch, protocol=2))
+    return {"path": str(target.parent)}
+
+
+def _split(train_size):
+    from cifar_core.datasets import load_dataset, split_dataset
+    ds = load_dataset("cifar10")
+    split = split_dataset(ds, 0.3, 777, int(train_size))
+    return ds, split
+
+
+def train_product(train_size, epochs=2):
+    """The product's path: the job manager, its live-progress listener, the tf.data pipeline."""
+    from cifar_core.jobs import JobManager
+    with tempfile.TemporaryDirectory() as runs:
+        manager = JobManager(runs, max_jobs=1)
+        run_id = manager.submit("cifar10", "seed_cnn", epochs=epochs, batch_size=32, learning_rate=1e-4,
+                                train_size=int(train_size), val_split=0.3, seed=777)
+        status = manager.wait(run_id)
+        assert status["status"] == "completed", status
+        last = manager.store.history(run_id)["epochs"][-1]
+    return {"images_per_second": int(train_size) / last["seconds"], "epoch_seconds": last["seconds"]}
+
+
+def train_notebook(train_size, epochs=2):
+    from notebook_way import train_notebook_way
+    ds, split = _split(train_size)
+    seconds = train_notebook_way(ds.x_train[split.train], ds.y_train[split.train], ds.x_train[split.val],
+                                 ds.y_train[split.val], epochs=epochs)
+    return {"images_per_second": int(train_size) / seconds[-1], "epoch_seconds": seconds[-1]}
+
+
+def memory_product(train_size=2000):
+    from cifar_core.datasets import load_dataset
+    from cifar_core.jobs import JobManager
+    load_dataset("cifar10")
+    with tempfile.TemporaryDirectory() as runs:
+        manager = JobManager(runs, max_jobs=1)
+        run_id = manager.submit("cifar10", "seed_cnn", epochs=1, batch_size=32, train_size=int(train_size))
+        assert manager.wait(run_id)["status"] == "completed"
+    return {"peak_rss_mb": round(peak_rss_mb(), 1)}
+
+
+def memory_notebook(train_size=2000):
+    """The notebooks held the whole set as standardised float64 arrays, then split off validation."""
+    from sklearn.model_selection import train_test_split
+
+    from cifar_core.datasets import load_dataset
+    from notebook_way import train_notebook_way
+    ds = load_dataset("cifar10")
+    x_train = ds.x_train.astype("float64")
+    x_test = ds.x_test.astype("float64")
+    mean, std = x_train.mean(axis=(0, 1, 2)), x_train.std(axis=(0, 1, 2))
+    x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
+    x_tr, x_val, y_tr, y_val = train_test_split(x_train, ds.y_train, test_size=0.3, stratify=ds.y_train,
+                                                random_state=777)
+    n = int(train_size)
+    # train_notebook_way standardises again; undo nothing, just reuse its fit on a subset.
+    train_notebook_way(x_tr[:n], y_tr[:n], x_val[:1000], y_val[:1000], epochs=1)
+    del x_test
+    return {"peak_rss_mb": round(peak_rss_mb(), 1)}
+
+
+def data_page():
+    """First render of the Data page in a fresh process (dataset parse included), without TensorFlow."""
+    from streamlit.testing.v1 import AppTest
+    with tempfile.TemporaryDirectory() as runs:
+        os.environ["CIFAR_CORE_RUNS"] = runs
+        at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=120).run()
+        started = time.perf_counter()
+        at.switch_page("pages/data.py").run()
+        seconds = time.perf_counter() - started
+        assert not at.exception and "tensorflow" not in sys.modules
+    return {"seconds": round(seconds, 3)}
+
+
+def model_answers(repeats=10):
+    """Feature maps for one image on a loaded model (warm), and evaluation throughput on 1,000 images."""
+    from cifar_core.architectures import build_model
+    from cifar_core.datasets import load_dataset
+    from cifar_core.evaluation import predict_batched
+    from cifar_core.inspection import feature_maps
+    ds = load_dataset("cifar10")
+    model = build_model("seed_cnn", ds.image_shape, 10, mean=[120.0] * 3, variance=[4000.0] * 3)
+    feature_maps(model, ds.x_test[0])  # first call builds the multi-output extractor
+    times = []
+    for i in range(repeats):
+        started = time.perf_counter()
+        feature_maps(model, ds.x_test[i + 1])
+        times.append(time.perf_counter() - started)
+    images = np.resize(ds.x_test, (1000, *ds.image_shape))
+    predict_batched(model, images[:256])  # warm-up: traces the predict function
+    started = time.perf_counter()
+    predict_batched(model, images)
+    eval_seconds = time.perf_counter() - started
+    return {"feature_maps_seconds": round(float(np.median(times)), 4),
+            "eval_images_per_second": round(1000 / eval_seconds, 1)}
+
+
+def gpu_check():
+    import tensorflow as tf
+    gpus = tf.config.list_physical_devices("GPU")
+    return {"gpu": gpus[0].name if gpus else None}
+
+
+if __name__ == "__main__":
+    name, *args = sys.argv[1:]
+    print(json.dumps(globals()[name](*args)))

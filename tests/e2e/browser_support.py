@@ -1,0 +1,73 @@
+"""A real `streamlit run app.py` on a free localhost port, and Debian's Chromium driven by Playwright."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT.parent / "shared" / "data" / "cifar-10-python-subset.tar.gz"
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).parent / "artifacts"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(runs_dir, log_path, port=None):
+    port = port or free_port()
+    env = dict(os.environ, CIFAR_CORE_RUNS=str(runs_dir), CIFAR10_PATH=str(SAMPLE), PYTHONUNBUFFERED="1")
+    log = open(log_path, "ab")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                             "--server.address", "127.0.0.1", "--server.headless", "true"],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return proc, url
+        except OSError:
+            time.sleep(0.3)
+        if proc.poll() is not None:
+            break
+    proc.kill()
+    raise RuntimeError(f"streamlit did not become healthy; see {log_path}")
+
+
+class Watched:
+    """A page that records console errors and uncaught exceptions, and takes named screenshots."""
+
+    def __init__(self, page, prefix):
+        self.page, self.prefix, self.errors = page, prefix, []
+        page.on("console", lambda m: self.errors.append(f"console: {m.text}") if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
+        page.on("response", lambda r: self.errors.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
+
+    def shot(self, name):
+        """A screenshot of the whole page: Streamlit scrolls inside its main block, not the body,
+        so the viewport is stretched to the content's height for the shot."""
+        size = self.page.viewport_size
+        height = self.page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+        self.page.set_viewport_size({"width": size["width"], "height": max(size["height"], min(height, 12000))})
+        self.page.wait_for_function(  # charts and tables drawn, not placeholders
+            """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+                       .every(c => c.querySelector('.main-svg'))""", timeout=30_000)
+        self.page.wait_for_timeout(1000)
+        self.page.screenshot(path=str(ARTIFACTS / f"{self.prefix}_{name}.png"), full_page=True)
+        self.page.set_viewport_size(size)
+
+    def assert_clean(self):
+        exceptions = self.page.locator('[data-testid="stException"]')
+        assert exceptions.count() == 0, exceptions.first.inner_text()
+        assert not self.errors, self.errors
