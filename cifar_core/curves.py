@@ -39,6 +39,9 @@ def history_csv(epochs):
     return out.getvalue()
 
 
-def batch_series(batches, steps_per_epoch):
-    """Per-batch points from history.json ([epoch, batch, loss, acc]) as (fractional epoch, loss, acc)."""
+def batch_series(history):
+    """Per-batch points of a run's history.json ([epoch, batch, loss, acc]) as
+    (fractional epoch, loss, accuracy), for the same charts as the live view."""
+    batches = history.get("batches", [])
+    steps_per_epoch = max((b[1] for b in batches), default=0) + 1
     return [(e + (b + 1) / steps_per_epoch, loss, acc) for e, b, loss, acc in batches]

@@ -96,8 +96,7 @@ for i, index in enumerate(sample):
 # ---- curves and downloads --------------------------------------------------------------
 st.subheader("Learning curves")
 history = store().history(run_id)
-per_epoch = max((b[1] for b in history.get("batches", [])), default=0) + 1
-batches = batch_series(history.get("batches", []), per_epoch)
+batches = batch_series(history)
 l1, l2 = st.columns(2)
 l1.plotly_chart(figures.learning_curve("loss", history["epochs"], batches), key="eval_loss_chart")
 l2.plotly_chart(figures.learning_curve("accuracy", history["epochs"], batches), key="eval_accuracy_chart")

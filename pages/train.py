@@ -156,10 +156,8 @@ def live_ui(run_id):
     epochs = snap["epoch_records"]
     steps = snap["steps_per_epoch"]
     batches = [(step / steps, loss, acc) for step, loss, acc in snap["batches"]] if steps else []
-    if not batches and not running:
-        history = store().history(run_id)
-        per_epoch = max((b[1] for b in history.get("batches", [])), default=0) + 1
-        batches = curves.batch_series(history.get("batches", []), per_epoch)
+    if not batches and not running:  # a run of an earlier server: its saved per-batch points
+        batches = curves.batch_series(store().history(run_id))
     onset = curves.overfitting_onset(epochs)
     if onset:
         st.warning(f"Overfitting: since epoch {onset - 2}, validation loss has risen for two epochs while "
