@@ -89,7 +89,7 @@ def memory_notebook(train_size=2000):
     x_tr, x_val, y_tr, y_val = train_test_split(x_train, ds.y_train, test_size=0.3, stratify=ds.y_train,
                                                 random_state=777)
     n = int(train_size)
-    # train_notebook_way standardises again; undo nothing, just reuse its fit on a subset.
+    # One short epoch on a subset; train_notebook_way's own float64 copy of the subset is small.
     train_notebook_way(x_tr[:n], y_tr[:n], x_val[:1000], y_val[:1000], epochs=1)
     del x_test
     return {"peak_rss_mb": round(peak_rss_mb(), 1)}

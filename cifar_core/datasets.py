@@ -14,9 +14,11 @@ from pathlib import Path
 import numpy as np
 
 from . import download as dl
+from . import parsed_cache
 from .cifar_archive import FOLDER as CIFAR_FOLDER
 from .cifar_archive import read_cifar10
 from .errors import DataError, ParamError
+from .memory import release_free_memory
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
@@ -86,7 +88,7 @@ def _load_cifar10(progress=None):
     elif not path.exists():
         raise DataError(f"CIFAR10_PATH points at {path}, which does not exist. Set it to "
                         f"{CIFAR10_ARCHIVE} or its extracted {CIFAR_FOLDER} folder.")
-    x_train, y_train, x_test, y_test, names = read_cifar10(path)
+    x_train, y_train, x_test, y_test, names = parsed_cache.load_or_parse(path, read_cifar10)
     return Dataset("cifar10", x_train, y_train, x_test, y_test, names, source=str(path))
 
 
@@ -210,6 +212,7 @@ def load_dataset(name, progress=None):
     with lock:
         if key not in _cache:
             dataset = info.loader(progress)
+            release_free_memory()  # the parser's temporaries, as large as the dataset
             with _cache_lock:
                 _cache[key] = dataset
         return _cache[key]
@@ -265,42 +268,55 @@ def download_state(name):
         return dict(state) if state else None
 
 
+def stratified_sample(labels, size, rng):
+    """Indices of `size` rows drawn without replacement, each class in proportion to its share.
+
+    Per-class quotas are rounded by largest remainder, so they add up to `size` exactly.
+    (NumPy rather than scikit-learn's splitter: importing scikit-learn takes longer than the
+    Data page may, and this is all the split needs.)
+    """
+    classes, counts = np.unique(labels, return_counts=True)
+    exact = counts * size / len(labels)
+    quota = np.floor(exact).astype(int)
+    for i in np.argsort(quota - exact)[: size - quota.sum()]:
+        quota[i] += 1
+    picked = [rng.choice(np.flatnonzero(labels == c), q, replace=False) for c, q in zip(classes, quota)]
+    return np.concatenate(picked)
+
+
 def split_dataset(dataset, val_split=DEFAULT_VAL_SPLIT, seed=DEFAULT_SEED, train_size=None):
     """Stratified, seeded validation split of the training set; optional training subset.
 
-    Returns index arrays, so images stay uint8 in the dataset and are never copied here.
+    Returns sorted index arrays, so images stay uint8 in the dataset and are never copied here.
     """
-    from sklearn.model_selection import train_test_split
-
     if not 0.05 <= val_split <= 0.9:
         raise ParamError(f"val_split must be between 0.05 and 0.9, got {val_split}.")
-    indices = np.arange(len(dataset.y_train))
-    labels = dataset.y_train
-    train, val = train_test_split(indices, test_size=val_split, stratify=labels, random_state=seed)
+    labels = np.asarray(dataset.y_train)
+    rng = np.random.default_rng(seed)
+    val = np.sort(stratified_sample(labels, int(np.ceil(len(labels) * val_split)), rng))
+    train = np.setdiff1d(np.arange(len(labels)), val, assume_unique=True)
     if train_size is not None:
         if not 1 <= train_size <= len(train):
             raise ParamError(f"train_size must be between 1 and {len(train)} (the training split "
                              f"of {dataset.name}), got {train_size}.")
-        if train_size < len(train):
-            stratify = labels[train] if train_size >= dataset.num_classes else None
-            train, _ = train_test_split(train, train_size=train_size, stratify=stratify,
-                                        random_state=seed)
-    return Split(np.sort(train), np.sort(val), seed, val_split, train_size)
+        train = np.sort(train[stratified_sample(labels[train], train_size, rng)])
+    return Split(train, val, seed, val_split, train_size)
 
 
-def channel_stats(images, chunk=4096):
-    """Per-channel mean and std of uint8 images, in chunks (no float copy of the whole set)."""
+def channel_stats(images, indices=None, chunk=4096):
+    """Per-channel mean and std of uint8 images (or of the rows `indices`), in chunks:
+    no float copy of the whole set."""
     channels = images.shape[-1]
+    rows = np.arange(len(images)) if indices is None else np.asarray(indices)
     total = np.zeros(channels)
     total_sq = np.zeros(channels)
-    count = 0
-    for start in range(0, len(images), chunk):
-        block = images[start:start + chunk].reshape(-1, channels).astype(np.float64)
+    for start in range(0, len(rows), chunk):
+        block = images[rows[start:start + chunk]].reshape(-1, channels).astype(np.float64)
         total += block.sum(0)
         total_sq += np.square(block).sum(0)
-        count += len(block)
-    mean = total / max(count, 1)
-    std = np.sqrt(np.maximum(total_sq / max(count, 1) - mean ** 2, 0))
+    count = max(len(rows) * images.shape[1] * images.shape[2], 1)
+    mean = total / count
+    std = np.sqrt(np.maximum(total_sq / count - mean ** 2, 0))
     return mean, std
 
 

@@ -49,7 +49,7 @@ def cached_evaluation(store, run_id, which="best"):
     return cached if cached and cached.get("stamp") == _stamp(store, run_id, which) else None
 
 
-def evaluate_run(store, run_id, progress=None, batch_size=256, which="best"):
+def evaluate_run(store, run_id, progress=None, batch_size=128, which="best"):
     """Test-set metrics of a run's model; `progress(done, total)` is called per batch."""
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
@@ -90,7 +90,7 @@ def evaluate_run(store, run_id, progress=None, batch_size=256, which="best"):
     return result
 
 
-def predict_batched(model, images, batch_size=256, progress=None):
+def predict_batched(model, images, batch_size=128, progress=None):
     """Class probabilities for uint8 images, in batches, reporting `progress(done, total)`."""
     import keras
 

@@ -28,19 +28,28 @@ def make_augmenter(augment, seed=None):
     return keras.Sequential(steps, name="augment") if steps else None
 
 
-def make_pipeline(images, labels, batch_size, shuffle_seed=None, augmenter=None):
-    """A tf.data pipeline over uint8 `images` (N, H, W, C); floats exist only one batch at a time.
+def make_pipeline(images, labels, batch_size, indices=None, shuffle_seed=None, augmenter=None):
+    """A tf.data pipeline over the rows `indices` (default: all) of uint8 `images` (N, H, W, C).
 
-    Shuffling draws index batches and gathers them, so no shuffle buffer copies the images.
+    Batches are gathered from the NumPy array itself, so neither a split nor TensorFlow holds a
+    second copy of the images; floats exist one batch at a time. Shuffling permutes indices only.
     """
-    images = tf.constant(images)
-    labels = tf.constant(np.asarray(labels, dtype=np.int32))
-    ds = tf.data.Dataset.range(len(labels))
+    images = np.asarray(images)
+    labels = np.asarray(labels, dtype=np.int32)
+    indices = np.arange(len(labels)) if indices is None else np.asarray(indices)
+    shape = (None, *images.shape[1:])
+
+    def gather(idx):
+        batch_x, batch_y = tf.numpy_function(lambda i: (images[i], labels[i]), [idx], (tf.uint8, tf.int32),
+                                             stateful=False)
+        batch_x.set_shape(shape)
+        batch_y.set_shape((None,))
+        return tf.cast(batch_x, tf.float32), batch_y
+
+    ds = tf.data.Dataset.from_tensor_slices(indices.astype(np.int64))
     if shuffle_seed is not None:
-        ds = ds.shuffle(len(labels), seed=shuffle_seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
-    ds = ds.map(lambda idx: (tf.cast(tf.gather(images, idx), tf.float32), tf.gather(labels, idx)),
-                num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.shuffle(len(indices), seed=shuffle_seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size).map(gather, num_parallel_calls=tf.data.AUTOTUNE)
     if augmenter is not None:
         ds = ds.map(lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -186,26 +186,25 @@ def _fit(store, run_id, config, listener, stop_event, state):
     keras.utils.set_random_seed(training["seed"])
     ds = load_dataset(config["dataset"])
     split = split_dataset(ds, training["val_split"], training["seed"], training["train_size"])
-    x_train, y_train = ds.x_train[split.train], ds.y_train[split.train]
-    x_val, y_val = ds.x_train[split.val], ds.y_train[split.val]
-    mean, std = channel_stats(x_train)
+    mean, std = channel_stats(ds.x_train, split.train)
     model = build_model(config["arch"], ds.image_shape, ds.num_classes, config["hparams"],
                         mean=mean, variance=np.square(std))
     model.compile(optimizer=_make_optimizer(training["optimizer"], training["learning_rate"]),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    batch_size = training["batch_size"]
-    steps = math.ceil(len(y_train) / batch_size)
-    train_ds = make_pipeline(x_train, y_train, batch_size, shuffle_seed=training["seed"],
+    batch_size, n_train = training["batch_size"], len(split.train)
+    steps = math.ceil(n_train / batch_size)
+    # Both pipelines gather their batches from the dataset's own uint8 array: no copies of a split.
+    train_ds = make_pipeline(ds.x_train, ds.y_train, batch_size, split.train, shuffle_seed=training["seed"],
                              augmenter=make_augmenter(training["augment"], seed=training["seed"]))
-    val_ds = make_pipeline(x_val, y_val, max(batch_size, 256))
-    callbacks = [_progress_callback(store, run_id, listener, stop_event, state, len(y_train), batch_size),
+    val_ds = make_pipeline(ds.x_train, ds.y_train, max(batch_size, 64), split.val)
+    callbacks = [_progress_callback(store, run_id, listener, stop_event, state, n_train, batch_size),
                  keras.callbacks.TensorBoard(str(store.path(run_id) / runs_mod.LOGS), write_graph=False,
                                              update_freq="epoch", profile_batch=0)]
     if training["patience"]:
         callbacks.append(keras.callbacks.EarlyStopping(patience=training["patience"],
                                                        restore_best_weights=True))
     listener.on_start({"epochs": training["epochs"], "steps_per_epoch": steps,
-                       "n_train": len(y_train), "n_val": len(y_val), "params": model.count_params()})
+                       "n_train": n_train, "n_val": len(split.val), "params": model.count_params()})
     model.fit(train_ds, validation_data=val_ds, epochs=training["epochs"], callbacks=callbacks, shuffle=False, verbose=0)  # the pipeline shuffles
     if state["failed"]:
         return "failed", state["failed"]
