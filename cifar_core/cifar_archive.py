@@ -62,30 +62,35 @@ def safe_unpickle(data, source):
         raise DataError(f"{source} is corrupt ({type(exc).__name__}). " + FIX) from None
 
 
-def _read_members(path):
-    """Return {member name: bytes} for every expected batch, from an archive or a folder."""
+def _members(path):
+    """Yield (member name, bytes) for each expected batch, one at a time, from an archive or a folder.
+
+    One batch in memory at a time keeps the parser's peak near the size of the dataset itself.
+    """
     path = Path(path)
     if path.is_dir():
         folder = path / FOLDER if (path / FOLDER).is_dir() else path
         missing = [m for m in MEMBERS if not (folder / m).is_file()]
         if missing:
             raise DataError(f"{folder} lacks {', '.join(missing)}. " + FIX)
-        return {m: (folder / m).read_bytes() for m in MEMBERS}
+        for name in MEMBERS:
+            yield name, (folder / name).read_bytes()
+        return
     if not path.is_file():
         raise DataError(f"{path} does not exist. " + FIX)
-    found = {}
+    seen = set()
     try:
         with tarfile.open(path, "r:*") as tar:
             for member in tar:
                 name = member.name.rsplit("/", 1)[-1]
-                if member.isfile() and name in MEMBERS:
-                    found[name] = tar.extractfile(member).read()
+                if member.isfile() and name in MEMBERS and name not in seen:
+                    seen.add(name)
+                    yield name, tar.extractfile(member).read()
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
         raise DataError(f"{path} is truncated or not a tar.gz archive ({exc}). " + FIX) from None
-    missing = [m for m in MEMBERS if m not in found]
+    missing = [m for m in MEMBERS if m not in seen]
     if missing:
         raise DataError(f"{path} lacks {', '.join(missing)}. " + FIX)
-    return found
 
 
 def _batch(data, source):
@@ -108,14 +113,19 @@ def read_cifar10(path):
 
     Returns `(x_train, y_train, x_test, y_test, class_names)` with uint8 images (N, 32, 32, 3).
     """
-    members = _read_members(path)
-    meta = safe_unpickle(members["batches.meta"], f"{path}:batches.meta")
-    try:
-        names = [n.decode() if isinstance(n, bytes) else str(n) for n in meta[b"label_names"]]
-    except (KeyError, TypeError):
-        raise DataError(f"{path}:batches.meta has no class names. " + FIX) from None
-    train = [_batch(members[m], f"{path}:{m}") for m in TRAIN_BATCHES]
-    x_test, y_test = _batch(members["test_batch"], f"{path}:test_batch")
-    x_train = np.concatenate([b[0] for b in train])
-    y_train = np.concatenate([b[1] for b in train])
+    batches, names = {}, None
+    for name, data in _members(path):
+        source = f"{path}:{name}"
+        if name == "batches.meta":
+            meta = safe_unpickle(data, source)
+            try:
+                names = [n.decode() if isinstance(n, bytes) else str(n) for n in meta[b"label_names"]]
+            except (KeyError, TypeError):
+                raise DataError(f"{source} has no class names. " + FIX) from None
+        else:
+            batches[name] = _batch(data, source)
+        del data
+    x_test, y_test = batches.pop("test_batch")
+    x_train = np.concatenate([batches[m][0] for m in TRAIN_BATCHES])
+    y_train = np.concatenate([batches.pop(m)[1] for m in TRAIN_BATCHES])
     return x_train, y_train, x_test, y_test, names

@@ -1,12 +1,15 @@
 """Shared fixtures: the real sample, an offline Keras cache, a small CIFAR archive, a trained run."""
 
 import os
+import tempfile
 
 import pytest
 
 from cifar_fixtures import SAMPLE, write_cifar
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# The tests' own Keras cache: parsed copies of their small archives never land in the user's home.
+os.environ["KERAS_HOME"] = tempfile.mkdtemp(prefix="cifar-core-tests-keras-")
 
 
 @pytest.fixture

@@ -185,3 +185,24 @@ def test_channel_stats_match_numpy():
 def test_unknown_dataset():
     with pytest.raises(ParamError, match="Unknown dataset 'mnist'. Choose one of: cifar10"):
         datasets.load_dataset("mnist")
+
+
+def test_parsed_copy_is_memory_mapped_and_follows_the_archive(tmp_path, monkeypatch):
+    path = write_cifar(tmp_path / "c.tar.gz", n=10)
+    monkeypatch.setenv("CIFAR10_PATH", str(path))
+    first = datasets.load_dataset("cifar10")
+    assert isinstance(first.x_train, np.memmap) and not first.x_train.flags.writeable
+    datasets.forget_dataset("cifar10")
+    again = datasets.load_dataset("cifar10")
+    assert np.array_equal(again.x_train, first.x_train) and again.class_names == CLASS_NAMES
+    write_cifar(tmp_path / "c.tar.gz", n=20)  # the archive changes: it is parsed again
+    datasets.forget_dataset("cifar10")
+    assert datasets.load_dataset("cifar10").x_train.shape == (100, 32, 32, 3)
+
+
+def test_unwritable_cache_still_loads(tmp_path, monkeypatch):
+    blocker = tmp_path / "keras"
+    blocker.write_text("a file where the cache folder would be")
+    monkeypatch.setenv("KERAS_HOME", str(blocker))
+    monkeypatch.setenv("CIFAR10_PATH", str(write_cifar(tmp_path / "c.tar.gz", n=10)))
+    assert datasets.load_dataset("cifar10").x_train.shape == (50, 32, 32, 3)
