@@ -89,7 +89,11 @@ def test_a_user_goes_through_every_page(browser, e2e_env, tmp_path):
         wait_idle(page)
         before = page.get_by_text(re.compile(r"test images of")).inner_text()
         # Click the cell (true cat, predicted dog) of the matrix: row 4, column 6 of 10.
-        area = page.locator(".nsewdrag").first.bounding_box()
+        matrix = page.locator(".js-plotly-plot").first
+        matrix.locator(".scatterlayer .points").first.wait_for(timeout=30_000)
+        matrix.scroll_into_view_if_needed()
+        page.wait_for_timeout(500)
+        area = matrix.locator(".nsewdrag").first.bounding_box()
         page.mouse.click(area["x"] + area["width"] * 5.5 / 10, area["y"] + area["height"] * 3.5 / 10)
         page.wait_for_function("t => !document.body.innerText.includes(t)", arg=before, timeout=30_000)
         wait_idle(page)
