@@ -68,7 +68,7 @@ def class_counts(counts, class_names):
 def histogram(counts, edges, title, name=None, colour=TRAIN):
     centres = (np.asarray(edges[:-1]) + np.asarray(edges[1:])) / 2
     fig = go.Figure(go.Bar(x=centres, y=counts, marker_color=colour, name=name or title))
-    fig.update_layout(title=title, bargap=0, **LAYOUT)
+    fig.update_layout(title=title, bargap=0, **{**LAYOUT, "showlegend": False})
     return fig
 
 
@@ -88,5 +88,5 @@ def top_predictions(predictions):
     fig = go.Figure(go.Bar(x=probs, y=names, orientation="h", marker_color=TRAIN,
                            text=[f"{p:.1%}" for p in probs], textposition="auto"))
     fig.update_layout(title="Top-5 predictions", xaxis=dict(range=[0, 1], tickformat=".0%"),
-                      **{**LAYOUT, "height": 300})
+                      **{**LAYOUT, "height": 300, "showlegend": False})
     return fig

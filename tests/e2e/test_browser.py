@@ -109,7 +109,10 @@ def test_a_user_goes_through_every_page(browser, e2e_env, tmp_path):
         page.get_by_text("Upload a photo").click()
         wait_idle(page)
         buf = io.BytesIO()
-        Image.new("RGB", (300, 200), (40, 120, 200)).save(buf, format="PNG")
+        photo = Image.new("RGB", (300, 200), (40, 120, 200))  # sky, a green field and a red roof
+        photo.paste((60, 160, 60), (0, 130, 300, 200))
+        photo.paste((200, 40, 30), (110, 70, 190, 130))
+        photo.save(buf, format="PNG")
         page.locator('input[type="file"]').set_input_files(
             {"name": "sky.png", "mimeType": "image/png", "buffer": buf.getvalue()})
         page.get_by_text("your photo sky.png").wait_for(timeout=60_000)
