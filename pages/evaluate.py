@@ -14,9 +14,8 @@ keep_choices()
 st.title("Evaluate")
 st.caption("How a trained network does on test images it has never seen, class by class.")
 
-run = pick_run_ui("eval_run")
+run, config = pick_run_ui("eval_run")
 run_id = run["run_id"]
-config = store().config(run_id)
 model_path = store().model_path(run_id)
 
 

@@ -15,9 +15,8 @@ keep_choices()
 st.title("Feature maps")
 st.caption("Feed one image through a trained network and see every layer's channels light up.")
 
-run = pick_run_ui("fm_run")
+run, config = pick_run_ui("fm_run")
 run_id = run["run_id"]
-config = store().config(run_id)
 shape = tuple(config["image_shape"])
 try:
     model = run_model(run_id)

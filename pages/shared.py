@@ -104,7 +104,7 @@ def run_label(row):
 def pick_run_ui(key, usable=("completed", "stopped", "interrupted", "failed")):
     """A run selector over runs with a saved model; honours `?run=<id>` in the address.
 
-    Returns the chosen summary row, or stops the page with what to do.
+    Returns the chosen run's summary row and config, or stops the page with what to do.
     """
     rows = [r for r in store().list() if r["status"] in usable and r["has_model"]]
     training = [r for r in store().list() if r["status"] in ACTIVE]
@@ -127,4 +127,4 @@ def pick_run_ui(key, usable=("completed", "stopped", "interrupted", "failed")):
     if wanted in ids and key not in st.session_state:
         st.session_state[key] = wanted
     chosen = st.selectbox("Run", ids, key=key, format_func=lambda i: run_label(rows[ids.index(i)]))
-    return rows[ids.index(chosen)]
+    return rows[ids.index(chosen)], store().config(chosen)

@@ -26,6 +26,20 @@ def set_number(page, label, value):
     wait_idle(page)
 
 
+def open_train(page):
+    go(page, "Train")
+    page.get_by_role("heading", name="Train").wait_for(timeout=90_000)
+    wait_idle(page)
+
+
+def start_run(page, train_size, epochs, queued=False):
+    """Set a small run on the Train page and press Start; wait until the page shows it."""
+    set_number(page, "train_size", train_size)
+    set_number(page, "epochs", epochs)
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text(re.compile(r"— queued" if queued else r"Run \d{8}-\d{6}-seed_cnn")).first.wait_for(timeout=60_000)
+
+
 def progress_text(page):
     return page.get_by_test_id("stProgress").first.inner_text(timeout=60_000)
 
@@ -59,13 +73,8 @@ def test_a_user_goes_through_every_page(browser, e2e_env, tmp_path):
         w.assert_clean()
         w.shot("2_data")
 
-        go(page, "Train")
-        page.get_by_role("heading", name="Train").wait_for(timeout=60_000)
-        wait_idle(page)
-        set_number(page, "train_size", 800)
-        set_number(page, "epochs", 2)
-        page.get_by_role("button", name="Start training").click()
-        page.get_by_text(re.compile(r"Run \d{8}-\d{6}-seed_cnn")).first.wait_for(timeout=60_000)
+        open_train(page)
+        start_run(page, 800, 2)
         # The live view moves without a click: the progress text and the per-batch loss curve change.
         page.get_by_text(re.compile(r"batch [1-9]\d*/\d+")).wait_for(timeout=120_000)
         first, curve = progress_text(page), loss_curve(page)
@@ -134,13 +143,8 @@ def test_two_users_at_once(browser, e2e_env):
         wa, wb = Watched(a, "class_a"), Watched(b, "class_b")
         for page in (a, b):
             page.goto(url)
-            go(page, "Train")
-            page.get_by_role("heading", name="Train").wait_for(timeout=90_000)
-            wait_idle(page)
-        set_number(a, "train_size", 600)
-        set_number(a, "epochs", 2)
-        a.get_by_role("button", name="Start training").click()
-        a.get_by_text(re.compile(r"Run \d{8}-\d{6}-seed_cnn")).first.wait_for(timeout=60_000)
+            open_train(page)
+        start_run(a, 600, 2)
 
         # B opens Data while A trains, then Train: it sees A's run, live.
         go(b, "Data")
@@ -150,10 +154,7 @@ def test_two_users_at_once(browser, e2e_env):
         go(b, "Train")
         b.get_by_text(re.compile(r"— running")).wait_for(timeout=60_000)
         # B starts a run too: with one place, it waits in the queue and A's run carries on.
-        set_number(b, "train_size", 300)
-        set_number(b, "epochs", 1)
-        b.get_by_role("button", name="Start training").click()
-        b.get_by_text(re.compile(r"— queued")).wait_for(timeout=60_000)
+        start_run(b, 300, 1, queued=True)
         wb.shot("1_queued")
         a.get_by_text(re.compile(r"— completed")).wait_for(timeout=300_000)
         b.get_by_text(re.compile(r"— completed")).wait_for(timeout=300_000)
@@ -175,12 +176,8 @@ def test_server_killed_mid_run_shows_interrupted_after_restart(browser, e2e_env)
     try:
         page = browser.new_page(viewport=VIEWPORT)
         page.goto(url)
-        go(page, "Train")
-        page.get_by_role("heading", name="Train").wait_for(timeout=90_000)
-        wait_idle(page)
-        set_number(page, "train_size", 1500)
-        set_number(page, "epochs", 20)
-        page.get_by_role("button", name="Start training").click()
+        open_train(page)
+        start_run(page, 1500, 20)
         page.get_by_text(re.compile(r"Epoch 2 of 20")).wait_for(timeout=180_000)  # one epoch saved
     finally:
         proc.send_signal(signal.SIGKILL)
