@@ -10,6 +10,7 @@ import os
 import threading
 import time
 
+from .curves import batch_series
 from .errors import ParamError, RunError
 from .runs import ACTIVE, RunStore
 from .training import TrainingListener, make_config, train_run
@@ -37,7 +38,7 @@ class Progress(TrainingListener):
         self.status, self.reason = "queued", ""
         self.epochs, self.steps_per_epoch, self.n_train = epochs, None, None
         self.epoch, self.batch = 0, 0
-        self.batches = collections.deque(maxlen=MAX_LIVE_BATCHES)  # (global step, loss, accuracy)
+        self.batches = collections.deque(maxlen=MAX_LIVE_BATCHES)  # (fractional epoch, loss, accuracy)
         self.epoch_records = []
         self.started = self.ended = None
 
@@ -49,7 +50,7 @@ class Progress(TrainingListener):
     def on_batch(self, epoch, batch, logs):
         with self._lock:
             self.epoch, self.batch = epoch, batch + 1
-            self.batches.append((epoch * self.steps_per_epoch + batch + 1, logs["loss"], logs["accuracy"]))
+            self.batches.append((epoch + (batch + 1) / self.steps_per_epoch, logs["loss"], logs["accuracy"]))
 
     def on_epoch(self, record):
         with self._lock:
@@ -141,7 +142,7 @@ class JobManager:
                 "epoch": len(epochs), "epochs": config["training"]["epochs"], "batch": 0,
                 "steps_per_epoch": None, "fraction": len(epochs) / config["training"]["epochs"],
                 "elapsed": status.get("train_seconds") or 0.0, "seconds_left": None,
-                "batches": [], "epoch_records": epochs}
+                "batches": batch_series(history), "epoch_records": epochs}
 
     def active(self):
         """Run ids that are running or queued in this process."""

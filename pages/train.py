@@ -153,11 +153,7 @@ def live_ui(run_id):
         st.progress(snap["fraction"], text=text)
     elif snap["status"] == "failed":
         st.error(snap["reason"] or "The run failed.", icon=":material/error:")
-    epochs = snap["epoch_records"]
-    steps = snap["steps_per_epoch"]
-    batches = [(step / steps, loss, acc) for step, loss, acc in snap["batches"]] if steps else []
-    if not batches and not running:  # a run of an earlier server: its saved per-batch points
-        batches = curves.batch_series(store().history(run_id))
+    epochs, batches = snap["epoch_records"], snap["batches"]
     onset = curves.overfitting_onset(epochs)
     if onset:
         st.warning(f"Overfitting: since epoch {onset - 2}, validation loss has risen for two epochs while "

@@ -85,6 +85,9 @@ def test_queue_runs_one_at_a_time(tmp_path):
     manager.wait(second, timeout=300)
     a, b = manager.store.status(first), manager.store.status(second)
     assert a["status"] == b["status"] == "completed" and b["started"] >= a["ended"]
+    live = manager.progress(first)["batches"]  # (fractional epoch, loss, accuracy), for the charts
+    saved = JobManager(tmp_path).progress(first)["batches"]  # as another process reads it from disk
+    assert live[-1][0] == pytest.approx(2.0) and saved[-1][0] == pytest.approx(2.0)
 
 
 def test_stop_a_queued_run(tmp_path):
