@@ -4,11 +4,12 @@ import subprocess
 import sys
 import time
 
+import keras
 import numpy as np
 import pytest
 
 from cifar_core.errors import ParamError, RunError
-from cifar_core.evaluation import evaluate_run
+from cifar_core.evaluation import evaluate_run, load_run_model
 from cifar_core.jobs import JobManager
 from cifar_core.runs import RunStore, check_run_id
 from cifar_core.training import make_config
@@ -188,7 +189,6 @@ def test_disk_full_while_saving_fails_the_run_cleanly(tmp_path):
 def test_a_model_file_with_a_lambda_layer_is_refused(tmp_path, trained_run):
     """Safe mode stays on: a planted .keras with a Lambda layer is refused and its code never runs."""
     import keras
-    from cifar_core.evaluation import load_run_model
     store, run_id = trained_run
     marker = tmp_path / "ran"
     planted = RunStore(tmp_path / "runs")
@@ -201,3 +201,17 @@ def test_a_model_file_with_a_lambda_layer_is_refused(tmp_path, trained_run):
     with pytest.raises(RunError, match="cannot be loaded"):
         load_run_model(planted, planted_id)
     assert not marker.exists()
+
+
+def test_gpu_path_trains_with_mixed_precision(tmp_path, monkeypatch):
+    # No GPU here: take the branch the product takes where TensorFlow finds one, on tiny data.
+    import cifar_core.training as training
+    monkeypatch.setattr(training, "gpu_available", lambda: True)
+    manager = JobManager(tmp_path)
+    run_id = manager.submit("digits", "bn_cnn", epochs=1, batch_size=32, train_size=256, learning_rate=1e-3)
+    assert manager.wait(run_id, timeout=300)["status"] == "completed"
+    model = load_run_model(manager.store, run_id)
+    assert model.get_layer("block1_conv1").dtype_policy.name == "mixed_float16"
+    assert model.get_layer("predictions").dtype_policy.name == "float32"  # probabilities stay float32
+    assert 0 <= evaluate_run(manager.store, run_id)["accuracy"] <= 1
+    assert keras.config.dtype_policy().name == "float32"  # the policy stayed in the training thread
