@@ -108,24 +108,31 @@ def _batch(data, source):
     return pixels.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).copy(), labels
 
 
+def iter_cifar10(path):
+    """Yield ("batches.meta", class_names) and (batch name, (images, labels)), one member at a time
+    in the archive's order, so that a caller can keep as little as one batch in memory."""
+    for name, data in _members(path):
+        source = f"{path}:{name}"
+        value = _class_names(data, source) if name == "batches.meta" else _batch(data, source)
+        del data  # the member's bytes go before the caller gets the batch
+        yield name, value
+
+
+def _class_names(data, source):
+    meta = safe_unpickle(data, source)
+    try:
+        return [n.decode() if isinstance(n, bytes) else str(n) for n in meta[b"label_names"]]
+    except (KeyError, TypeError):
+        raise DataError(f"{source} has no class names. " + FIX) from None
+
+
 def read_cifar10(path):
-    """Read CIFAR-10 from `cifar-10-python.tar.gz` or an extracted `cifar-10-batches-py/`.
+    """Read CIFAR-10 from `cifar-10-python.tar.gz` or an extracted `cifar-10-batches-py/`, in memory.
 
     Returns `(x_train, y_train, x_test, y_test, class_names)` with uint8 images (N, 32, 32, 3).
     """
-    batches, names = {}, None
-    for name, data in _members(path):
-        source = f"{path}:{name}"
-        if name == "batches.meta":
-            meta = safe_unpickle(data, source)
-            try:
-                names = [n.decode() if isinstance(n, bytes) else str(n) for n in meta[b"label_names"]]
-            except (KeyError, TypeError):
-                raise DataError(f"{source} has no class names. " + FIX) from None
-        else:
-            batches[name] = _batch(data, source)
-        del data
-    x_test, y_test = batches.pop("test_batch")
-    x_train = np.concatenate([batches[m][0] for m in TRAIN_BATCHES])
-    y_train = np.concatenate([batches.pop(m)[1] for m in TRAIN_BATCHES])
-    return x_train, y_train, x_test, y_test, names
+    members = dict(iter_cifar10(path))
+    x_test, y_test = members["test_batch"]
+    x_train = np.concatenate([members[m][0] for m in TRAIN_BATCHES])
+    y_train = np.concatenate([members[m][1] for m in TRAIN_BATCHES])
+    return x_train, y_train, x_test, y_test, members["batches.meta"]

@@ -15,8 +15,9 @@ import numpy as np
 
 from . import download as dl
 from . import parsed_cache
+from .parsed_cache import take_rows
 from .cifar_archive import FOLDER as CIFAR_FOLDER
-from .cifar_archive import read_cifar10
+from .cifar_archive import TRAIN_BATCHES, iter_cifar10, read_cifar10
 from .errors import DataError, ParamError
 from .memory import release_free_memory
 
@@ -88,7 +89,8 @@ def _load_cifar10(progress=None):
     elif not path.exists():
         raise DataError(f"CIFAR10_PATH points at {path}, which does not exist. Set it to "
                         f"{CIFAR10_ARCHIVE} or its extracted {CIFAR_FOLDER} folder.")
-    x_train, y_train, x_test, y_test, names = parsed_cache.load_or_parse(path, read_cifar10)
+    x_train, y_train, x_test, y_test, names = parsed_cache.load_or_parse(
+        path, iter_cifar10, TRAIN_BATCHES, ["test_batch"], read=read_cifar10)
     return Dataset("cifar10", x_train, y_train, x_test, y_test, names, source=str(path))
 
 
@@ -303,15 +305,15 @@ def split_dataset(dataset, val_split=DEFAULT_VAL_SPLIT, seed=DEFAULT_SEED, train
     return Split(train, val, seed, val_split, train_size)
 
 
-def channel_stats(images, indices=None, chunk=4096):
+def channel_stats(images, indices=None, chunk=256):
     """Per-channel mean and std of uint8 images (or of the rows `indices`), in chunks:
-    no float copy of the whole set."""
+    exact integer sums, no float copy of the whole set."""
     channels = images.shape[-1]
     rows = np.arange(len(images)) if indices is None else np.asarray(indices)
-    total = np.zeros(channels)
-    total_sq = np.zeros(channels)
+    total = np.zeros(channels, dtype=np.int64)
+    total_sq = np.zeros(channels, dtype=np.int64)
     for start in range(0, len(rows), chunk):
-        block = images[rows[start:start + chunk]].reshape(-1, channels).astype(np.float64)
+        block = take_rows(images, rows[start:start + chunk]).reshape(-1, channels).astype(np.int64)
         total += block.sum(0)
         total_sq += np.square(block).sum(0)
     count = max(len(rows) * images.shape[1] * images.shape[2], 1)

@@ -6,6 +6,7 @@ from keras import layers
 import keras
 
 from .hparams import AUGMENTATIONS
+from .parsed_cache import take_rows
 
 
 def make_augmenter(augment, seed=None):
@@ -34,13 +35,12 @@ def make_pipeline(images, labels, batch_size, indices=None, shuffle_seed=None, a
     Batches are gathered from the NumPy array itself, so neither a split nor TensorFlow holds a
     second copy of the images; floats exist one batch at a time. Shuffling permutes indices only.
     """
-    images = np.asarray(images)
     labels = np.asarray(labels, dtype=np.int32)
     indices = np.arange(len(labels)) if indices is None else np.asarray(indices)
     shape = (None, *images.shape[1:])
 
     def gather(idx):
-        batch_x, batch_y = tf.numpy_function(lambda i: (images[i], labels[i]), [idx], (tf.uint8, tf.int32),
+        batch_x, batch_y = tf.numpy_function(lambda i: (take_rows(images, i), labels[i]), [idx], (tf.uint8, tf.int32),
                                              stateful=False)
         batch_x.set_shape(shape)
         batch_y.set_shape((None,))

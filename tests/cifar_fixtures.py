@@ -20,8 +20,10 @@ def cifar_batch(n, seed):
             b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8)}
 
 
-def write_cifar(path, n=20, folder=False, skip=(), replace=None):
-    """Write a CIFAR-10 archive (or extracted folder) in the official layout; return its path."""
+def write_cifar(path, n=20, folder=False, skip=(), replace=None, order=None):
+    """Write a CIFAR-10 archive (or extracted folder) in the official layout; return its path.
+
+    `order` lists the member names in the order the archive holds them."""
     members = {"batches.meta": {b"label_names": [c.encode() for c in CLASS_NAMES],
                                 b"num_cases_per_batch": n, b"num_vis": 3072}}
     for i in range(1, 6):
@@ -29,6 +31,8 @@ def write_cifar(path, n=20, folder=False, skip=(), replace=None):
     members["test_batch"] = cifar_batch(n, 99)
     raw = {name: pickle.dumps(value, protocol=2) for name, value in members.items() if name not in skip}
     raw.update(replace or {})
+    if order:
+        raw = {name: raw[name] for name in order}
     path = Path(path)
     if folder:
         target = path / "cifar-10-batches-py"

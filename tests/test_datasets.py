@@ -9,6 +9,7 @@ import pytest
 from cifar_core import datasets
 from cifar_core.cifar_archive import read_cifar10
 from cifar_core.download import download, file_md5
+from cifar_core.parsed_cache import take_rows
 from cifar_core.errors import DataError, ParamError
 from cifar_fixtures import CLASS_NAMES, cifar_batch, write_cifar
 
@@ -198,6 +199,44 @@ def test_parsed_copy_is_memory_mapped_and_follows_the_archive(tmp_path, monkeypa
     write_cifar(tmp_path / "c.tar.gz", n=20)  # the archive changes: it is parsed again
     datasets.forget_dataset("cifar10")
     assert datasets.load_dataset("cifar10").x_train.shape == (100, 32, 32, 3)
+
+
+def test_parsed_copy_equals_the_archive_whatever_its_member_order(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    # The official archive holds data_batch_4 first; the parsed copy keeps batches 1 to 5 in order.
+    order = ["data_batch_4", "test_batch", "data_batch_3", "batches.meta", "data_batch_2", "data_batch_5",
+             "data_batch_1"]
+    path = write_cifar(tmp_path / "c.tar.gz", n=7, order=order)
+    monkeypatch.setenv("CIFAR10_PATH", str(path))
+    ds = datasets.load_dataset("cifar10")
+    expected = read_cifar10(path)
+    for got, want in zip((ds.x_train, ds.y_train, ds.x_test, ds.y_test), expected):
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+    assert ds.class_names == expected[4]
+    assert not list((tmp_path / "keras").rglob("*.raw"))  # the part files are gone
+
+
+def test_a_broken_archive_leaves_no_parsed_copy(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    bad = pickle.dumps({b"data": np.zeros((3, 5), np.uint8), b"labels": [0, 1, 2]}, protocol=2)
+    monkeypatch.setenv("CIFAR10_PATH", str(write_cifar(tmp_path / "c.tar.gz", n=5, replace={"data_batch_5": bad})))
+    with pytest.raises(DataError, match="data_batch_5 does not hold CIFAR-10 images"):
+        datasets.load_dataset("cifar10")
+    assert not [p for p in (tmp_path / "keras").rglob("*") if p.is_file()]
+
+
+def test_take_rows_of_a_mapped_dataset(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setenv("CIFAR10_PATH", str(write_cifar(tmp_path / "c.tar.gz", n=40)))
+    images = datasets.load_dataset("cifar10").x_train
+    plain = np.array(images)
+    rng = np.random.default_rng(0)
+    for rows in (rng.permutation(200)[:64], np.arange(10, 50), [3, 3, 2, 199], [], np.sort(rng.choice(200, 70))):
+        taken = take_rows(images, rows)
+        assert not isinstance(taken, np.memmap) and np.array_equal(taken, plain[np.asarray(rows, dtype=int)])
+    assert np.array_equal(take_rows(images[5:], [0, 1]), plain[5:7])  # a view: indexed as it is
+    with pytest.raises(IndexError):
+        take_rows(images, [200])
 
 
 def test_unwritable_cache_still_loads(tmp_path, monkeypatch):
