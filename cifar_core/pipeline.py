@@ -37,13 +37,14 @@ def make_pipeline(images, labels, batch_size, indices=None, shuffle_seed=None, a
     Batches are gathered from the NumPy array itself, so neither a split nor TensorFlow holds a
     second copy of the images; floats exist one batch at a time. Shuffling permutes indices only.
     """
+    images = images if isinstance(images, np.memmap) else np.asarray(images)  # keep a mapping for take_rows
     labels = np.asarray(labels, dtype=np.int32)
     indices = np.arange(len(labels)) if indices is None else np.asarray(indices)
     shape = (None, *images.shape[1:])
 
     def gather(idx):
-        batch_x, batch_y = tf.numpy_function(lambda i: (take_rows(images, i), labels[i]), [idx], (tf.uint8, tf.int32),
-                                             stateful=False)
+        batch_x, batch_y = tf.numpy_function(lambda i: (take_rows(images, i), labels[i]), [idx],
+                                             (tf.uint8, tf.int32), stateful=False)
         batch_x.set_shape(shape)
         batch_y.set_shape((None,))
         return tf.cast(batch_x, tf.float32), batch_y
