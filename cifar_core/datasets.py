@@ -322,6 +322,15 @@ def channel_stats(images, indices=None, chunk=256):
     return mean, std
 
 
+def sample_indices(pool, count, seed):
+    """Up to `count` distinct entries of the index array `pool`, drawn with `seed`: the same seed
+    shows the same images again."""
+    pool = np.asarray(pool)
+    if not len(pool):
+        return pool[:0]
+    return np.random.default_rng(int(seed)).choice(pool, min(count, len(pool)), replace=False)
+
+
 def class_counts(labels, num_classes):
     return np.bincount(labels, minlength=num_classes)
 

@@ -66,7 +66,7 @@ if c4.button("Reshuffle", key="data_reshuffle", icon=":material/shuffle:"):
 seed = c3.number_input("Seed", 0, 10**6, key="data_seed")
 wanted = [ds.class_names.index(c) for c in classes] or list(range(ds.num_classes))
 pool = np.flatnonzero(np.isin(ds.y_train, wanted))
-shown = np.random.default_rng(int(seed)).choice(pool, min(size * size, len(pool)), replace=False)
+shown = core.sample_indices(pool, size * size, seed)
 
 grid, detail = st.columns([3, 1])
 with grid:

@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 
 from cifar_core.curves import batch_series, history_csv
+from cifar_core.datasets import sample_indices
 from cifar_core.errors import CoreError
 from cifar_core.images import enlarge
 from pages import figures
@@ -84,7 +85,7 @@ only_wrong = g1.toggle("Only mistakes", key="eval_only_wrong")
 seed = g2.number_input("Sample seed", 0, 10**6, 0, key="eval_grid_seed")
 predictions = np.asarray(result["predictions"])
 pool = np.flatnonzero(predictions != ds.y_test) if only_wrong else np.arange(len(predictions))
-sample = np.random.default_rng(int(seed)).choice(pool, min(20, len(pool)), replace=False) if len(pool) else []
+sample = sample_indices(pool, 20, seed)
 cols = st.columns(10)
 for i, index in enumerate(sample):
     right = predictions[index] == ds.y_test[index]

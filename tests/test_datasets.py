@@ -245,3 +245,12 @@ def test_unwritable_cache_still_loads(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(blocker))
     monkeypatch.setenv("CIFAR10_PATH", str(write_cifar(tmp_path / "c.tar.gz", n=10)))
     assert datasets.load_dataset("cifar10").x_train.shape == (50, 32, 32, 3)
+
+
+def test_sample_indices_is_seeded_and_distinct():
+    pool = np.arange(100, 150)
+    first = datasets.sample_indices(pool, 20, seed=3)
+    assert len(set(first)) == 20 and set(first) <= set(pool)
+    assert np.array_equal(first, datasets.sample_indices(pool, 20, seed=3))
+    assert sorted(datasets.sample_indices(pool[:5], 20, seed=3)) == list(pool[:5])
+    assert len(datasets.sample_indices([], 20, seed=3)) == 0
