@@ -4,8 +4,11 @@ from pathlib import Path
 
 import streamlit as st
 
+from cifar_core.process import configure_process
+
 PAGES = Path(__file__).parent / "pages"
 def run():
+    configure_process()
     st.set_page_config(page_title="CNN dashboard", page_icon="🧠", layout="wide")
     page = st.navigation([
         st.Page(PAGES / "home.py", title="Home", icon=":material/home:", default=True),

@@ -7,6 +7,8 @@ import time
 
 import numpy as np
 
+from cifar_core.datasets import DEFAULT_SEED
+
 
 def standardise_like_the_notebooks(x_train, x_val):
     """Per-channel mean and std of the training images, applied to float64 copies of both sets."""
@@ -17,7 +19,7 @@ def standardise_like_the_notebooks(x_train, x_val):
     return (x_train - mean) / std, (x_val - mean) / std
 
 
-def train_notebook_way(x_train, y_train, x_val, y_val, epochs=2, batch_size=32, learning_rate=1e-4, seed=777):
+def train_notebook_way(x_train, y_train, x_val, y_val, epochs=2, batch_size=32, learning_rate=1e-4, seed=DEFAULT_SEED):
     """Train seed_cnn as the notebook did; returns per-epoch seconds (training and validation)."""
     import keras
 

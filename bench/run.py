@@ -25,7 +25,7 @@ WORKER = Path(__file__).with_name("workers.py")
 
 def run_worker(name, *args, env=None, timeout=900):
     """Run one measurement in a fresh Python process; it prints one JSON object as its last line."""
-    full_env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT), **(env or {}))
+    full_env = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))  # workers configure their process
     proc = subprocess.run([sys.executable, str(WORKER), name, *map(str, args)], cwd=ROOT, env=full_env,
                           capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:

@@ -17,6 +17,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from cifar_core.datasets import DEFAULT_SEED, DEFAULT_VAL_SPLIT  # noqa: E402  (after the path)
+from cifar_core.process import configure_process  # noqa: E402
+
 
 def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
@@ -39,7 +42,7 @@ def write_synthetic(folder, per_batch, n_test):
 def _split(train_size):
     from cifar_core.datasets import load_dataset, split_dataset
     ds = load_dataset("cifar10")
-    split = split_dataset(ds, 0.3, 777, int(train_size))
+    split = split_dataset(ds, DEFAULT_VAL_SPLIT, DEFAULT_SEED, int(train_size))
     return ds, split
 
 
@@ -57,7 +60,7 @@ def train_product(train_size, epochs=4):
     with tempfile.TemporaryDirectory() as runs:
         manager = JobManager(runs, max_jobs=1)
         run_id = manager.submit("cifar10", "seed_cnn", epochs=int(epochs), batch_size=32, learning_rate=1e-4,
-                                train_size=int(train_size), val_split=0.3, seed=777)
+                                train_size=int(train_size), val_split=DEFAULT_VAL_SPLIT, seed=DEFAULT_SEED)
         status = manager.wait(run_id)
         assert status["status"] == "completed", status
         seconds = [e["seconds"] for e in manager.store.history(run_id)["epochs"]]
@@ -94,8 +97,8 @@ def memory_notebook(train_size=2000):
     x_test = ds.x_test.astype("float64")
     mean, std = x_train.mean(axis=(0, 1, 2)), x_train.std(axis=(0, 1, 2))
     x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
-    x_tr, x_val, y_tr, y_val = train_test_split(x_train, ds.y_train, test_size=0.3, stratify=ds.y_train,
-                                                random_state=777)
+    x_tr, x_val, y_tr, y_val = train_test_split(x_train, ds.y_train, test_size=DEFAULT_VAL_SPLIT,
+                                                stratify=ds.y_train, random_state=DEFAULT_SEED)
     n = int(train_size)
     # One short epoch on a subset; train_notebook_way's own float64 copy of the subset is small.
     train_notebook_way(x_tr[:n], y_tr[:n], x_val[:1000], y_val[:1000], epochs=1)
@@ -123,7 +126,7 @@ def model_answers(repeats=10):
     from cifar_core.evaluation import predict_batched
     from cifar_core.inspection import feature_maps
     ds = load_dataset("cifar10")
-    model = build_model("seed_cnn", ds.image_shape, 10, mean=[120.0] * 3, variance=[4000.0] * 3)
+    model = build_model("seed_cnn", ds.image_shape, ds.num_classes, mean=[120.0] * 3, variance=[4000.0] * 3)
     feature_maps(model, ds.x_test[0])  # first call builds the multi-output extractor
     times = []
     for i in range(repeats):
@@ -146,5 +149,6 @@ def gpu_check():
 
 
 if __name__ == "__main__":
+    configure_process()
     name, *args = sys.argv[1:]
     print(json.dumps(globals()[name](*args)))

@@ -2,16 +2,12 @@
 
 Never imports streamlit. TensorFlow is imported lazily by the modules that need it,
 so the dashboard's Data page opens without it.
+
+Importing it changes nothing in the process: entry points (the CLI, the dashboard's app.py, the
+job manager, the benchmarks) call `cifar_core.process.configure_process()` first.
 """
 
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the CLI
-
-from .errors import CoreError, DataError, ImageError, ParamError, RunError  # noqa: E402
-from .memory import limit_malloc_arenas  # noqa: E402
-
-limit_malloc_arenas()
+from .errors import CoreError, DataError, ImageError, ParamError, RunError
 
 __all__ = ["CoreError", "DataError", "ImageError", "ParamError", "RunError"]
 __version__ = "0.1.0"

@@ -9,6 +9,7 @@ import sys
 import time
 
 from .errors import CoreError, ParamError
+from .process import configure_process
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 
@@ -49,9 +50,11 @@ def cmd_download(args):
 
 def cmd_architectures(args):
     from .architectures import ARCHITECTURES, build_model
+    from .datasets import DATASETS
+    cifar10 = DATASETS["cifar10"]
     for arch in ARCHITECTURES.values():
         extra = {"weights": "none"} if arch.name == "vgg16_transfer" else {}
-        params = build_model(arch.name, (32, 32, 3), 10, extra).count_params()
+        params = build_model(arch.name, cifar10.image_shape, cifar10.num_classes, extra).count_params()
         print(f"{arch.name}: {arch.title}, {params:,} parameters on CIFAR-10\n  {arch.description}")
         for spec in arch.hparams:
             print(f"    {spec.name} = {spec.default!r} ({spec.range_text()}): {spec.help}")
@@ -88,6 +91,8 @@ def _hparams(pairs):
 
 def cmd_train(args):
     from .jobs import JobManager
+    from .runs import ACTIVE, best_val_accuracy, last_val_accuracy
+    # Only the flags given: the others take the training options' defaults.
     training = {k: v for k, v in {
         "epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.lr,
         "optimizer": args.optimizer, "train_size": args.train_size, "val_split": args.val_split,
@@ -109,7 +114,7 @@ def cmd_train(args):
                       f"{record['val_accuracy'] or float('nan'):.4f} ({record['seconds']:.1f} s)"
                       + " " * 20, file=sys.stderr if args.json else sys.stdout, flush=True)
                 shown += 1
-            if snap["status"] not in ("queued", "running") and run_id not in manager.active():
+            if snap["status"] not in ACTIVE and run_id not in manager.active():
                 break
             if snap["steps_per_epoch"] and not args.json:
                 left = f" {snap['seconds_left']:.0f} s left" if snap["seconds_left"] else ""
@@ -124,10 +129,9 @@ def cmd_train(args):
         manager.wait(run_id)
     status = manager.store.status(run_id)
     epochs = manager.store.history(run_id)["epochs"]
-    val = [e["val_accuracy"] for e in epochs if e.get("val_accuracy") is not None]
     result = {"run_id": run_id, "run_dir": str(folder), "status": status["status"],
               "reason": status.get("reason", ""), "epochs_completed": len(epochs),
-              "val_accuracy": val[-1] if val else None, "best_val_accuracy": max(val) if val else None,
+              "val_accuracy": last_val_accuracy(epochs), "best_val_accuracy": best_val_accuracy(epochs),
               "train_seconds": status.get("train_seconds"),
               "images_per_second": status.get("images_per_second")}
     if args.json:
@@ -213,6 +217,7 @@ COMMANDS = {"datasets": cmd_datasets, "download": cmd_download, "architectures":
 
 
 def main(argv=None):
+    configure_process()  # before any command imports TensorFlow
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)

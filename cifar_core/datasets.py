@@ -16,6 +16,7 @@ import numpy as np
 from . import download as dl
 from . import parsed_cache
 from .parsed_cache import take_rows
+from .cache import BoundedCache
 from .cifar_archive import FOLDER as CIFAR_FOLDER
 from .cifar_archive import TRAIN_BATCHES, iter_cifar10, read_cifar10
 from .errors import DataError, ParamError
@@ -24,6 +25,7 @@ from .memory import release_free_memory
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
 CIFAR10_ARCHIVE = "cifar-10-python.tar.gz"
+CIFAR10_ENV = "CIFAR10_PATH"  # a local copy: the archive or its extracted folder
 
 FASHION_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 FASHION_FILES = {  # official IDX files and their published md5 sums
@@ -32,11 +34,14 @@ FASHION_FILES = {  # official IDX files and their published md5 sums
     "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
     "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
 }
+FASHION_ENV = "FASHION_MNIST_PATH"  # a folder of the four .gz files
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
+# The one home of the split defaults: the training options and the benchmarks import them.
 DEFAULT_VAL_SPLIT = 0.3
 DEFAULT_SEED = 777
+MAX_CACHED_DATASETS = 3  # CIFAR-10 is memory-mapped; the others are small
 
 
 @dataclass
@@ -72,7 +77,7 @@ class Split:
 
 def _cifar10_local():
     """The first local copy of CIFAR-10: CIFAR10_PATH, then the Keras cache; or None."""
-    env = os.environ.get("CIFAR10_PATH")
+    env = os.environ.get(CIFAR10_ENV)
     if env:
         return Path(env)
     cache = dl.keras_cache_dir()
@@ -87,7 +92,7 @@ def _load_cifar10(progress=None):
     if path is None:
         path = download_cifar10(progress)
     elif not path.exists():
-        raise DataError(f"CIFAR10_PATH points at {path}, which does not exist. Set it to "
+        raise DataError(f"{CIFAR10_ENV} points at {path}, which does not exist. Set it to "
                         f"{CIFAR10_ARCHIVE} or its extracted {CIFAR_FOLDER} folder.")
     x_train, y_train, x_test, y_test, names = parsed_cache.load_or_parse(
         path, iter_cifar10, TRAIN_BATCHES, ["test_batch"], read=read_cifar10)
@@ -101,7 +106,7 @@ def download_cifar10(progress=None):
 # ---- Fashion-MNIST ----------------------------------------------------------------
 
 def _fashion_dir():
-    env = os.environ.get("FASHION_MNIST_PATH")
+    env = os.environ.get(FASHION_ENV)
     return Path(env) if env else dl.keras_cache_dir() / "fashion-mnist"
 
 
@@ -117,14 +122,14 @@ def _read_idx(path, ndim):
         return np.frombuffer(data, np.uint8, count=int(np.prod(dims)), offset=offset).reshape(dims)
     except FileNotFoundError:
         raise DataError(f"{path} is missing. Run 'python -m cifar_core download fashion_mnist' "
-                        "or set FASHION_MNIST_PATH to the folder of the four .gz files.") from None
+                        f"or set {FASHION_ENV} to the folder of the four .gz files.") from None
     except (OSError, EOFError, zlib.error, ValueError) as exc:
         raise DataError(f"{path} is corrupt ({exc}). Delete it and download it again.") from None
 
 
 def _load_fashion_mnist(progress=None):
     folder = _fashion_dir()
-    if not all((folder / f).exists() for f in FASHION_FILES) and "FASHION_MNIST_PATH" not in os.environ:
+    if not all((folder / f).exists() for f in FASHION_FILES) and FASHION_ENV not in os.environ:
         download_fashion_mnist(progress)
     x_train = _read_idx(folder / "train-images-idx3-ubyte.gz", 3)[..., None]
     y_train = _read_idx(folder / "train-labels-idx1-ubyte.gz", 1).astype(np.int64)
@@ -161,11 +166,15 @@ def _load_digits(progress=None):
 
 @dataclass(frozen=True)
 class DatasetInfo:
+    """What a page or the CLI may know of a dataset without loading it."""
     name: str
     title: str
     description: str
     loader: object
     is_local: object  # () -> bool: available now without a download
+    image_shape: tuple  # (H, W, C) of every image
+    num_classes: int
+    env_var: str = None  # names a local copy; None when the dataset needs no files
     fetch: object = None  # (progress) -> path, or None when nothing is downloaded
 
 
@@ -173,19 +182,18 @@ DATASETS = {
     "cifar10": DatasetInfo(
         "cifar10", "CIFAR-10", "60,000 colour photos 32×32 in 10 classes (50,000 train, 10,000 test).",
         _load_cifar10, lambda: _cifar10_local() is not None and _cifar10_local().exists(),
-        download_cifar10),
+        image_shape=(32, 32, 3), num_classes=10, env_var=CIFAR10_ENV, fetch=download_cifar10),
     "fashion_mnist": DatasetInfo(
         "fashion_mnist", "Fashion-MNIST", "70,000 greyscale clothing images 28×28 in 10 classes.",
         _load_fashion_mnist, lambda: all((_fashion_dir() / f).exists() for f in FASHION_FILES),
-        download_fashion_mnist),
+        image_shape=(28, 28, 1), num_classes=10, env_var=FASHION_ENV, fetch=download_fashion_mnist),
     "digits": DatasetInfo(
         "digits", "Digits (offline)", "1,797 greyscale handwritten digits 8×8, bundled with "
-        "scikit-learn: works with no network.", _load_digits, lambda: True, None),
+        "scikit-learn: works with no network.", _load_digits, lambda: True,
+        image_shape=(8, 8, 1), num_classes=10),
 }
 
-_cache = {}
-_cache_lock = threading.Lock()
-_load_locks = {}  # one lock per key: a slow download of one dataset does not block the others
+_datasets = BoundedCache(MAX_CACHED_DATASETS)  # loads of different keys run in parallel
 
 
 def dataset_info(name):
@@ -199,32 +207,43 @@ def is_available(name):
     return bool(dataset_info(name).is_local())
 
 
-def cache_key(name):
+def check_available(name):
+    """Raise DataError saying how to get the dataset if it is not on this machine; never downloads."""
+    info = dataset_info(name)
+    if info.is_local():
+        return info
+    command = f"'python -m cifar_core download {name}'"
+    pointed = os.environ.get(info.env_var) if info.env_var else None
+    if pointed:
+        raise DataError(f"{info.env_var} points at {pointed}, which does not hold {info.title}. Set it to "
+                        f"a local copy, or unset it and run {command}.")
+    alternative = f", or set {info.env_var} to a local copy" if info.env_var else ""
+    raise DataError(f"{info.title} is not on this machine. Run {command} to fetch it{alternative}.")
+
+
+def _cache_key(name):
     # Where the files come from is part of the key: pointing a variable elsewhere reloads.
-    return (name, os.environ.get("CIFAR10_PATH"), os.environ.get("FASHION_MNIST_PATH"),
-            os.environ.get("KERAS_HOME"))
+    return (name, os.environ.get(CIFAR10_ENV), os.environ.get(FASHION_ENV), os.environ.get("KERAS_HOME"))
 
 
 def load_dataset(name, progress=None):
-    """Load a dataset once per process (thread-safe); later calls return the same object."""
+    """Load a dataset once per process (thread-safe); later calls return the same object.
+
+    The last few datasets loaded stay cached; loading one never waits for another's download.
+    """
     info = dataset_info(name)
-    key = cache_key(name)
-    with _cache_lock:
-        lock = _load_locks.setdefault(key, threading.Lock())
-    with lock:
-        if key not in _cache:
-            dataset = info.loader(progress)
-            release_free_memory()  # the parser's temporaries, as large as the dataset
-            with _cache_lock:
-                _cache[key] = dataset
-        return _cache[key]
+
+    def load():
+        dataset = info.loader(progress)
+        release_free_memory()  # the parser's temporaries, as large as the dataset
+        return dataset
+
+    return _datasets.get_or_create(_cache_key(name), load)
 
 
 def forget_dataset(name=None):
     """Drop cached datasets (after the files behind them changed)."""
-    with _cache_lock:
-        for key in [k for k in _cache if name in (None, k[0])]:
-            del _cache[key]
+    _datasets.forget(None if name is None else lambda key: key[0] == name)
 
 
 def fetch_dataset(name, progress=None):
@@ -236,12 +255,13 @@ def fetch_dataset(name, progress=None):
 
 
 _downloads = {}  # name -> {"done", "total", "error", "finished"}: background downloads of this process
+_downloads_lock = threading.Lock()
 
 
 def start_download(name):
     """Fetch a dataset in a background thread (once); poll `download_state(name)` for progress."""
     info = dataset_info(name)
-    with _cache_lock:
+    with _downloads_lock:
         state = _downloads.get(name)
         if state and not state["finished"]:
             return dict(state)
@@ -265,7 +285,7 @@ def start_download(name):
 
 def download_state(name):
     """The state of this process's download of `name`, or None if none was started."""
-    with _cache_lock:
+    with _downloads_lock:
         state = _downloads.get(name)
         return dict(state) if state else None
 

@@ -1,6 +1,7 @@
 """Evaluate a run on the test set: accuracy, loss, confusion matrix, per-class report, cell indices.
 
-Results are cached in the run folder (evaluation.json), keyed by the model file they came from.
+Results are kept in the run folder by `RunStore.write_evaluation`, stamped with the model file they
+came from; loaded models are kept in a small per-process cache.
 """
 
 import threading
@@ -8,55 +9,47 @@ import time
 
 import numpy as np
 
+from .cache import BoundedCache
 from .datasets import load_dataset
 from .errors import RunError
-from .runs import EVALUATION, read_json, write_json
 
-_models = {}  # (path, mtime) -> keras.Model, loaded once per process
-_models_lock = threading.Lock()
+MAX_CACHED_MODELS = 8  # a watched run saves a new version every epoch; old ones fall out
+
+_models = BoundedCache(MAX_CACHED_MODELS)  # (path, mtime_ns) -> keras.Model
+_loading = threading.Lock()  # Keras loads one model at a time, as it always has here
 
 
 def load_run_model(store, run_id, which="best"):
     """The run's saved model (best, else last), loaded in safe mode and cached per file version."""
+    stamp = store.model_stamp(run_id, which)
+    path = store.path(run_id) / stamp["model"]
+    return _models.get_or_create((str(path), stamp["mtime_ns"]), lambda: _load_model(path, run_id))
+
+
+def _load_model(path, run_id):
     import keras
 
     from . import architectures  # noqa: F401  registers the product's own layers for loading
 
-    path = store.model_path(run_id, which)
-    if path is None:
-        raise RunError(f"Run {run_id} has no saved model yet: it has not finished an epoch.")
-    key = (str(path), path.stat().st_mtime_ns)
-    with _models_lock:
-        if key not in _models:
-            try:
-                _models[key] = keras.saving.load_model(path, safe_mode=True, compile=False)
-            except Exception as exc:
-                raise RunError(f"The model of run {run_id} cannot be loaded ({type(exc).__name__}: "
-                               f"{str(exc)[:200]}).") from None
-        return _models[key]
-
-
-def _stamp(store, run_id, which):
-    path = store.model_path(run_id, which)
-    if path is None:
-        raise RunError(f"Run {run_id} has no saved model yet: it has not finished an epoch.")
-    return {"model": path.name, "mtime_ns": path.stat().st_mtime_ns}
-
-
-def cached_evaluation(store, run_id, which="best"):
-    """The stored evaluation of the run's current model, or None if there is none yet."""
-    cached = read_json(store.path(run_id) / EVALUATION)
-    return cached if cached and cached.get("stamp") == _stamp(store, run_id, which) else None
+    with _loading:
+        try:
+            return keras.saving.load_model(path, safe_mode=True, compile=False)
+        except Exception as exc:
+            raise RunError(f"The model of run {run_id} cannot be loaded ({type(exc).__name__}: "
+                           f"{str(exc)[:200]}).") from None
 
 
 def evaluate_run(store, run_id, progress=None, batch_size=128, which="best"):
-    """Test-set metrics of a run's model; `progress(done, total)` is called per batch."""
+    """Test-set metrics of a run's model; `progress(done, total)` is called per batch.
+
+    The stored evaluation of the same model file is returned as it is, without a progress report.
+    """
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-    cached = cached_evaluation(store, run_id, which)
-    if cached:
-        return cached
-    stamp = _stamp(store, run_id, which)
+    stamp = store.model_stamp(run_id, which)
+    stored = store.evaluation(run_id, stamp)
+    if stored is not None:
+        return stored
     config = store.config(run_id)
     ds = load_dataset(config["dataset"])
     model = load_run_model(store, run_id, which)
@@ -86,7 +79,7 @@ def evaluate_run(store, run_id, progress=None, batch_size=128, which="best"):
         "confidence": probs.max(axis=1).round(4).tolist(),
         "seconds": round(seconds, 3), "images_per_second": round(len(y_true) / seconds, 1) if seconds else None,
     }
-    write_json(store.path(run_id) / EVALUATION, result)
+    store.write_evaluation(run_id, result)
     return result
 
 

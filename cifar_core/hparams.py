@@ -3,6 +3,7 @@
 import math
 from dataclasses import dataclass
 
+from .datasets import DEFAULT_SEED, DEFAULT_VAL_SPLIT
 from .errors import ParamError
 
 AUGMENTATIONS = ("flip", "shift", "rotation", "zoom")
@@ -59,21 +60,22 @@ class HParam:
         raise AssertionError(self.kind)
 
 
-# Training options shared by every architecture.
+# Training options shared by every architecture. Their defaults are the dashboard's and the CLI's.
 TRAINING_HPARAMS = (
-    HParam("epochs", "int", 10, "Passes over the training set.", 1, 500),
+    HParam("epochs", "int", 5, "Passes over the training set.", 1, 500),  # a short first run
     HParam("batch_size", "int", 32, "Images per gradient step.", 1, 2048),
     HParam("optimizer", "choice", "adam", "Adam, SGD with momentum 0.9, or RMSprop.",
            choices=OPTIMIZERS),
     HParam("learning_rate", "float", 1e-4, "Step size of the optimizer.", 1e-6, 10.0, log=True),
     HParam("train_size", "optional_int", None,
            "Use only this many training images (a quick run); empty for all.", 1, 10_000_000),
-    HParam("val_split", "float", 0.3, "Share of the training set held out for validation.", 0.05, 0.9),
+    HParam("val_split", "float", DEFAULT_VAL_SPLIT, "Share of the training set held out for validation.",
+           0.05, 0.9),
     HParam("augment", "multi", (), "Random horizontal flip, shift, rotation and zoom of training "
            "images (the notebooks' ImageDataGenerator options).", choices=AUGMENTATIONS),
     HParam("patience", "int", 0, "Stop after this many epochs without a better validation loss "
            "and keep the best weights; 0 turns early stopping off.", 0, 100),
-    HParam("seed", "int", 777, "Seed for the split, shuffling and initial weights.", 0, 2**31 - 1),
+    HParam("seed", "int", DEFAULT_SEED, "Seed for the split, shuffling and initial weights.", 0, 2**31 - 1),
 )
 
 
@@ -86,3 +88,16 @@ def check_all(specs, values, what):
                          f"Known: {', '.join(specs)}.")
     return {name: spec.check(values[name]) if name in values else spec.default
             for name, spec in specs.items()}
+
+
+def problems(specs, values):
+    """Every out-of-range value of `values` (a dict over `specs`), each as one message that names
+    the parameter and its range: what a form shows before it lets a run start."""
+    found = []
+    for spec in specs:
+        if spec.name in values:
+            try:
+                spec.check(values[spec.name])
+            except ParamError as exc:
+                found.append(str(exc))
+    return found

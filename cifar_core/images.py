@@ -29,7 +29,8 @@ def _open(source):
         if isinstance(exc, Image.DecompressionBombError):
             raise ImageError("The image is too large to decode safely. Use a photo under "
                              f"{MAX_PIXELS // 1_000_000} megapixels.") from None
-        raise ImageError("This file is not an image Pillow can read. Upload a PNG or JPEG photo.") from None
+        raise ImageError("This file is not an image (or not one in a format we read). Save it as PNG "
+                         "or JPEG, or take a screenshot of it, and upload that.") from None
 
 
 def to_model_image(source, shape):
@@ -88,3 +89,24 @@ def tile_images(images, columns, pad=1, background=255):
         r, c = divmod(i, columns)
         grid[r * (height + pad): r * (height + pad) + height, c * (width + pad): c * (width + pad) + width] = image
     return grid
+
+
+def colour_map_lut(colours):
+    """A 256-entry RGB lookup table interpolated through `colours` ('#rrggbb' or 'rgb(r, g, b)'
+    strings, low to high), e.g. Plotly's `plotly.colors.sequential.Viridis`."""
+    stops = np.array([_rgb(c) for c in colours], dtype=np.float64)
+    positions = np.linspace(0, 255, len(stops))
+    levels = np.arange(256)
+    return np.stack([np.interp(levels, positions, stops[:, k]) for k in range(3)], axis=1).round().astype(np.uint8)
+
+
+def _rgb(colour):
+    colour = colour.strip()
+    if colour.startswith("#"):
+        return [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+    return [int(float(v)) for v in colour[colour.index("(") + 1: colour.index(")")].split(",")[:3]]
+
+
+def apply_colour_map(grey, lut):
+    """uint8 grey levels (any shape) to RGB through a 256-entry lookup table: (..., 3)."""
+    return lut[np.asarray(grey, dtype=np.uint8)]

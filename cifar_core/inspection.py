@@ -55,13 +55,16 @@ def normalize_channel(channel):
     return np.clip(channel * 64 + 128, 0, 255).astype(np.uint8)
 
 
-def tile_channels(values, columns=None, pad=1, max_channels=None):
-    """Tile the channels of one layer output (H, W, C) into one uint8 greyscale grid image."""
-    from .images import tile_images
+def tile_channels(values, columns=None, pad=1, max_channels=None, lut=None):
+    """Tile the channels of one layer output (H, W, C) into one uint8 grid image: greyscale (H, W),
+    or RGB (H, W, 3) through a colour map's lookup table `lut`, on white gaps."""
+    from .images import apply_colour_map, tile_images
 
     count = min(values.shape[-1], max_channels or values.shape[-1])
-    channels = np.stack([normalize_channel(values[..., c]) for c in range(count)])[..., None]
-    return tile_images(channels, columns or math.ceil(math.sqrt(count)), pad)[..., 0]
+    channels = np.stack([normalize_channel(values[..., c]) for c in range(count)])
+    tiles = channels[..., None] if lut is None else apply_colour_map(channels, lut)
+    grid = tile_images(tiles, columns or math.ceil(math.sqrt(count)), pad)
+    return grid[..., 0] if lut is None else grid
 
 
 def first_conv_layer(model):

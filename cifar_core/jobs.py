@@ -12,6 +12,7 @@ import time
 
 from .curves import batch_series
 from .errors import ParamError, RunError
+from .process import configure_process
 from .runs import ACTIVE, RunStore
 from .training import TrainingListener, make_config, train_run
 
@@ -80,6 +81,7 @@ class Progress(TrainingListener):
 
 class JobManager:
     def __init__(self, runs_dir=None, max_jobs=None):
+        configure_process()  # this process trains: cap malloc's arenas before the training threads start
         self.store = RunStore(runs_dir)
         self.max_jobs = max_jobs or default_max_jobs()
         self._lock = threading.Lock()

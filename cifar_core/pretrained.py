@@ -1,14 +1,28 @@
 """VGG16's convolutional base, with ImageNet weights from the Keras cache (downloaded once)."""
 
-import keras
+import os
+from pathlib import Path
 
 from .errors import DataError
 
 WEIGHTS_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
 
 
+def imagenet_weights_path():
+    """Where Keras keeps VGG16's ImageNet weights: `$KERAS_HOME/models`, else `~/.keras/models`."""
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return Path(home) / "models" / WEIGHTS_FILE
+
+
+def imagenet_weights_available():
+    """True when the weights are on this machine, so a VGG16 run needs no download (no TensorFlow)."""
+    return imagenet_weights_path().is_file()
+
+
 def vgg16_base(input_tensor, weights="imagenet"):
     """VGG16 without its top, built on `input_tensor` so its layers join the caller's graph."""
+    import keras
+
     try:
         return keras.applications.VGG16(include_top=False, input_tensor=input_tensor,
                                         weights=None if weights in (None, "none") else weights)
@@ -16,6 +30,7 @@ def vgg16_base(input_tensor, weights="imagenet"):
         if weights in (None, "none"):
             raise
         raise DataError(
-            f"The ImageNet weights of VGG16 could not be loaded ({type(exc).__name__}: "
-            f"{str(exc)[:120]}). Choose weights 'none' to start from random initialisation, or put "
-            f"{WEIGHTS_FILE} into ~/.keras/models on a machine with network first.") from None
+            f"The ImageNet weights of VGG16 are not on this machine and could not be downloaded "
+            f"({type(exc).__name__}). Choose weights 'none' to start from random initialisation, "
+            f"or copy {WEIGHTS_FILE} into {imagenet_weights_path().parent} from a machine with "
+            f"network.") from None

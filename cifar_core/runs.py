@@ -21,6 +21,9 @@ ACTIVE = ("queued", "running")
 RUN_ID = re.compile(r"^\d{8}-\d{6}-[a-z0-9_]{1,32}-[0-9a-f]{6}$")
 
 CONFIG, STATUS, HISTORY, EVALUATION = "config.json", "status.json", "history.json", "evaluation.json"
+# Which model an evaluation is of, and which evaluation.json it belongs to: readable without
+# parsing the evaluation itself (its predictions make it megabytes on CIFAR-10).
+EVALUATION_STAMP = "evaluation.stamp.json"
 BEST_MODEL, LAST_MODEL, LOGS = "best.keras", "last.keras", "logs"
 
 # Runs this process is training or holding in its queue: anything else marked active is stale.
@@ -29,7 +32,24 @@ _live_lock = threading.Lock()
 
 
 def default_runs_dir():
+    """The runs folder when none is given: $CIFAR_CORE_RUNS, else `runs` in the working directory."""
     return Path(os.environ.get("CIFAR_CORE_RUNS") or "runs")
+
+
+def best_val_accuracy(epochs):
+    """The highest validation accuracy of a history's epoch records, or None if none has one."""
+    values = _val_accuracies(epochs)
+    return max(values) if values else None
+
+
+def last_val_accuracy(epochs):
+    """The validation accuracy of the last epoch that has one, or None."""
+    values = _val_accuracies(epochs)
+    return values[-1] if values else None
+
+
+def _val_accuracies(epochs):
+    return [e["val_accuracy"] for e in epochs if e.get("val_accuracy") is not None]
 
 
 def new_run_id(arch):
@@ -65,6 +85,16 @@ def read_json(path, default=None):
         return default
     except (OSError, ValueError) as exc:
         raise RunError(f"{path} is unreadable ({exc}).") from None
+
+
+def _file_version(path):
+    """[inode, mtime_ns, size] of a file, or None if it is missing: a rewrite (a new file renamed
+    over it) changes the inode."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return [info.st_ino, info.st_mtime_ns, info.st_size]
 
 
 def _pid_alive(pid):
@@ -151,6 +181,54 @@ class RunStore:
                 return folder / name
         return None
 
+    def model_stamp(self, run_id, which="best"):
+        """Which model file `model_path` picks and its version: {"model": file name, "mtime_ns": int}."""
+        path = self.model_path(run_id, which)
+        try:
+            if path is not None:
+                return {"model": path.name, "mtime_ns": path.stat().st_mtime_ns}
+        except FileNotFoundError:
+            pass  # deleted between the two looks: as if it had never been saved
+        raise RunError(f"Run {run_id} has no saved model yet: it has not finished an epoch. "
+                       "Wait for its first epoch, or train it again.")
+
+    def evaluation(self, run_id, stamp):
+        """The stored evaluation if it is of the model `stamp` names (see `model_stamp`), else None.
+
+        A damaged file counts as none: evaluating again replaces it."""
+        path = self.require(run_id) / EVALUATION
+        try:
+            stored = read_json(path)
+        except RunError:
+            return None
+        return stored if isinstance(stored, dict) and stored.get("stamp") == stamp else None
+
+    def write_evaluation(self, run_id, result):
+        """Store an evaluation; `result["stamp"]` says which model file it is of."""
+        folder = self.require(run_id)
+        write_json(folder / EVALUATION, result)
+        # The note names the evaluation.json it describes (inode, mtime, size): if two writers
+        # race, a note left beside the other's evaluation does not match it.
+        version = _file_version(folder / EVALUATION)
+        write_json(folder / EVALUATION_STAMP, {"stamp": result["stamp"], "file": version})
+
+    def has_evaluation(self, run_id, which="best"):
+        """Whether an evaluation of the run's current model is stored, without reading it."""
+        folder = self.require(run_id)
+        try:
+            stamp = self.model_stamp(run_id, which)
+            note = read_json(folder / EVALUATION_STAMP)
+        except RunError:
+            return False
+        if note is None:  # none yet, or an evaluation written before the notes existed
+            version = _file_version(folder / EVALUATION)
+            if version is None or self.evaluation(run_id, stamp) is None:
+                return False
+            write_json(folder / EVALUATION_STAMP, {"stamp": stamp, "file": version})
+            return True
+        return (isinstance(note, dict) and note.get("stamp") == stamp
+                and note.get("file") == _file_version(folder / EVALUATION))
+
     def list(self):
         """Summaries of every run, newest first."""
         if not self.root.is_dir():
@@ -168,7 +246,6 @@ class RunStore:
     def summary(self, run_id):
         config, status, history = self.config(run_id), self.status(run_id), self.history(run_id)
         epochs = history.get("epochs", [])
-        val_acc = [e["val_accuracy"] for e in epochs if e.get("val_accuracy") is not None]
         started, ended = status.get("started"), status.get("ended")
         return {
             "run_id": run_id, "status": status["status"], "reason": status.get("reason", ""),
@@ -177,7 +254,7 @@ class RunStore:
             "batch_size": config["training"]["batch_size"], "optimizer": config["training"]["optimizer"],
             "learning_rate": config["training"]["learning_rate"],
             "train_size": config.get("n_train"),
-            "best_val_accuracy": max(val_acc) if val_acc else None,
+            "best_val_accuracy": best_val_accuracy(epochs),
             "seconds": round((ended or time.time()) - started, 1) if started else None,
             "has_model": self.model_path(run_id) is not None,
         }

@@ -13,7 +13,7 @@ import numpy as np
 
 from . import runs as runs_mod
 from .architectures import build_model, check_hparams, get_architecture
-from .datasets import channel_stats, load_dataset, split_dataset
+from .datasets import channel_stats, check_available, load_dataset, split_dataset
 from .errors import CoreError, ParamError, RunError
 from .hparams import TRAINING_HPARAMS, check_all
 
@@ -34,10 +34,15 @@ def gpu_available():
 
 
 def make_config(dataset, arch, hparams=None, **training):
-    """A checked run config. Every out-of-range value is refused with its name and range."""
+    """A checked run config. Every out-of-range value is refused with its name and range.
+
+    Reads the dataset's local copy for its image count, and never downloads it: a dataset that is
+    not on this machine is refused with DataError, saying how to get it.
+    """
     get_architecture(arch)
     arch_values = check_hparams(arch, hparams)
     train_values = check_all(TRAINING_HPARAMS, training, "training")
+    check_available(dataset)
     ds = load_dataset(dataset)
     n_total = len(ds.y_train)
     n_val = math.ceil(n_total * train_values["val_split"])

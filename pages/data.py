@@ -7,14 +7,12 @@ from cifar_core import datasets as core
 from cifar_core.errors import CoreError
 from cifar_core.images import enlarge
 from pages import figures
-from pages.shared import dataset, keep_choices, show_error
-
-keep_choices()
+from pages.shared import KEEP, keep_valid, show_error
 
 st.title("Data")
 st.caption("Look at the images before training on them: classes, balance and pixel statistics.")
 
-name = st.selectbox("Dataset", list(core.DATASETS), key="data_dataset",
+name = st.selectbox("Dataset", list(core.DATASETS), key="data_dataset", persist_state=KEEP,
                     format_func=lambda n: core.DATASETS[n].title)
 info = core.DATASETS[name]
 st.write(info.description)
@@ -40,15 +38,16 @@ if not info.is_local():
         show_error(state["error"])
     st.warning(f"{info.title} is not on this machine.", icon=":material/cloud_off:")
     st.markdown(f"- Download it now into the Keras cache (once; it is then available offline), or\n"
-                f"- set `{'CIFAR10_PATH' if name == 'cifar10' else 'FASHION_MNIST_PATH'}` to a copy and "
-                f"restart the app, or\n- use **Digits (offline)**, which needs no download.")
+                f"- set `{info.env_var}` to a copy and restart the app, or\n"
+                f"- use **Digits (offline)**, which needs no download.")
     if st.button(f"Download {info.title}", key="data_download", icon=":material/download:"):
         core.start_download(name)
         st.rerun()
     st.stop()
 
 try:
-    ds = dataset(name)
+    with st.spinner("Loading the dataset …"):
+        ds = core.load_dataset(name)  # parsed once per server; the core keeps a few datasets
 except CoreError as exc:
     show_error(exc)
     st.stop()
@@ -57,16 +56,29 @@ st.success(f"Ready: {len(ds.y_train):,} training and {len(ds.y_test):,} test ima
            icon=":material/check_circle:")
 
 # ---- sample grid -------------------------------------------------------------------
-st.subheader("Sample images")
-c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
-classes = c1.multiselect("Classes", ds.class_names, key="data_classes", placeholder="All classes")
-size = c2.slider("Grid size", 3, 10, 6, key="data_grid")
-if c4.button("Reshuffle", key="data_reshuffle", icon=":material/shuffle:"):
-    st.session_state["data_seed"] = int(st.session_state.get("data_seed", 0)) + 1
-seed = c3.number_input("Seed", 0, 10**6, key="data_seed")
+st.header("Sample images")
+st.session_state.setdefault("data_seed", 0)
+
+
+def reshuffle():
+    st.session_state["data_seed"] = int(st.session_state["data_seed"] or 0) + 1
+
+
+c1, c2, c3, c4 = st.columns([3, 1, 1, 1], vertical_alignment="bottom")
+keep_valid("data_classes", ds.class_names, [])
+classes = c1.multiselect("Classes", ds.class_names, key="data_classes", placeholder="All classes",
+                         persist_state=KEEP)
+size = c2.slider("Grid size", 3, 10, 6, key="data_grid", persist_state=KEEP)
+seed = c3.number_input("Seed", 0, 10**6, key="data_seed", persist_state=KEEP)
+c4.button("Reshuffle", key="data_reshuffle", icon=":material/shuffle:", on_click=reshuffle)
 wanted = [ds.class_names.index(c) for c in classes] or list(range(ds.num_classes))
 pool = np.flatnonzero(np.isin(ds.y_train, wanted))
 shown = core.sample_indices(pool, size * size, seed)
+
+
+def image_text(index):
+    return f"{ds.class_names[ds.y_train[index]]} #{index}"
+
 
 grid, detail = st.columns([3, 1])
 with grid:
@@ -74,29 +86,33 @@ with grid:
         cols = st.columns(size)
         for col, index in zip(cols, shown[row: row + size]):
             col.image(enlarge(ds.x_train[index], scale=max(1, 64 // ds.image_shape[0])),
-                      caption=f"{ds.class_names[ds.y_train[index]]} #{index}", width="stretch")
+                      caption=image_text(index), width="stretch",
+                      alt=f"Training image #{index}, class {ds.class_names[ds.y_train[index]]}")
 with detail:
-    pick = st.selectbox("Enlarge image", shown.tolist(), key="data_selected",
+    keep_valid("data_selected", shown.tolist(), int(shown[0]))
+    pick = st.selectbox("Enlarge image", shown.tolist(), key="data_selected", persist_state=KEEP,
                         format_func=lambda i: f"#{i} · {ds.class_names[ds.y_train[i]]}")
-    st.image(enlarge(ds.x_train[pick], size=(256, 256)), width=256)
+    st.image(enlarge(ds.x_train[pick], size=(256, 256)), width=256,
+             alt=f"Training image #{pick}, class {ds.class_names[ds.y_train[pick]]}, enlarged")
     st.markdown(f"**{ds.class_names[ds.y_train[pick]]}** (label {ds.y_train[pick]}), training image #{pick}")
 
 # ---- balance and statistics ----------------------------------------------------------
-st.subheader("Classes and pixels")
+st.header("Classes and pixels")
 
 
 @st.cache_data(show_spinner="Computing statistics …", max_entries=8)
-def get_statistics(name, source_key, _ds):
+def get_statistics(name):
     """Class counts per split, channel mean/std of the training split and pixel histograms."""
-    split = core.split_dataset(_ds, core.DEFAULT_VAL_SPLIT, core.DEFAULT_SEED)
-    mean, std = core.channel_stats(_ds.x_train, split.train)
-    counts = {"train": core.class_counts(_ds.y_train[split.train], _ds.num_classes),
-              "validation": core.class_counts(_ds.y_train[split.val], _ds.num_classes),
-              "test": core.class_counts(_ds.y_test, _ds.num_classes)}
-    return counts, mean, std, core.pixel_histograms(_ds.x_train[split.train[:2000]], mean, std)
+    ds = core.load_dataset(name)
+    split = core.split_dataset(ds, core.DEFAULT_VAL_SPLIT, core.DEFAULT_SEED)
+    mean, std = core.channel_stats(ds.x_train, split.train)
+    counts = {"train": core.class_counts(ds.y_train[split.train], ds.num_classes),
+              "validation": core.class_counts(ds.y_train[split.val], ds.num_classes),
+              "test": core.class_counts(ds.y_test, ds.num_classes)}
+    return counts, mean, std, core.pixel_histograms(ds.x_train[split.train[:2000]], mean, std)
 
 
-counts, mean, std, hist = get_statistics(name, str(core.cache_key(name)), ds)
+counts, mean, std, hist = get_statistics(name)
 st.plotly_chart(figures.class_counts(counts, ds.class_names), key="data_counts_chart")
 st.caption(f"Validation: a stratified {core.DEFAULT_VAL_SPLIT:.0%} of the training set (seed "
            f"{core.DEFAULT_SEED}), as in the notebooks. The test set is never touched.")

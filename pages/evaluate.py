@@ -1,56 +1,61 @@
 """Evaluate: test accuracy, a confusion matrix you can click into, per-class scores, downloads."""
 
+import math
+
 import numpy as np
 import streamlit as st
 
 from cifar_core.curves import batch_series, history_csv
-from cifar_core.datasets import sample_indices
+from cifar_core.datasets import load_dataset, sample_indices
 from cifar_core.errors import CoreError
+from cifar_core.evaluation import evaluate_run
 from cifar_core.images import enlarge
+from cifar_core.runs import RunStore
 from pages import figures
-from pages.shared import dataset, keep_choices, pick_run_ui, runs_dir, show_error, store
+from pages.shared import KEEP, keep_valid, pick_run_ui, runs_dir, show_error, store, with_article
 
-keep_choices()
+CELL_PAGE = 30  # images of one matrix cell shown at a time
 
 st.title("Evaluate")
 st.caption("How a trained network does on test images it has never seen, class by class.")
 
 run, config = pick_run_ui("eval_run")
 run_id = run["run_id"]
-model_path = store().model_path(run_id)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def get_evaluation(directory, run_id, model_file, mtime_ns):
     """The run's stored evaluation, read once per model version."""
-    from cifar_core.evaluation import evaluate_run
-    return evaluate_run(store(), run_id)
+    return evaluate_run(RunStore(directory), run_id)
 
 
 try:
-    from cifar_core.evaluation import cached_evaluation, evaluate_run
-    if cached_evaluation(store(), run_id) is None:  # first time: evaluate with a progress bar
+    stamp = store().model_stamp(run_id)
+    if not store().has_evaluation(run_id):  # first time for this model: evaluate with a progress bar
         bar = st.progress(0.0, text="Evaluating on the test set …")
         evaluate_run(store(), run_id, progress=lambda done, total: bar.progress(
             done / total, text=f"Evaluating {done:,} of {total:,} test images"))
         bar.empty()
-    result = get_evaluation(runs_dir(), run_id, model_path.name, model_path.stat().st_mtime_ns)
-    ds = dataset(config["dataset"])
+    result = get_evaluation(runs_dir(), run_id, stamp["model"], stamp["mtime_ns"])
+    ds = load_dataset(config["dataset"])
 except CoreError as exc:
     show_error(exc)
     st.stop()
 names = result["class_names"]
+model_name = stamp["model"].removesuffix(".keras")
 
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Test accuracy", f"{result['accuracy']:.1%}")
 c2.metric("Test loss", f"{result['loss']:.3f}")
 c3.metric("Test images", f"{result['n']:,}")
-c4.metric("Model", model_path.stem, help=f"The {model_path.stem} weights of a {run['status']} run "
+c4.metric("Model", model_name, help=f"The {model_name} weights of a {run['status']} run "
           "(best: lowest validation loss).")
 
 # ---- confusion matrix ----------------------------------------------------------------
-st.subheader("Confusion matrix")
-normalized = st.toggle("Row-normalised (share of each true class)", key="eval_normalize")
+st.header("Confusion matrix")
+st.caption("Each row is a true class, each column the class the network predicted: the diagonal "
+           "holds the right answers, and a bright cell off it is a pair of classes the network confuses.")
+normalized = st.toggle("Row-normalised (share of each true class)", key="eval_normalize", persist_state=KEEP)
 matrix = result["confusion_matrix_normalized"] if normalized else result["confusion_matrix"]
 event = st.plotly_chart(figures.confusion_matrix(matrix, names, normalized), key="eval_matrix",
                         on_select="rerun", selection_mode="points")
@@ -61,47 +66,63 @@ if points and points[0].get("x") in names and points[0].get("y") in names:
         st.session_state["eval_last_click"] = picked
         st.session_state["eval_true"], st.session_state["eval_pred"] = picked
 st.caption("Click a cell, or choose a pair below, to see its test images.")
+# Defaults through session state only (a widget given both an index and a session value warns).
+keep_valid("eval_true", names, names[0])
+keep_valid("eval_pred", names, names[1 % len(names)])
 t1, t2, _ = st.columns([1, 1, 2])
-true_name = t1.selectbox("True class", names, key="eval_true")
-pred_name = t2.selectbox("Predicted class", names, key="eval_pred", index=1 % len(names))
+true_name = t1.selectbox("True class", names, key="eval_true", persist_state=KEEP)
+pred_name = t2.selectbox("Predicted class", names, key="eval_pred", persist_state=KEEP)
 cell = result["cells"][names.index(true_name)][names.index(pred_name)]
 verdict = "correct" if true_name == pred_name else "mistaken"
-st.markdown(f"**{len(cell)}** test images of **{true_name}** predicted as **{pred_name}** ({verdict}).")
+pages = max(1, math.ceil(len(cell) / CELL_PAGE))
+st.markdown(f"**{len(cell)}** test images of **{true_name}** predicted as **{pred_name}** ({verdict})"
+            + (f", {CELL_PAGE} a page." if pages > 1 else "."))
 scale = max(1, 64 // ds.image_shape[0])
 if cell:
+    page = st.pagination(pages, key=f"eval_cell_page_{true_name}_{pred_name}") if pages > 1 else 1
+    first = (page - 1) * CELL_PAGE
+    shown = cell[first: first + CELL_PAGE]
+    if pages > 1:
+        st.caption(f"Images {first + 1}–{first + len(shown)} of {len(cell)}.")
     cols = st.columns(10)
-    for i, index in enumerate(cell[:30]):
-        cols[i % 10].image(enlarge(ds.x_test[index], scale=scale), caption=f"#{index}", width="stretch")
+    for i, index in enumerate(shown):
+        cols[i % 10].image(enlarge(ds.x_test[index], scale=scale), caption=f"#{index}", width="stretch",
+                           alt=f"Test image #{index}, a true {true_name} predicted as {pred_name}")
 
 # ---- per-class scores and a grid of predictions ----------------------------------------
-st.subheader("Per-class precision, recall and F1")
+st.header("Per-class precision, recall and F1")
+st.caption("Precision: of the images the network called this class, the share that were. Recall: of "
+           "the images of this class, the share it found. F1 balances the two.")
 st.dataframe(result["report"], hide_index=True, key="eval_report",
              column_config={c: st.column_config.ProgressColumn(c, min_value=0, max_value=1, format="%.2f")
                             for c in ("precision", "recall", "f1")})
 
-st.subheader("Predictions on test images")
-g1, g2, g3 = st.columns([1, 1, 2])
-only_wrong = g1.toggle("Only mistakes", key="eval_only_wrong")
-seed = g2.number_input("Sample seed", 0, 10**6, 0, key="eval_grid_seed")
+st.header("Predictions on test images")
+g1, g2, _ = st.columns([1, 1, 2], vertical_alignment="bottom")
+only_wrong = g1.toggle("Only mistakes", key="eval_only_wrong", persist_state=KEEP)
+seed = g2.number_input("Sample seed", 0, 10**6, key="eval_grid_seed", persist_state=KEEP)
 predictions = np.asarray(result["predictions"])
 pool = np.flatnonzero(predictions != ds.y_test) if only_wrong else np.arange(len(predictions))
-sample = sample_indices(pool, 20, seed)
 cols = st.columns(10)
-for i, index in enumerate(sample):
-    right = predictions[index] == ds.y_test[index]
-    caption = (f"right: {names[predictions[index]]}" if right
-               else f"WRONG: {names[predictions[index]]} (true {names[ds.y_test[index]]})")
-    cols[i % 10].image(enlarge(ds.x_test[index], scale=scale), caption=caption, width="stretch")
+for i, index in enumerate(sample_indices(pool, 20, seed)):
+    guess, truth = names[predictions[index]], names[ds.y_test[index]]
+    right = guess == truth
+    cols[i % 10].image(enlarge(ds.x_test[index], scale=scale), width="stretch",
+                       caption=f"right: {guess}" if right else f"WRONG: {guess} (true {truth})",
+                       alt=f"Test image #{index}, {with_article(truth)}, predicted {guess}"
+                           + ("" if right else " (a mistake)"))
 
 # ---- curves and downloads --------------------------------------------------------------
-st.subheader("Learning curves")
+st.header("Learning curves")
 history = store().history(run_id)
 batches = batch_series(history)
 l1, l2 = st.columns(2)
 l1.plotly_chart(figures.learning_curve("loss", history["epochs"], batches), key="eval_loss_chart")
 l2.plotly_chart(figures.learning_curve("accuracy", history["epochs"], batches), key="eval_accuracy_chart")
-d1, d2, _ = st.columns([1, 1, 2])
-d1.download_button("Download model (.keras)", model_path.read_bytes(), file_name=f"{run_id}.keras",
-                   key="eval_download_model", icon=":material/download:")
-d2.download_button("Download history (CSV)", history_csv(history["epochs"]), file_name=f"{run_id}-history.csv",
-                   mime="text/csv", key="eval_download_history", icon=":material/download:")
+model_path = store().model_path(run_id)
+with st.container(horizontal=True):
+    st.download_button("Download model (.keras)", model_path.read_bytes(), file_name=f"{run_id}.keras",
+                       key="eval_download_model", icon=":material/download:")
+    st.download_button("Download history (CSV)", history_csv(history["epochs"]),
+                       file_name=f"{run_id}-history.csv", mime="text/csv", key="eval_download_history",
+                       icon=":material/download:")

@@ -1,26 +1,35 @@
 """Feature maps: what each layer of a trained network responds to, for a test image or your photo."""
 
 import numpy as np
+import plotly.colors
 import streamlit as st
 
+from cifar_core.datasets import load_dataset
 from cifar_core.errors import CoreError
-from cifar_core.images import enlarge, tile_images, to_model_image
+from cifar_core.evaluation import load_run_model
+from cifar_core.images import colour_map_lut, enlarge, tile_images, to_model_image
 from cifar_core.inspection import (feature_layers, feature_maps, first_conv_filters, fresh_model,
                                    predict_image, tile_channels, weight_histogram, weight_layers)
 from pages import figures
-from pages.shared import dataset, keep_choices, pick_run_ui, run_model, show_error, store
+from pages.shared import KEEP, keep_valid, pick_run_ui, show_error, store, with_article
 
-keep_choices()
+# Viridis reads on a projector: dark purple for weak responses, yellow for strong, and it stays
+# ordered in greyscale and for colour-blind viewers.
+LUT = colour_map_lut(plotly.colors.sequential.Viridis)
+MAP_PIXELS = 480  # a layer's grid fits one screen at 1366×768
 
 st.title("Feature maps")
-st.caption("Feed one image through a trained network and see every layer's channels light up.")
+st.caption("Feed one image through a trained network and see every layer's channels light up. Each "
+           "small square is one feature map: the output of one filter, bright (yellow) where the pattern "
+           "it looks for appears in the image, dark (purple) where it does not.")
 
 run, config = pick_run_ui("fm_run")
 run_id = run["run_id"]
 shape = tuple(config["image_shape"])
 try:
-    model = run_model(run_id)
-    ds = dataset(config["dataset"])
+    with st.spinner("Loading the model …"):
+        model = load_run_model(store(), run_id)  # the core keeps recently used models
+    ds = load_dataset(config["dataset"])
 except CoreError as exc:
     show_error(exc)
     st.stop()
@@ -30,18 +39,21 @@ names = config["class_names"]
 def image_choice_ui():
     """The image to inspect, as uint8 (H, W, C), and a caption; None if there is none yet."""
     source = st.radio("Image", ["By index", "By class", "At random", "Upload a photo"], key="fm_source",
-                      horizontal=True)
+                      horizontal=True, persist_state=KEEP)
     if source == "By index":
-        index = st.number_input("Test image index", 0, len(ds.y_test) - 1, 0, key="fm_index")
+        keep_valid("fm_index", range(len(ds.y_test)), 0)
+        index = st.number_input("Test image index", 0, len(ds.y_test) - 1, key="fm_index", persist_state=KEEP)
     elif source == "By class":
-        chosen = st.selectbox("Class", names, key="fm_class")
+        keep_valid("fm_class", names, names[0])
+        chosen = st.selectbox("Class", names, key="fm_class", persist_state=KEEP)
         pool = np.flatnonzero(ds.y_test == names.index(chosen))
         index = int(pool[st.session_state.get("fm_class_pick", 0) % len(pool)])
         if st.button("Another one", key="fm_class_next"):
             st.session_state["fm_class_pick"] = st.session_state.get("fm_class_pick", 0) + 1
             st.rerun()
     elif source == "At random":
-        if st.button("Pick another", key="fm_random_next") or "fm_random_index" not in st.session_state:
+        if (st.button("Pick another", key="fm_random_next")
+                or st.session_state.get("fm_random_index", len(ds.y_test)) >= len(ds.y_test)):
             st.session_state["fm_random_index"] = int(np.random.default_rng().integers(len(ds.y_test)))
         index = st.session_state["fm_random_index"]
     else:
@@ -55,38 +67,43 @@ def image_choice_ui():
         except CoreError as exc:
             show_error(exc)
             return None, None
-    return ds.x_test[index], f"test image #{index}, a {names[ds.y_test[index]]}"
+    return ds.x_test[index], f"test image #{index}, {with_article(names[ds.y_test[index]])}"
 
 
 image, caption = image_choice_ui()
 if image is None:
     st.stop()
 
-left, right = st.columns([1, 2])
-left.image(enlarge(image, size=(224, 224)), caption=f"{caption}, as the model sees it ({shape[0]}×{shape[1]})")
-right.plotly_chart(figures.top_predictions(predict_image(model, image, names)), key="fm_predictions")
+# The image and what the network makes of it stay in view in the sidebar while the layers scroll.
+with st.sidebar:
+    st.image(enlarge(image, size=(224, 224)), caption=f"{caption}, as the model sees it ({shape[0]}×{shape[1]})",
+             alt=f"The image being inspected: {caption}")
+    st.plotly_chart(figures.top_predictions(predict_image(model, image, names), height=260),
+                    key="fm_predictions")
 
-st.subheader("Layers")
+st.header("Layers")
 available = feature_layers(model)
-default = [n for n in available if "conv" in n or "pool" in n]
-layers = st.multiselect("Layers to show", available, default=default, key="fm_layers")
-maps = feature_maps(model, image, layers) if layers else []
-for fmap in maps:
+keep_valid("fm_layers", available, [n for n in available if "conv" in n or "pool" in n])
+layers = st.multiselect("Layers to show", available, key="fm_layers", persist_state=KEEP)
+st.caption("Early layers respond to edges and colours; deeper layers, smaller and with more channels, "
+           "respond to parts of objects. Pooling halves the size and keeps the strongest responses.")
+for fmap in feature_maps(model, image, layers) if layers else []:
     height, width, channels = fmap["shape"]
-    grid = tile_channels(fmap["values"], max_channels=64)
-    st.markdown(f"**{fmap['name']}** — {fmap['type']}, {height}×{width}×{channels}"
-                + (" (first 64 channels)" if channels > 64 else ""))
-    scale = max(1, 480 // max(grid.shape))
-    st.image(enlarge(grid, scale=scale), output_format="PNG")
+    grid = tile_channels(fmap["values"], max_channels=64, lut=LUT)
+    title = f"**{fmap['name']}** — {fmap['type']}, {height}×{width}×{channels}"
+    st.markdown(title + (" (first 64 channels)" if channels > 64 else ""))
+    st.image(enlarge(grid, scale=max(1, MAP_PIXELS // max(grid.shape[:2]))), output_format="PNG",
+             alt=f"Feature maps of layer {fmap['name']} ({fmap['type']}, {min(channels, 64)} channels of "
+                 f"{height}×{width}) for {caption}")
 
-st.subheader("What the first layer learned")
+st.header("What the first layer learned")
 f1, f2 = st.columns([1, 2])
 filters = first_conv_filters(model)
 if len(filters):
     tiles = tile_images(filters, columns=8, pad=1)
-    f1.image(enlarge(tiles, scale=max(1, 320 // tiles.shape[1])),
+    f1.image(enlarge(tiles, scale=max(1, 320 // tiles.shape[1])), output_format="PNG",
              caption=f"{len(filters)} filters of the first convolution, each scaled to full contrast",
-             output_format="PNG")
+             alt=f"The {len(filters)} filters of the first convolution, as small colour patches")
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -95,7 +112,8 @@ def get_fresh_model(run_id):
 
 
 with f2:
-    layer = st.selectbox("Weight histogram of", weight_layers(model), key="fm_hist_layer")
+    keep_valid("fm_hist_layer", weight_layers(model), weight_layers(model)[0])
+    layer = st.selectbox("Weight histogram of", weight_layers(model), key="fm_hist_layer", persist_state=KEEP)
     hist = weight_histogram(model, get_fresh_model(run_id), layer)
     st.plotly_chart(figures.weight_histograms(hist, layer), key="fm_hist_chart")
     st.caption(f"Spread of the weights: {hist['initial_std']:.4f} freshly initialised, "

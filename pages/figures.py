@@ -7,11 +7,25 @@ import plotly.express as px
 from cifar_core.curves import downsample
 
 TRAIN, VAL = "#1f5fbf", "#d9480f"
-LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=340, showlegend=True,
-              legend=dict(orientation="h", y=-0.25))
+# Text of at least 14 px everywhere (ticks, axis titles, legends, cell values): read from the back
+# of a classroom. Plotly's own default is 12 px.
+FONT = dict(size=15, color="#111111")
+LAYOUT = dict(margin=dict(l=10, r=10, t=44, b=10), height=340, showlegend=True, font=FONT,
+              title_font=dict(size=18), legend=dict(orientation="h", y=-0.3, font=dict(size=14)))
 
 
-def learning_curve(metric, epochs, batches=(), title=None):
+def readable(fig):
+    """Fonts set on every axis, legend and colour bar: Streamlit's chart theme sets tick labels to
+    12.75 px, which a figure's global font does not override."""
+    axis = dict(tickfont=dict(size=14), title_font=dict(size=15))
+    fig.update_xaxes(**axis)
+    fig.update_yaxes(**axis)
+    fig.update_layout(legend_font_size=14, title_font_size=18)
+    fig.update_coloraxes(colorbar_tickfont_size=14, colorbar_title_font_size=15)
+    return fig
+
+
+def learning_curve(metric, epochs, batches=(), title=None, height=340):
     """Training against validation per epoch, with the per-batch running value behind it.
 
     `batches` holds (fractional epoch, loss, accuracy) points.
@@ -27,8 +41,9 @@ def learning_curve(metric, epochs, batches=(), title=None):
         ys = [e[key] for e in epochs if e.get(key) is not None]
         fig.add_scatter(x=xs, y=ys, mode="lines+markers", name=f"{name} {metric} (per epoch)",
                         line=dict(color=colour, width=3))
-    fig.update_layout(title=title or metric.capitalize(), xaxis_title="epoch", yaxis_title=metric, **LAYOUT)
-    return fig
+    fig.update_layout(title=title or metric.capitalize(), xaxis_title="epoch", yaxis_title=metric,
+                      **{**LAYOUT, "height": height})
+    return readable(fig)
 
 
 def compare_runs(metric, histories):
@@ -38,7 +53,7 @@ def compare_runs(metric, histories):
         fig.add_scatter(x=[e["epoch"] for e in epochs], y=[e.get(metric) for e in epochs],
                         mode="lines+markers", name=label)
     fig.update_layout(title=metric.replace("_", " "), xaxis_title="epoch", **LAYOUT)
-    return fig
+    return readable(fig)
 
 
 def confusion_matrix(matrix, class_names, normalized):
@@ -54,22 +69,23 @@ def confusion_matrix(matrix, class_names, normalized):
                     customdata=values.ravel(), mode="markers", showlegend=False, name="cells",
                     marker=dict(size=30, opacity=0.01, symbol="square", color="black"),
                     hovertemplate="true %{y}, predicted %{x}: %{customdata}<extra></extra>")
-    fig.update_layout(height=560, margin=dict(l=10, r=10, t=30, b=10), clickmode="event+select")
-    return fig
+    fig.update_traces(textfont=dict(size=15), selector=dict(type="heatmap"))
+    fig.update_layout(height=560, margin=dict(l=10, r=10, t=30, b=10), clickmode="event+select", font=FONT)
+    return readable(fig)
 
 
 def class_counts(counts, class_names):
     """Grouped bars: images per class in each split. `counts` is {split: array}."""
     fig = go.Figure([go.Bar(name=split, x=class_names, y=list(values)) for split, values in counts.items()])
     fig.update_layout(barmode="group", title="Images per class", **LAYOUT)
-    return fig
+    return readable(fig)
 
 
 def histogram(counts, edges, title, name=None, colour=TRAIN):
     centres = (np.asarray(edges[:-1]) + np.asarray(edges[1:])) / 2
     fig = go.Figure(go.Bar(x=centres, y=counts, marker_color=colour, name=name or title))
     fig.update_layout(title=title, bargap=0, **{**LAYOUT, "showlegend": False})
-    return fig
+    return readable(fig)
 
 
 def weight_histograms(hist, layer):
@@ -79,14 +95,14 @@ def weight_histograms(hist, layer):
                             opacity=0.6),
                      go.Bar(x=centres, y=hist["trained"], name="trained", marker_color=TRAIN, opacity=0.6)])
     fig.update_layout(barmode="overlay", bargap=0, title=f"Weights of {layer}", xaxis_title="weight", **LAYOUT)
-    return fig
+    return readable(fig)
 
 
-def top_predictions(predictions):
+def top_predictions(predictions, height=300):
     names = [n for n, _ in predictions][::-1]
     probs = [p for _, p in predictions][::-1]
     fig = go.Figure(go.Bar(x=probs, y=names, orientation="h", marker_color=TRAIN,
                            text=[f"{p:.1%}" for p in probs], textposition="auto"))
     fig.update_layout(title="Top-5 predictions", xaxis=dict(range=[0, 1], tickformat=".0%"),
-                      **{**LAYOUT, "height": 300, "showlegend": False})
-    return fig
+                      **{**LAYOUT, "height": height, "showlegend": False})
+    return readable(fig)

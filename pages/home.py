@@ -3,9 +3,8 @@
 import streamlit as st
 
 from cifar_core.datasets import DATASETS
-from pages.shared import ACTIVE, keep_choices, store
-
-keep_choices()
+from cifar_core.runs import ACTIVE
+from pages.shared import store
 
 st.title("Convolutional networks on CIFAR-10")
 st.caption("Train, watch and look inside CNNs from the browser — no code needed.")
@@ -25,14 +24,15 @@ col1.metric("Datasets ready", len(ready), help=", ".join(ready))
 col2.metric("Runs", len(runs))
 col3.metric("Training now", len(training))
 
-if "CIFAR-10" not in ready:
-    st.warning("CIFAR-10 is not on this machine yet. Open **Data** to download it, set `CIFAR10_PATH`, "
+cifar = DATASETS["cifar10"]
+if not cifar.is_local():
+    st.warning(f"CIFAR-10 is not on this machine yet. Open **Data** to download it, set `{cifar.env_var}`, "
                "or use the offline Digits set.", icon=":material/cloud_download:")
 for run in training:
     st.info(f"Training now: **{run['arch']}** on {run['dataset']} ({run['status']}, epoch {run['epochs']}).",
             icon=":material/model_training:")
 
-st.subheader("Where next")
+st.header("Where next")
 c1, c2, c3, c4 = st.columns(4)
 c1.page_link("pages/data.py", label="Look at the data", icon=":material/photo_library:")
 c2.page_link("pages/train.py", label="Train a network", icon=":material/model_training:")

@@ -1,56 +1,23 @@
-"""What every page shares: cached getters around cifar_core, and small widget helpers.
+"""What every page shares: the job manager, the runs folder, messages and the run picker.
 
-TensorFlow is imported only inside the getters that need it, so pages that do not
-train or load models (Home, Data) open without it.
+The core owns its caches (datasets, models): pages call it directly. TensorFlow is imported
+only by the core functions that need it, so pages that do not train or load models (Home,
+Data) open without it.
 """
-
-import os
 
 import streamlit as st
 
 from cifar_core.errors import CoreError
-from cifar_core.runs import RunStore, check_run_id
+from cifar_core.runs import ACTIVE, RunStore, check_run_id, default_runs_dir
+from pages import navigation
 
-ACTIVE = ("queued", "running")
+navigation.use_app_navigation()
 
-
-def _use_app_navigation():
-    """Streamlit treats a folder named pages/ as legacy auto-discovered pages until app.py has run
-    once in the server; a first visitor arriving on a deep link (/train) would get the page without
-    app.py's navigation and layout. Switch to app.py's declared pages and rerun."""
-    from streamlit.runtime.pages_manager import PagesManager
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
-
-
-_use_app_navigation()
-
-PAGE_PREFIXES = ("data_", "train_", "eval_", "fm_")
-# Buttons, uploads and chart or table selections cannot be set through session state.
-NOT_KEPT = {"data_reshuffle", "data_download", "train_start", "train_stop", "train_watch", "train_delete",
-            "train_runs_table", "eval_matrix", "eval_download_model", "eval_download_history",
-            "fm_upload", "fm_class_next", "fm_random_next"}
-SAVED = "_kept_choices"
-
-
-def keep_choices():
-    """Keep every page's widget choices while the user visits other pages.
-
-    Streamlit forgets the state of widgets that a run does not draw; a copy under a key of
-    our own survives, and puts the choice back when the page is drawn again. Every page calls this first.
-    """
-    saved = st.session_state.setdefault(SAVED, {})
-    for key, value in saved.items():
-        if key not in st.session_state:
-            st.session_state[key] = value
-    for key in list(st.session_state):
-        if isinstance(key, str) and key.startswith(PAGE_PREFIXES) and key not in NOT_KEPT:
-            saved[key] = st.session_state[key]
-
-
-def runs_dir():
-    return os.environ.get("CIFAR_CORE_RUNS") or "runs"
+# Widgets keep their value for the whole browser session, across pages (Streamlit's own
+# mechanism; copying values back through session state showed the widgets' minimums instead).
+KEEP = "session"
+# A run that ended with a model, best first when a page opens on its own.
+USABLE = ("completed", "stopped", "interrupted", "failed")
 
 
 @st.cache_resource(show_spinner=False)
@@ -58,6 +25,10 @@ def get_manager(directory):
     """One job manager per server and runs folder, shared by every session (thread-safe)."""
     from cifar_core.jobs import JobManager
     return JobManager(directory)
+
+
+def runs_dir():
+    return str(default_runs_dir())
 
 
 def manager():
@@ -68,32 +39,31 @@ def store():
     return RunStore(runs_dir())
 
 
-@st.cache_resource(show_spinner="Loading the dataset …")
-def get_dataset(name, source_key):
-    """A dataset, parsed once per server and shared by every session."""
-    from cifar_core.datasets import load_dataset
-    return load_dataset(name)
-
-
-def dataset(name):
-    from cifar_core.datasets import cache_key
-    return get_dataset(name, str(cache_key(name)))
-
-
-@st.cache_resource(show_spinner="Loading the model …", max_entries=16)
-def get_model(directory, run_id, model_file, mtime_ns):
-    from cifar_core.evaluation import load_run_model
-    return load_run_model(RunStore(directory), run_id)
-
-
-def run_model(run_id):
-    path = store().model_path(run_id)
-    return get_model(runs_dir(), run_id, path.name, path.stat().st_mtime_ns)
-
-
 def show_error(exc):
     """A core error as one short message; nothing else on the page is lost."""
     st.error(str(exc), icon=":material/error:")
+
+
+def scroll_to_top():
+    """Bring the top of the page into view, e.g. when a click far down changes what the top shows.
+    Streamlit keeps a tab's scroll position across reruns and has no call for this; the script is
+    a constant of ours, never user content."""
+    st.html("<script>document.querySelector('[data-testid=\"stMain\"]')?.scrollTo({top: 0});"
+            "window.scrollTo({top: 0});</script>", unsafe_allow_javascript=True)
+
+
+def with_article(noun):
+    """'an airplane', 'a cat', 'an 8'."""
+    return ("an " if noun[:1].lower() in "aeiou8" else "a ") + noun
+
+
+def keep_valid(key, options, default):
+    """Reset a kept choice that the current options no longer hold (another run's classes or
+    layers), before its widget is drawn; `default` may be a list for a multiselect."""
+    value = st.session_state.get(key)
+    valid = set(value) <= set(options) if isinstance(value, list) else value in options
+    if key not in st.session_state or not valid:
+        st.session_state[key] = default
 
 
 def run_label(row):
@@ -101,13 +71,21 @@ def run_label(row):
     return f"{row['run_id']} · {row['dataset']} · {row['status']}{best}"
 
 
-def pick_run_ui(key, usable=("completed", "stopped", "interrupted", "failed")):
+def short_run_label(row):
+    """A label short enough for a chart legend at 1366 px: architecture, start time, settings."""
+    stamp = row["run_id"][9:13]  # HHMM of the run id 20261122-153000-...
+    return (f"{row['arch']} {stamp[:2]}:{stamp[2:]} · lr {row['learning_rate']:g} · "
+            f"batch {row['batch_size']} · …{row['run_id'][-3:]}")
+
+
+def pick_run_ui(key, usable=USABLE):
     """A run selector over runs with a saved model; honours `?run=<id>` in the address.
 
-    Returns the chosen run's summary row and config, or stops the page with what to do.
+    Opens on the newest completed run (a stopped run of one epoch is rarely what a class wants
+    to look at). Returns the chosen run's summary row and config, or stops the page with what to do.
     """
-    rows = [r for r in store().list() if r["status"] in usable and r["has_model"]]
-    training = [r for r in store().list() if r["status"] in ACTIVE]
+    runs = store().list()
+    rows = [r for r in runs if r["status"] in usable and r["has_model"]]
     wanted = st.query_params.get("run")
     if wanted is not None:
         try:
@@ -116,7 +94,7 @@ def pick_run_ui(key, usable=("completed", "stopped", "interrupted", "failed")):
             show_error(f"The address names a run that was refused: {exc}")
             wanted = None
     if not rows:
-        if training:
+        if any(r["status"] in ACTIVE for r in runs):
             st.info("A run is still training and has not saved a model yet. Watch it on the Train page, "
                     "then come back.", icon=":material/hourglass_top:")
         else:
@@ -124,7 +102,9 @@ def pick_run_ui(key, usable=("completed", "stopped", "interrupted", "failed")):
         st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
         st.stop()
     ids = [r["run_id"] for r in rows]
-    if wanted in ids and key not in st.session_state:
-        st.session_state[key] = wanted
-    chosen = st.selectbox("Run", ids, key=key, format_func=lambda i: run_label(rows[ids.index(i)]))
+    if key not in st.session_state or st.session_state[key] not in ids:
+        completed = [r["run_id"] for r in rows if r["status"] == "completed"]
+        st.session_state[key] = wanted if wanted in ids else (completed or ids)[0]
+    chosen = st.selectbox("Run", ids, key=key, format_func=lambda i: run_label(rows[ids.index(i)]),
+                          persist_state=KEEP)
     return rows[ids.index(chosen)], store().config(chosen)

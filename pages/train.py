@@ -5,14 +5,14 @@ import streamlit as st
 
 from cifar_core import curves
 from cifar_core.architectures import ARCHITECTURES
-from cifar_core.datasets import DATASETS
+from cifar_core.datasets import DATASETS, load_dataset
 from cifar_core.errors import CoreError
-from cifar_core.hparams import TRAINING_HPARAMS
+from cifar_core.hparams import TRAINING_HPARAMS, problems
+from cifar_core.pretrained import imagenet_weights_available
 from cifar_core.presets import PRESETS
+from cifar_core.runs import ACTIVE
 from pages import figures
-from pages.shared import ACTIVE, dataset, keep_choices, manager, run_label, show_error, store
-
-keep_choices()
+from pages.shared import KEEP, manager, scroll_to_top, short_run_label, show_error, store
 
 LEARNING_RATES = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 0.3, 1.0, 3.0, 10.0]
 TRAINING = {spec.name: spec for spec in TRAINING_HPARAMS}
@@ -29,45 +29,51 @@ def apply_preset():
 
 
 def hparam_ui(spec, key):
-    """One widget drawn from a hyperparameter spec: its range and help text come from the registry."""
+    """One widget drawn from a hyperparameter spec; its help text and range come from the registry.
+
+    Number boxes have no min or max of their own: a browser silently keeps the last valid value
+    of a box whose bounds are broken, so the core checks the range and the page says what is wrong.
+    """
+    help_text = f"{spec.help} Allowed: {spec.range_text()}."
     if spec.kind == "choice":
-        return st.selectbox(spec.name, spec.choices, key=key, help=spec.help)
+        return st.selectbox(spec.name, spec.choices, key=key, help=help_text, persist_state=KEEP)
     if spec.kind == "multi":
-        return st.multiselect(spec.name, spec.choices, key=key, help=spec.help)
+        return st.multiselect(spec.name, spec.choices, key=key, help=help_text, persist_state=KEEP)
     if spec.log:
-        return st.select_slider(spec.name, LEARNING_RATES, key=key, help=spec.help, format_func=lambda v: f"{v:g}")
+        return st.select_slider(spec.name, LEARNING_RATES, key=key, help=help_text, persist_state=KEEP,
+                                format_func=lambda v: f"{v:g}")
     if spec.kind == "float":
-        return st.number_input(spec.name, float(spec.low), float(spec.high), step=0.05, key=key, help=spec.help)
+        return st.number_input(spec.name, step=0.05, format="%.2f", key=key, help=help_text, persist_state=KEEP)
     if spec.kind == "optional_int":
-        return st.number_input(spec.name, int(spec.low), int(spec.high), step=100, key=key,
-                               help=spec.help, placeholder="all")
-    return st.number_input(spec.name, int(spec.low), int(spec.high), step=1, key=key, help=spec.help)
+        return st.number_input(spec.name, step=100, key=key, help=help_text, placeholder="all",
+                               persist_state=KEEP)
+    return st.number_input(spec.name, step=1, key=key, help=help_text, persist_state=KEEP)
 
 
-def defaults():
-    st.session_state.setdefault("train_epochs", 5)  # a short first run for a class
-    for spec in TRAINING_HPARAMS:
-        st.session_state.setdefault(f"train_{spec.name}", list(spec.default) if spec.kind == "multi" else spec.default)
+def default_value(spec):
+    return list(spec.default) if spec.kind == "multi" else spec.default
 
 
 def settings_ui():
     """The dataset, architecture and every option; returns (dataset, arch, hparams, training)."""
-    defaults()
+    # Defaults are written once, in the run that first draws the widgets; later the widgets keep
+    # their own values for the whole session.
+    for spec in TRAINING_HPARAMS:
+        st.session_state.setdefault(f"train_{spec.name}", default_value(spec))
     st.selectbox("Preset (one click reproduces a notebook)", list(PRESETS), key="train_preset",
                  index=None, placeholder="Choose a notebook setup …", on_change=apply_preset,
-                 format_func=lambda p: PRESETS[p]["title"])
+                 format_func=lambda p: PRESETS[p]["title"], persist_state=KEEP)
     c1, c2 = st.columns(2)
-    ds_name = c1.selectbox("Dataset", list(DATASETS), key="train_dataset",
+    ds_name = c1.selectbox("Dataset", list(DATASETS), key="train_dataset", persist_state=KEEP,
                            format_func=lambda n: DATASETS[n].title + ("" if DATASETS[n].is_local() else " (download on the Data page)"))
-    arch_name = c2.selectbox("Architecture", list(ARCHITECTURES), key="train_arch",
+    arch_name = c2.selectbox("Architecture", list(ARCHITECTURES), key="train_arch", persist_state=KEEP,
                              format_func=lambda n: ARCHITECTURES[n].title)
     arch = ARCHITECTURES[arch_name]
     st.write(arch.description)
     hparams = {}
-    cols = st.columns(len(arch.hparams))
-    for col, spec in zip(cols, arch.hparams):
+    for col, spec in zip(st.columns(len(arch.hparams)), arch.hparams):
         key = f"train_{arch_name}_{spec.name}"
-        st.session_state.setdefault(key, spec.default)
+        st.session_state.setdefault(key, default_value(spec))
         with col:
             hparams[spec.name] = hparam_ui(spec, key)
     st.markdown("**Training options**")
@@ -80,50 +86,93 @@ def settings_ui():
     return ds_name, arch_name, hparams, training
 
 
+def offline_weights_ui(arch_name, hparams):
+    """VGG16 with ImageNet weights that are not here: offer random initialisation instead."""
+    if hparams.get("weights") != "imagenet" or imagenet_weights_available():
+        return
+
+    def use_random_weights():
+        st.session_state[f"train_{arch_name}_weights"] = "none"
+
+    st.info("VGG16's ImageNet weights are not on this machine yet: Start downloads them once (58 MB), "
+            "which needs a network. Offline, start from random initialisation instead; it learns "
+            "from scratch, more slowly.", icon=":material/cloud_off:")
+    st.button("Use random initialisation", key="train_random_weights", on_click=use_random_weights)
+
+
 @st.cache_data(show_spinner="Building the model …", max_entries=32)
-def get_layer_table(arch_name, shape, hparams_items):
+def get_layer_table(arch_name, shape, num_classes, hparams_items):
     from cifar_core.architectures import build_model, layer_table
     hparams = dict(hparams_items)
     if "weights" in hparams:
         hparams["weights"] = "none"  # same layers and parameter count, no download for a summary
-    model = build_model(arch_name, shape, 10, hparams)
+    model = build_model(arch_name, shape, num_classes, hparams)
     return model.count_params(), layer_table(model)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def get_augment_preview(ds_name, source_key, augment, _images):
+def get_augment_preview(ds_name, augment):
     from cifar_core.pipeline import augment_preview
-    return augment_preview(_images, augment, copies=5, seed=0)
+    return augment_preview(load_dataset(ds_name).x_train[:4], augment, copies=5, seed=0)
 
 
 def summary_ui(ds_name, arch_name, hparams, augment):
     """Parameter count and layer table before anything trains; a preview of augmentation."""
-    shape = (32, 32, 3)
-    if DATASETS[ds_name].is_local():
-        try:
-            ds = dataset(ds_name)
-            shape = ds.image_shape
-        except CoreError as exc:
-            show_error(exc)
-            ds = None
-    else:
-        ds = None
+    info = DATASETS[ds_name]
+    shape = info.image_shape
     try:
-        params, table = get_layer_table(arch_name, shape, tuple(sorted(hparams.items())))
+        params, table = get_layer_table(arch_name, shape, info.num_classes, tuple(sorted(hparams.items())))
     except CoreError as exc:
         show_error(exc)
         return
     with st.expander(f"Model: {params:,} parameters for {shape[0]}×{shape[1]}×{shape[2]} images — layer table"):
         st.dataframe(table, hide_index=True, key="train_layer_table")
-    if augment and ds is not None:
-        from cifar_core.datasets import cache_key
-        from cifar_core.images import enlarge, tile_images
-        preview = get_augment_preview(ds_name, str(cache_key(ds_name)), tuple(augment), ds.x_train[:4])
-        with st.expander("Augmentation preview: each row is one training image, then five random versions",
-                         expanded=True):
-            for original, versions in zip(ds.x_train[:4], preview):
-                row = tile_images(np.concatenate([original[None], versions]), columns=6, pad=2)
-                st.image(enlarge(row, scale=max(1, 96 // shape[0])))
+    if not augment or not info.is_local():
+        return
+    from cifar_core.images import enlarge, tile_images
+    try:
+        ds = load_dataset(ds_name)
+        preview = get_augment_preview(ds_name, tuple(augment))
+    except CoreError as exc:
+        show_error(exc)
+        return
+    with st.expander("Augmentation preview: each row is one training image, then five random versions",
+                     expanded=True):
+        for i, (original, versions) in enumerate(zip(ds.x_train[:4], preview)):
+            row = tile_images(np.concatenate([original[None], versions]), columns=6, pad=2)
+            label = ds.class_names[ds.y_train[i]]
+            st.image(enlarge(row, scale=max(1, 96 // shape[0])),
+                     alt=f"Training image {i} ({label}) and five randomly augmented versions of it")
+
+
+def start_ui(ds_name, arch_name, hparams, training):
+    """Start, refused with every out-of-range value named; the run is then watched by this tab."""
+    wrong = problems(ARCHITECTURES[arch_name].hparams, hparams) + problems(TRAINING_HPARAMS, training)
+    for message in wrong:
+        st.error(message, icon=":material/error:")
+    if not st.button("Start training", key="train_start", type="primary", icon=":material/play_arrow:",
+                     disabled=bool(wrong), help="Correct the values named above first." if wrong else None):
+        return
+    if not DATASETS[ds_name].is_local():
+        st.error(f"{DATASETS[ds_name].title} is not on this machine: download it on the Data page first.")
+        return
+    try:
+        run_id = manager().submit(ds_name, arch_name, hparams, **training)
+    except CoreError as exc:
+        show_error(exc)
+        return
+    st.session_state["train_run_id"] = run_id
+    st.session_state["train_scroll_top"] = True
+    queued = len(manager().active()) > manager().max_jobs
+    st.toast(f"Run {run_id} " + ("queued: it starts when a place is free." if queued else "started."))
+    st.rerun()  # lay the page out for a run in progress
+
+
+def new_run_ui():
+    choice = settings_ui()
+    offline_weights_ui(choice[1], choice[2])
+    summary_ui(*choice[:3], choice[3]["augment"])
+    start_ui(*choice)
 
 
 def current_run_id():
@@ -160,11 +209,11 @@ def live_ui(run_id):
                    "training loss kept falling. More epochs will not help; try dropout, augmentation or "
                    "early stopping.", icon=":material/trending_up:")
     c1, c2 = st.columns(2)
-    c1.plotly_chart(figures.learning_curve("loss", epochs, batches), key="train_loss_chart")
-    c2.plotly_chart(figures.learning_curve("accuracy", epochs, batches), key="train_accuracy_chart")
+    c1.plotly_chart(figures.learning_curve("loss", epochs, batches, height=300), key="train_loss_chart")
+    c2.plotly_chart(figures.learning_curve("accuracy", epochs, batches, height=300), key="train_accuracy_chart")
     if st.session_state.get("train_was_running") and not running:
         st.session_state["train_was_running"] = False
-        st.rerun()  # the run ended: redraw the whole page (runs table) once
+        st.rerun()  # the run ended: lay the whole page out again (settings open, runs table)
     st.session_state["train_was_running"] = running
 
 
@@ -172,57 +221,57 @@ def runs_table_ui():
     rows = store().list()
     if not rows:
         return
-    st.subheader("Runs")
-    table = [{"run": r["run_id"], "status": r["status"], "dataset": r["dataset"], "architecture": r["arch"],
-              "epochs": r["epochs"], "batch": r["batch_size"], "optimizer": r["optimizer"],
-              "lr": r["learning_rate"], "train images": r["train_size"],
-              "best val acc": r["best_val_accuracy"], "seconds": r["seconds"]} for r in rows]
+    st.header("Runs")
+    table = [{"run": r["run_id"], "status": r["status"], "architecture": r["arch"], "epochs": r["epochs"],
+              "batch": r["batch_size"], "optimizer": r["optimizer"], "lr": r["learning_rate"],
+              "images": r["train_size"], "best val acc": r["best_val_accuracy"], "seconds": r["seconds"]}
+             for r in rows]
+    small = st.column_config.Column(width="small")
     event = st.dataframe(table, hide_index=True, key="train_runs_table", on_select="rerun",
-                         selection_mode="multi-row",
-                         column_config={"best val acc": st.column_config.NumberColumn(format="percent")})
+                         selection_mode="multi-row", width="stretch",
+                         column_config={"run": st.column_config.Column(width="medium"),
+                                        "status": small, "epochs": small, "batch": small, "optimizer": small,
+                                        "lr": st.column_config.NumberColumn(width="small", format="%g"),
+                                        "images": small, "seconds": small,
+                                        "best val acc": st.column_config.NumberColumn(format="percent",
+                                                                                      width="small")})
     chosen = [rows[i] for i in event.selection.rows]
     if not chosen:
         st.caption("Select rows to compare their curves, watch one above, or delete runs.")
         return
-    c1, c2, _ = st.columns([1, 1, 4])
-    if len(chosen) == 1 and c1.button("Watch this run", key="train_watch"):
-        st.session_state["train_run_id"] = chosen[0]["run_id"]
-        st.rerun()
-    if c2.button(f"Delete {len(chosen)} run(s)", key="train_delete", icon=":material/delete:"):
-        for r in chosen:
-            try:
-                store().delete(r["run_id"])
-            except CoreError as exc:
-                show_error(exc)
-        st.session_state.pop("train_run_id", None)
-        st.rerun()
-    histories = {run_label(r)[:40]: store().history(r["run_id"])["epochs"] for r in chosen}
+    with st.container(horizontal=True):
+        if len(chosen) == 1 and st.button("Watch this run", key="train_watch", icon=":material/visibility:"):
+            st.session_state["train_run_id"] = chosen[0]["run_id"]
+            st.rerun()
+        noun = "run" if len(chosen) == 1 else f"{len(chosen)} runs"
+        if st.button(f"Delete {noun}", key="train_delete", icon=":material/delete:"):
+            for r in chosen:
+                try:
+                    store().delete(r["run_id"])
+                except CoreError as exc:
+                    show_error(exc)
+            st.session_state.pop("train_run_id", None)
+            st.rerun()
+    histories = {short_run_label(r): store().history(r["run_id"])["epochs"] for r in chosen}
     m1, m2 = st.columns(2)
     m1.plotly_chart(figures.compare_runs("val_accuracy", histories), key="train_compare_acc")
     m2.plotly_chart(figures.compare_runs("val_loss", histories), key="train_compare_loss")
 
 
-ds_name, arch_name, hparams, training = settings_ui()
-summary_ui(ds_name, arch_name, hparams, training["augment"])
-
-if st.button("Start training", key="train_start", type="primary", icon=":material/play_arrow:"):
-    if not DATASETS[ds_name].is_local():
-        st.error(f"{DATASETS[ds_name].title} is not on this machine: download it on the Data page first.")
-    else:
-        try:
-            run_id = manager().submit(ds_name, arch_name, hparams, **training)
-            st.session_state["train_run_id"] = run_id
-            st.session_state["train_was_running"] = True
-            queued = len(manager().active()) > manager().max_jobs
-            st.toast(f"Run {run_id} " + ("queued: it starts when a place is free." if queued else "started."))
-        except CoreError as exc:
-            show_error(exc)
-
 run_id = current_run_id()
-if run_id is None:
-    st.info("No run yet: choose settings above and press Start training.", icon=":material/info:")
+if run_id is not None and manager().progress(run_id)["status"] in ACTIVE:
+    # A run in progress: its progress and both curves come first, in view on a projector.
+    st.session_state["train_was_running"] = True
+    if st.session_state.pop("train_scroll_top", False):
+        scroll_to_top()  # Start was pressed below the settings, which are now folded away
+    st.fragment(live_ui, run_every=1.5)(run_id)
+    with st.expander("Settings for another run", icon=":material/tune:"):
+        new_run_ui()
 else:
-    active = manager().progress(run_id)["status"] in ACTIVE
-    st.subheader("Learning curves")
-    st.fragment(live_ui, run_every=1.5 if active else None)(run_id)
+    new_run_ui()
+    if run_id is None:
+        st.info("No run yet: choose settings above and press Start training.", icon=":material/info:")
+    else:
+        st.header("Learning curves")
+        live_ui(run_id)
 runs_table_ui()

@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -81,3 +82,26 @@ def test_module_entry_point(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "cifar_core", "evaluate", "../x", "--runs-dir", str(tmp_path)],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "is not a run id" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_importing_the_core_leaves_the_process_alone(tmp_path):
+    code = ("import os\n"
+            "import cifar_core, cifar_core.cli, cifar_core.datasets, cifar_core.runs, cifar_core.evaluation\n"
+            "print('TF_CPP_MIN_LOG_LEVEL' in os.environ)\n"
+            "from cifar_core.process import configure_process\n"
+            "configure_process(); configure_process()\n"
+            "print(os.environ['TF_CPP_MIN_LOG_LEVEL'])\n")
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.stdout.split() == ["False", "2"], proc.stderr[-2000:]
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=dict(env, TF_CPP_MIN_LOG_LEVEL="0"),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.stdout.split() == ["True", "0"], proc.stderr[-2000:]  # a setting of the user's is kept
+
+
+def test_train_without_the_dataset_says_how_to_get_it(capsys, offline_cache, tmp_path):
+    assert main(["train", "--dataset", "cifar10", "--runs-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "python -m cifar_core download cifar10" in err and "Traceback" not in err
+    assert not offline_cache.exists() and not list(tmp_path.glob("2*"))  # no download, no run folder

@@ -254,3 +254,41 @@ def test_sample_indices_is_seeded_and_distinct():
     assert np.array_equal(first, datasets.sample_indices(pool, 20, seed=3))
     assert sorted(datasets.sample_indices(pool[:5], 20, seed=3)) == list(pool[:5])
     assert len(datasets.sample_indices([], 20, seed=3)) == 0
+
+
+def test_loading_the_same_dataset_twice_returns_the_same_object():
+    assert datasets.load_dataset("digits") is datasets.load_dataset("digits")
+
+
+def test_the_dataset_cache_keeps_a_few(tmp_path, monkeypatch):
+    limit = datasets.MAX_CACHED_DATASETS
+    for i in range(limit + 2):  # each archive its own cache key
+        monkeypatch.setenv("CIFAR10_PATH", str(write_cifar(tmp_path / f"c{i}.tar.gz", n=2)))
+        datasets.load_dataset("cifar10")
+        assert len(datasets._datasets) <= limit
+    newest = datasets.load_dataset("cifar10")
+    assert datasets.load_dataset("cifar10") is newest
+
+
+def test_each_dataset_loads_as_its_info_says(tiny_cifar, tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 30), ("t10k", 10)):
+        _write_idx(tmp_path / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28)))
+        _write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte.gz", np.arange(n) % 10)
+    monkeypatch.setenv("FASHION_MNIST_PATH", str(tmp_path))
+    for name, info in datasets.DATASETS.items():
+        ds = datasets.load_dataset(name)
+        assert ds.image_shape == info.image_shape and ds.x_test.shape[1:] == info.image_shape, name
+        assert ds.num_classes == info.num_classes and set(ds.y_train) <= set(range(info.num_classes)), name
+    assert [info.env_var for info in datasets.DATASETS.values()] == ["CIFAR10_PATH", "FASHION_MNIST_PATH", None]
+
+
+def test_check_available_says_how_to_get_it_and_downloads_nothing(offline_cache, monkeypatch, tmp_path):
+    with pytest.raises(DataError, match=r"CIFAR-10 is not on this machine. Run 'python -m cifar_core "
+                                        r"download cifar10'.*set CIFAR10_PATH"):
+        datasets.check_available("cifar10")
+    monkeypatch.setenv("FASHION_MNIST_PATH", str(tmp_path / "nowhere"))
+    with pytest.raises(DataError, match="FASHION_MNIST_PATH points at .*nowhere.*download fashion_mnist"):
+        datasets.check_available("fashion_mnist")
+    assert datasets.check_available("digits").name == "digits"
+    assert not offline_cache.exists()

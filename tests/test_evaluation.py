@@ -1,11 +1,16 @@
 import io
+import os
+import shutil
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from cifar_core import evaluation
+from cifar_core.cache import BoundedCache
 from cifar_core.errors import ImageError
 from cifar_core.evaluation import evaluate_run, load_run_model
+from cifar_core.runs import RunStore
 from cifar_core.images import to_model_image
 from cifar_core.inspection import (feature_layers, feature_maps, first_conv_filters, fresh_model,
                                    normalize_channel, predict_image, tile_channels, weight_histogram,
@@ -15,6 +20,7 @@ from cifar_core.inspection import (feature_layers, feature_maps, first_conv_filt
 def test_evaluation_sums_shapes_and_cache(trained_run):
     store, run_id = trained_run
     (store.path(run_id) / "evaluation.json").unlink(missing_ok=True)  # other tests may have evaluated it
+    assert not store.has_evaluation(run_id)
     seen = []
     result = evaluate_run(store, run_id, progress=lambda done, total: seen.append((done, total)), batch_size=100)
     n, k = result["n"], len(result["class_names"])
@@ -30,6 +36,23 @@ def test_evaluation_sums_shapes_and_cache(trained_run):
             assert all(result["predictions"][i] == p for i in result["cells"][t][p])
     seen.clear()
     assert evaluate_run(store, run_id, progress=lambda *a: seen.append(a)) == result and not seen  # cached
+    assert store.has_evaluation(run_id) and store.evaluation(run_id, store.model_stamp(run_id)) == result
+    assert result["stamp"] == store.model_stamp(run_id)
+
+
+def test_the_models_cache_never_holds_more_than_its_bound(trained_run, tmp_path, monkeypatch):
+    store, run_id = trained_run
+    copy = RunStore(tmp_path)
+    shutil.copytree(store.path(run_id), copy.path(run_id))
+    monkeypatch.setattr(evaluation, "_models", BoundedCache(2))
+    best = copy.path(run_id) / "best.keras"
+    models = []
+    for version in range(4):  # a new file version each time, as training saves a better model
+        os.utime(best, ns=(10**18 + version, 10**18 + version))
+        models.append(load_run_model(copy, run_id))
+        assert len(evaluation._models) <= 2
+    assert load_run_model(copy, run_id) is models[-1] and len({id(m) for m in models}) == 4
+    assert evaluation.MAX_CACHED_MODELS == 8
 
 
 def test_feature_maps_and_tiles(trained_run):

@@ -8,10 +8,11 @@ import keras
 import numpy as np
 import pytest
 
-from cifar_core.errors import ParamError, RunError
+from cifar_core.errors import DataError, ParamError, RunError
 from cifar_core.evaluation import evaluate_run, load_run_model
+from cifar_core.hparams import TRAINING_HPARAMS
 from cifar_core.jobs import JobManager
-from cifar_core.runs import RunStore, check_run_id
+from cifar_core.runs import RunStore, best_val_accuracy, check_run_id, last_val_accuracy
 from cifar_core.training import make_config
 from cifar_fixtures import ROOT
 
@@ -215,3 +216,65 @@ def test_gpu_path_trains_with_mixed_precision(tmp_path, monkeypatch):
     assert model.get_layer("predictions").dtype_policy.name == "float32"  # probabilities stay float32
     assert 0 <= evaluate_run(manager.store, run_id)["accuracy"] <= 1
     assert keras.config.dtype_policy().name == "float32"  # the policy stayed in the training thread
+
+
+def test_checking_a_config_never_downloads(offline_cache):
+    started = time.monotonic()
+    with pytest.raises(DataError, match=r"not on this machine. Run 'python -m cifar_core download cifar10'"):
+        make_config("cifar10", "seed_cnn", epochs=1)
+    assert time.monotonic() - started < 5
+    assert not offline_cache.exists()  # nothing was fetched, not even a partial file
+
+
+def test_training_defaults_have_one_home():
+    from cifar_core.datasets import DEFAULT_SEED, DEFAULT_VAL_SPLIT
+    defaults = {spec.name: spec.default for spec in TRAINING_HPARAMS}
+    assert defaults["epochs"] == 5
+    assert defaults["val_split"] == DEFAULT_VAL_SPLIT and defaults["seed"] == DEFAULT_SEED
+    assert make_config("digits", "seed_cnn")["training"]["epochs"] == 5
+
+
+def test_best_and_last_val_accuracy():
+    epochs = [{"val_accuracy": 0.5}, {"val_accuracy": 0.7}, {"val_accuracy": None}, {"val_accuracy": 0.6}, {}]
+    assert best_val_accuracy(epochs) == 0.7 and last_val_accuracy(epochs) == 0.6
+    assert best_val_accuracy([]) is None and last_val_accuracy([{"val_accuracy": None}]) is None
+
+
+def test_the_store_keeps_evaluations_per_model_version(tmp_path):
+    store = RunStore(tmp_path)
+    run_id = store.create({"arch": "seed_cnn"})
+    with pytest.raises(RunError, match="has no saved model yet"):
+        store.model_stamp(run_id)
+    assert not store.has_evaluation(run_id)
+    (store.path(run_id) / "last.keras").write_bytes(b"last")
+    assert store.model_stamp(run_id)["model"] == "last.keras"  # no best model: the last one
+    best = store.path(run_id) / "best.keras"
+    best.write_bytes(b"best")
+    stamp = store.model_stamp(run_id)
+    assert stamp == {"model": "best.keras", "mtime_ns": best.stat().st_mtime_ns}
+    assert store.evaluation(run_id, stamp) is None and not store.has_evaluation(run_id)
+    store.write_evaluation(run_id, {"stamp": stamp, "accuracy": 0.5})
+    assert store.evaluation(run_id, stamp)["accuracy"] == 0.5 and store.has_evaluation(run_id)
+    assert not store.has_evaluation(run_id, "last")  # an evaluation of the best model only
+    os.utime(best, ns=(stamp["mtime_ns"] + 10**9,) * 2)  # training saved a better model
+    assert store.evaluation(run_id, stamp) is not None  # asked for by the stamp it was written with
+    assert store.evaluation(run_id, store.model_stamp(run_id)) is None and not store.has_evaluation(run_id)
+
+
+def test_has_evaluation_follows_the_evaluation_file(tmp_path):
+    store = RunStore(tmp_path)
+    run_id = store.create({"arch": "seed_cnn"})
+    (store.path(run_id) / "best.keras").write_bytes(b"best")
+    stamp = store.model_stamp(run_id)
+    folder = store.path(run_id)
+    store.write_evaluation(run_id, {"stamp": stamp})
+    note = (folder / "evaluation.stamp.json").read_bytes()
+    store.write_evaluation(run_id, {"stamp": {"model": "last.keras", "mtime_ns": 1}})
+    (folder / "evaluation.stamp.json").write_bytes(note)  # a racing writer's note, beside the other's file
+    assert not store.has_evaluation(run_id)
+    (folder / "evaluation.stamp.json").unlink()  # an evaluation stored before the notes existed
+    store.write_evaluation(run_id, {"stamp": stamp})
+    (folder / "evaluation.stamp.json").unlink()
+    assert store.has_evaluation(run_id) and (folder / "evaluation.stamp.json").is_file()
+    (folder / "evaluation.json").write_text("{not json")  # damaged: as good as none
+    assert store.evaluation(run_id, stamp) is None and not store.has_evaluation(run_id)

@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT.parent / "shared" / "data" / "cifar-10-python-subset.tar.gz"
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).parent / "artifacts"
+AXE = Path(__file__).parent / ".axe" / "node_modules" / "axe-core" / "axe.min.js"  # npm's axe-core (.ci/run)
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
 
@@ -66,6 +67,18 @@ class Watched:
         self.page.wait_for_timeout(1000)
         self.page.screenshot(path=str(ARTIFACTS / f"{self.prefix}_{name}.png"), full_page=True)
         self.page.set_viewport_size(size)
+
+    def audit(self, name):
+        """axe-core over the whole page: no critical or serious violation (images without alternative
+        text, contrast, names of controls, ...). Moderate ones are reported in the failure too."""
+        if not self.page.evaluate("() => typeof window.axe !== 'undefined'"):
+            self.page.add_script_tag(content=AXE.read_text())
+        violations = self.page.evaluate("""async () => (await axe.run(document, {resultTypes: ['violations']}))
+            .violations.map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.length,
+                                   first: v.nodes[0].target.join(' ').slice(-160)}))""")
+        bad = [v for v in violations if v["impact"] in ("critical", "serious")]
+        assert not bad, f"axe-core on {name}: {violations}"
+        return violations
 
     def assert_clean(self):
         exceptions = self.page.locator('[data-testid="stException"]')

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, SAMPLE
+from browser_support import ARTIFACTS, AXE, CHROMIUM, CHROMIUM_ARGS, SAMPLE
 
 
 @pytest.fixture(scope="module")
@@ -13,6 +13,8 @@ def e2e_env(tmp_path_factory):
         pytest.skip(f"the real CIFAR-10 sample is absent ({SAMPLE})")
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
+    if not AXE.is_file():
+        pytest.skip("axe-core is not installed (npm install --prefix tests/e2e/.axe axe-core@4.14.1)")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return tmp_path_factory.mktemp("e2e")
 

@@ -1,0 +1,166 @@
+"""What a teacher does first, on a projector (1366×768): a deep link, settings edited, the page left
+and re-entered, an impossible value, a run started and watched without scrolling."""
+
+import json
+import re
+
+from playwright.sync_api import expect
+
+from browser_support import ARTIFACTS, Watched, start_server
+from test_browser import go, open_train, wait_idle
+
+PROJECTOR = {"width": 1366, "height": 768}
+
+# Every Train setting of the plain CNN, changed from its default: (label, kind, new value).
+EDITS = [
+    ("width", "number", "0.50"), ("dense_units", "number", "64"), ("dropout", "number", "0.20"),
+    ("epochs", "number", "2"), ("batch_size", "number", "64"), ("optimizer", "select", "sgd"),
+    ("learning_rate", "slider", "0.003"), ("train_size", "number", "400"), ("val_split", "number", "0.20"),
+    ("augment", "multi", "flip"), ("patience", "number", "3"), ("seed", "number", "5"),
+]
+
+
+def edit(page, label, kind, value):
+    if kind == "number":
+        box = page.get_by_label(label, exact=True)
+        box.fill(value)
+        box.press("Enter")
+    elif kind in ("select", "multi"):
+        box = combobox(page, label)
+        box.click()
+        if kind == "multi" and box.get_attribute("aria-expanded") != "true":
+            box.press("ArrowDown")  # a multiselect may open on the keyboard only
+        page.get_by_role("option", name=value, exact=True).click()
+        page.keyboard.press("Escape")
+    else:  # a select slider (the learning rate): step right until it shows the value
+        for _ in range(12):
+            if shown(page, label, kind) == value:
+                break
+            slider(page, label).press("ArrowRight")
+            settle(page)
+    settle(page)
+
+
+def settle(page):
+    """Let the rerun a change triggers begin, then wait for it to end."""
+    page.wait_for_timeout(400)
+    wait_idle(page)
+
+
+def combobox(page, label):
+    return page.locator(f'input[role="combobox"][aria-label="{label}"]')
+
+
+def slider(page, label):
+    return page.locator(f'input[type="range"][aria-label="{label}"]')
+
+
+def shown(page, label, kind):
+    """What the widget shows in the browser, not what the server holds."""
+    if kind == "number":
+        return page.get_by_label(label, exact=True).input_value()
+    if kind == "select":
+        return combobox(page, label).input_value()
+    if kind == "slider":
+        return slider(page, label).get_attribute("aria-valuetext")
+    tags = page.get_by_test_id("stMultiSelect").filter(has=combobox(page, label))
+    return tags.get_by_test_id("stMultiSelectTagsContainer").inner_text().strip()
+
+
+def test_settings_survive_leaving_the_page_and_train_as_shown(browser, e2e_env):
+    runs = e2e_env / "runs-teacher"
+    proc, url = start_server(runs, ARTIFACTS / "server-teacher.log")
+    try:
+        # The first visitor arrives on a deep link: the page comes with app.py's navigation. (Streamlit's
+        # client first probes /train/_stcore/... and gets 404s, so this page is not watched for errors.)
+        first = browser.new_page(viewport=PROJECTOR)
+        first.goto(url + "/train")
+        first.get_by_role("heading", name="Train").wait_for(timeout=120_000)
+        first.get_by_test_id("stSidebarNav").get_by_role("link", name="Feature maps").wait_for(timeout=30_000)
+        first.close()
+
+        page = browser.new_page(viewport=PROJECTOR)
+        w = Watched(page, "teacher")
+        page.goto(url)
+        open_train(page)
+
+        for label, kind, value in EDITS:
+            edit(page, label, kind, value)
+        go(page, "Data")
+        page.get_by_text("Sample images").wait_for(timeout=60_000)
+        wait_idle(page)
+        page.wait_for_load_state("networkidle")  # the images loaded before the grid is redrawn
+        edit(page, "Seed", "number", "5")
+        page.wait_for_load_state("networkidle")
+        open_train(page)
+        page.wait_for_timeout(1_000)
+        assert {label: shown(page, label, kind) for label, kind, _ in EDITS} == \
+            {label: value for label, _, value in EDITS}
+        w.shot("1_settings_kept")
+
+        # An impossible value: named with its range, and Start refuses.
+        edit(page, "epochs", "number", "600")
+        page.get_by_text("epochs must be between 1 and 500, got 600.").wait_for(timeout=30_000)
+        expect(page.get_by_role("button", name="Start training")).to_be_disabled()
+        w.shot("2_refused")
+        edit(page, "epochs", "number", "2")
+        expect(page.get_by_role("button", name="Start training")).to_be_enabled()
+
+        go(page, "Data")  # the Data page's seed came back too
+        page.get_by_text("Sample images").wait_for(timeout=60_000)
+        wait_idle(page)
+        expect(page.get_by_label("Seed", exact=True)).to_have_value("5")
+        page.wait_for_load_state("networkidle")
+        open_train(page)
+        page.get_by_role("button", name="Start training").click()
+
+        # On a projector the run's progress and both curves are in view without scrolling.
+        page.get_by_text(re.compile(r"batch [1-9]\d*/\d+")).wait_for(timeout=120_000)
+        page.wait_for_timeout(2_000)
+        for box in (page.get_by_test_id("stProgress").first,
+                    *page.locator('[data-testid="stPlotlyChart"]').all()[:2]):
+            area = box.bounding_box()
+            assert area and area["y"] >= 0 and area["y"] + area["height"] <= PROJECTOR["height"], area
+        page.screenshot(path=str(ARTIFACTS / "teacher_3_projector.png"))  # the screen as the class sees it
+        # Chart text is readable from the back of the room: at least 14 px.
+        sizes = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot .xtick text, .js-plotly-plot .ytick text, .js-plotly-plot .g-xtitle text')]
+                                 .map(t => parseFloat(getComputedStyle(t).fontSize))""")
+        assert sizes and min(sizes) >= 14, sizes
+
+        page.get_by_text(re.compile(r"— completed")).wait_for(timeout=300_000)
+        wait_idle(page)
+        w.assert_clean()
+        (run_dir,) = [p for p in runs.iterdir() if p.is_dir()]
+        config = json.loads((run_dir / "config.json").read_text())
+        assert config["hparams"] == {"width": 0.5, "dense_units": 64, "dropout": 0.2}
+        training = config["training"]
+        assert (training["epochs"], training["batch_size"], training["optimizer"], training["train_size"],
+                training["val_split"], training["augment"], training["patience"], training["seed"]) == \
+            (2, 64, "sgd", 400, 0.2, ["flip"], 3, 5)
+        assert abs(training["learning_rate"] - 3e-3) < 1e-12
+        w.shot("4_done")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_a_preset_then_an_edit_keeps_the_preset(browser, e2e_env):
+    proc, url = start_server(e2e_env / "runs-preset", ARTIFACTS / "server-preset.log")
+    try:
+        page = browser.new_page(viewport=PROJECTOR)
+        page.goto(url)
+        open_train(page)
+        page.get_by_label("Preset (one click reproduces a notebook)", exact=True).click()
+        page.get_by_role("option", name=re.compile("VGG16 transfer")).click()
+        expect(page.get_by_label("epochs", exact=True)).to_have_value("10")
+        settle(page)
+        edit(page, "train_size", "number", "300")
+        for label, value in (("dense_units", "256"), ("epochs", "10"), ("patience", "3"), ("train_size", "300")):
+            expect(page.get_by_label(label, exact=True)).to_have_value(value)
+        # Offline, the ImageNet weights cannot come: random initialisation is one click away.
+        page.get_by_role("button", name="Use random initialisation").click()
+        expect(page.get_by_label("weights", exact=True)).to_have_value("none")
+        Watched(page, "preset").assert_clean()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
