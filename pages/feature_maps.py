@@ -16,7 +16,7 @@ from pages.shared import KEEP, keep_valid, pick_run_ui, show_error, store, with_
 # Viridis reads on a projector: dark purple for weak responses, yellow for strong, and it stays
 # ordered in greyscale and for colour-blind viewers.
 LUT = colour_map_lut(plotly.colors.sequential.Viridis)
-MAP_PIXELS = 480  # a layer's grid fits one screen at 1366×768
+MAP_PIXELS = 440  # a layer's grid fits one screen, two side by side, at 1366×768
 
 st.title("Feature maps")
 st.caption("Feed one image through a trained network and see every layer's channels light up. Each "
@@ -87,14 +87,16 @@ keep_valid("fm_layers", available, [n for n in available if "conv" in n or "pool
 layers = st.multiselect("Layers to show", available, key="fm_layers", persist_state=KEEP)
 st.caption("Early layers respond to edges and colours; deeper layers, smaller and with more channels, "
            "respond to parts of objects. Pooling halves the size and keeps the strongest responses.")
-for fmap in feature_maps(model, image, layers) if layers else []:
-    height, width, channels = fmap["shape"]
-    grid = tile_channels(fmap["values"], max_channels=64, lut=LUT)
-    title = f"**{fmap['name']}** — {fmap['type']}, {height}×{width}×{channels}"
-    st.markdown(title + (" (first 64 channels)" if channels > 64 else ""))
-    st.image(enlarge(grid, scale=max(1, MAP_PIXELS // max(grid.shape[:2]))), output_format="PNG",
-             alt=f"Feature maps of layer {fmap['name']} ({fmap['type']}, {min(channels, 64)} channels of "
-                 f"{height}×{width}) for {caption}")
+maps = feature_maps(model, image, layers) if layers else []
+for pair in range(0, len(maps), 2):  # two layers side by side: each fits one screen
+    for col, fmap in zip(st.columns(2), maps[pair: pair + 2]):
+        height, width, channels = fmap["shape"]
+        grid = tile_channels(fmap["values"], max_channels=64, lut=LUT)
+        col.markdown(f"**{fmap['name']}** — {fmap['type']}, {height}×{width}×{channels}"
+                     + (" (first 64 channels)" if channels > 64 else ""))
+        col.image(enlarge(grid, scale=max(1, MAP_PIXELS // max(grid.shape[:2]))), output_format="PNG",
+                  width="stretch", alt=f"Feature maps of layer {fmap['name']} ({fmap['type']}, "
+                                       f"{min(channels, 64)} channels of {height}×{width}) for {caption}")
 
 st.header("What the first layer learned")
 f1, f2 = st.columns([1, 2])

@@ -191,3 +191,41 @@ def test_feature_maps_for_a_test_image_and_an_upload(trained_run, monkeypatch):
     at.file_uploader(key="fm_upload").set_value(("notes.png", b"not an image at all", "image/png"))
     at.run()
     assert not at.exception and "not an image" in texts(at)
+
+
+def test_start_refuses_an_out_of_range_value_and_names_it(tmp_path, monkeypatch):
+    at = open_app(tmp_path, monkeypatch, "pages/train.py")
+    at.selectbox(key="train_dataset").set_value("digits").run()
+    at.number_input(key="train_epochs").set_value(600).run()
+    at.number_input(key="train_seed_cnn_width").set_value(9.0).run()
+    errors = [e.value for e in at.error]
+    assert "epochs must be between 1 and 500, got 600." in errors
+    assert "width must be between 0.25 and 4, got 9.0." in errors
+    assert at.button(key="train_start").disabled
+    at.number_input(key="train_epochs").set_value(2).run()
+    at.number_input(key="train_seed_cnn_width").set_value(0.5).run()
+    assert not at.error and not at.button(key="train_start").disabled
+
+
+def test_evaluate_opens_on_the_newest_completed_run(trained_run, tmp_path, monkeypatch):
+    import shutil
+
+    from cifar_core.runs import RunStore
+    store, run_id = trained_run
+    runs = RunStore(tmp_path / "runs")
+    completed = "20000101-000000-seed_cnn-aaaaaa"  # older than the stopped run below
+    stopped = "29991231-235959-seed_cnn-bbbbbb"
+    for new_id in (completed, stopped):
+        shutil.copytree(store.path(run_id), runs.path(new_id))
+    runs.set_status(stopped, "stopped", "Stopped by request during epoch 1.")
+    at = open_app(runs.root, monkeypatch, "pages/evaluate.py")
+    assert at.selectbox(key="eval_run").value == completed
+    assert [r["run_id"] for r in runs.list()] == [stopped, completed]  # the stopped run is newer
+    # A cell's images: its count, and 30 at most a page.
+    cells = runs.evaluation(completed, runs.model_stamp(completed))["cells"]
+    size, true, pred = max((len(cell), t, p) for t, row in enumerate(cells) for p, cell in enumerate(row))
+    at.selectbox(key="eval_true").set_value(str(true)).run()
+    at.selectbox(key="eval_pred").set_value(str(pred)).run()
+    assert f"**{size}** test images of **{true}** predicted as **{pred}**" in texts(at)
+    shown = [c for c in image_captions(at) if c.startswith("#")]
+    assert len(shown) == min(size, 30)

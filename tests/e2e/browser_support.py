@@ -27,7 +27,7 @@ def free_port():
 def start_server(runs_dir, log_path, port=None):
     port = port or free_port()
     env = dict(os.environ, CIFAR_CORE_RUNS=str(runs_dir), CIFAR10_PATH=str(SAMPLE), PYTHONUNBUFFERED="1")
-    log = open(log_path, "ab")
+    log = open(log_path, "ab" if port else "wb")  # a restart on the same port appends
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                              "--server.address", "127.0.0.1", "--server.headless", "true"],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -44,6 +44,26 @@ def start_server(runs_dir, log_path, port=None):
             break
     proc.kill()
     raise RuntimeError(f"streamlit did not become healthy; see {log_path}")
+
+
+def choose(page, label, option):
+    """Pick `option` in the selectbox or multiselect labelled `label`. A rerun that redraws the widget
+    closes a list that was just opened, so opening is tried again; a multiselect may open on the
+    keyboard only."""
+    box = page.locator(f'input[role="combobox"][aria-label="{label}"]')
+    for attempt in range(4):
+        box.click()
+        if box.get_attribute("aria-expanded") != "true":
+            box.press("ArrowDown")
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=5_000)
+            break
+        except Exception:  # Playwright's TimeoutError: the list closed under us
+            if attempt == 3:
+                raise
+            page.keyboard.press("Escape")
+            page.wait_for_timeout(500)
+    page.keyboard.press("Escape")
 
 
 class Watched:

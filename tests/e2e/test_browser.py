@@ -1,13 +1,14 @@
 """End to end in Chromium: what a user does, from Home to Feature maps, and two users at once."""
 
 import io
+import json
 import re
 
 from PIL import Image
 
-from browser_support import ARTIFACTS, Watched, start_server
+from browser_support import ARTIFACTS, Watched, choose, start_server
 
-VIEWPORT = {"width": 1280, "height": 720}  # a classroom projector
+VIEWPORT = {"width": 1366, "height": 768}  # a classroom projector
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
@@ -59,6 +60,7 @@ def test_a_user_goes_through_every_page(browser, e2e_env, tmp_path):
         page.goto(url)
         page.get_by_role("heading", name="Convolutional networks on CIFAR-10").wait_for(timeout=60_000)
         w.assert_clean()
+        w.audit("Home")
         w.shot("1_home")
 
         go(page, "Data")
@@ -71,6 +73,7 @@ def test_a_user_goes_through_every_page(browser, e2e_env, tmp_path):
         chart.locator(".xtick").first.wait_for(timeout=30_000)
         assert chart.locator(".xtick text").all_text_contents() == CLASSES  # the class-count bars
         w.assert_clean()
+        w.audit("Data")
         w.shot("2_data")
 
         open_train(page)
@@ -91,6 +94,7 @@ def test_a_user_goes_through_every_page(browser, e2e_env, tmp_path):
         page.get_by_text(re.compile(r"— completed")).wait_for(timeout=300_000)
         wait_idle(page)
         w.assert_clean()
+        w.audit("Train")
         w.shot("4_trained")
 
         go(page, "Evaluate")
@@ -108,12 +112,32 @@ def test_a_user_goes_through_every_page(browser, e2e_env, tmp_path):
         wait_idle(page)
         assert "test images of cat predicted as dog" in page.inner_text("body")
         w.assert_clean()
+        w.audit("Evaluate")
         w.shot("5_evaluate")
+
+        # The fullest cell of the matrix: its images come 30 a page, and the count says so.
+        (run_dir,) = [p for p in (e2e_env / "runs-user").iterdir() if p.is_dir()]
+        evaluation = json.loads((run_dir / "evaluation.json").read_text())
+        sizes = {(t, p): len(cell) for t, row in enumerate(evaluation["cells"]) for p, cell in enumerate(row)}
+        (true, pred), size = max(sizes.items(), key=lambda item: item[1])
+        assert size > 30, sizes  # 932 test images in 100 cells after a short run: one holds more than 30
+        for label, index in (("True class", true), ("Predicted class", pred)):
+            choose(page, label, CLASSES[index])
+            page.wait_for_timeout(400)
+            wait_idle(page)
+        page.get_by_text(f"{size} test images of {CLASSES[true]} predicted as {CLASSES[pred]}").wait_for()
+        page.get_by_text(f"Images 1–30 of {size}.").wait_for(timeout=30_000)
+        page.get_by_role("button", name="Page 2", exact=True).click()
+        page.get_by_text(f"Images 31–{min(60, size)} of {size}.").wait_for(timeout=30_000)
+        wait_idle(page)
+        w.assert_clean()
+        w.shot("5b_cell_page_2")
 
         go(page, "Feature maps")
         page.get_by_text("block1_conv1").first.wait_for(timeout=120_000)
         wait_idle(page)
         w.assert_clean()
+        w.audit("Feature maps")
         w.shot("6_feature_maps")
         page.get_by_text("Upload a photo").click()
         wait_idle(page)
@@ -129,10 +153,13 @@ def test_a_user_goes_through_every_page(browser, e2e_env, tmp_path):
         page.locator(".js-plotly-plot .gtitle", has_text="Top-5 predictions").wait_for(timeout=30_000)
         page.get_by_text("block1_conv1").first.wait_for(timeout=60_000)  # the layers of the photo
         w.assert_clean()
+        w.audit("Feature maps with a photo")
         w.shot("7_upload")
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+    log = (ARTIFACTS / "server-user.log").read_text(errors="replace")
+    assert "Traceback" not in log and "Session State API" not in log, log[-3000:]  # no page logs warnings
 
 
 def test_two_users_at_once(browser, e2e_env):

@@ -6,7 +6,8 @@ import re
 
 from playwright.sync_api import expect
 
-from browser_support import ARTIFACTS, Watched, start_server
+from cifar_core.presets import PRESETS
+from browser_support import ARTIFACTS, Watched, choose, start_server
 from test_browser import go, open_train, wait_idle
 
 PROJECTOR = {"width": 1366, "height": 768}
@@ -26,12 +27,7 @@ def edit(page, label, kind, value):
         box.fill(value)
         box.press("Enter")
     elif kind in ("select", "multi"):
-        box = combobox(page, label)
-        box.click()
-        if kind == "multi" and box.get_attribute("aria-expanded") != "true":
-            box.press("ArrowDown")  # a multiselect may open on the keyboard only
-        page.get_by_role("option", name=value, exact=True).click()
-        page.keyboard.press("Escape")
+        choose(page, label, value)
     else:  # a select slider (the learning rate): step right until it shows the value
         for _ in range(12):
             if shown(page, label, kind) == value:
@@ -150,8 +146,7 @@ def test_a_preset_then_an_edit_keeps_the_preset(browser, e2e_env):
         page = browser.new_page(viewport=PROJECTOR)
         page.goto(url)
         open_train(page)
-        page.get_by_label("Preset (one click reproduces a notebook)", exact=True).click()
-        page.get_by_role("option", name=re.compile("VGG16 transfer")).click()
+        choose(page, "Preset (one click reproduces a notebook)", PRESETS["vgg16"]["title"])
         expect(page.get_by_label("epochs", exact=True)).to_have_value("10")
         settle(page)
         edit(page, "train_size", "number", "300")
