@@ -11,7 +11,7 @@ TRAIN, VAL = "#1f5fbf", "#d9480f"
 # of a classroom. Plotly's own default is 12 px.
 FONT = dict(size=15, color="#111111")
 LAYOUT = dict(margin=dict(l=10, r=10, t=44, b=10), height=340, showlegend=True, font=FONT,
-              title_font=dict(size=18), legend=dict(orientation="h", y=-0.3, font=dict(size=14)))
+              title_font=dict(size=18), legend=dict(orientation="h", yanchor="top", y=-0.34, font=dict(size=14)))
 
 
 def readable(fig):

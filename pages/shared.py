@@ -71,11 +71,14 @@ def run_label(row):
     return f"{row['run_id']} · {row['dataset']} · {row['status']}{best}"
 
 
+def run_started(run_id):
+    """'11-25 08:12 · 1a0e8d' from 20261125-081230-seed_cnn-1a0e8d: short enough for a table cell."""
+    return f"{run_id[4:6]}-{run_id[6:8]} {run_id[9:11]}:{run_id[11:13]} · {run_id[-6:]}"
+
+
 def short_run_label(row):
-    """A label short enough for a chart legend at 1366 px: architecture, start time, settings."""
-    stamp = row["run_id"][9:13]  # HHMM of the run id 20261122-153000-...
-    return (f"{row['arch']} {stamp[:2]}:{stamp[2:]} · lr {row['learning_rate']:g} · "
-            f"batch {row['batch_size']} · …{row['run_id'][-3:]}")
+    """A label short enough for a chart legend at 1366 px: architecture, start, settings."""
+    return f"{row['arch']} {run_started(row['run_id'])} · lr {row['learning_rate']:g} · batch {row['batch_size']}"
 
 
 def pick_run_ui(key, usable=USABLE):

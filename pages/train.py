@@ -12,7 +12,7 @@ from cifar_core.pretrained import imagenet_weights_available
 from cifar_core.presets import PRESETS
 from cifar_core.runs import ACTIVE
 from pages import figures
-from pages.shared import KEEP, manager, scroll_to_top, short_run_label, show_error, store
+from pages.shared import KEEP, manager, run_started, scroll_to_top, short_run_label, show_error, store
 
 LEARNING_RATES = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 0.3, 1.0, 3.0, 10.0]
 TRAINING = {spec.name: spec for spec in TRAINING_HPARAMS}
@@ -23,8 +23,10 @@ st.caption("Choose a network and its settings, press Start, and watch it learn. 
 
 
 def apply_preset():
-    preset = PRESETS[st.session_state["train_preset"]]
-    for name, value in preset["values"].items():
+    chosen = st.session_state["train_preset"]
+    if chosen is None:  # the choice was cleared: the settings stay as they are
+        return
+    for name, value in PRESETS[chosen]["values"].items():
         st.session_state[f"train_{name}"] = value
 
 
@@ -222,14 +224,15 @@ def runs_table_ui():
     if not rows:
         return
     st.header("Runs")
-    table = [{"run": r["run_id"], "status": r["status"], "architecture": r["arch"], "epochs": r["epochs"],
+    table = [{"run": run_started(r["run_id"]), "status": r["status"], "architecture": r["arch"], "epochs": r["epochs"],
               "batch": r["batch_size"], "optimizer": r["optimizer"], "lr": r["learning_rate"],
               "images": r["train_size"], "best val acc": r["best_val_accuracy"], "seconds": r["seconds"]}
              for r in rows]
     small = st.column_config.Column(width="small")
     event = st.dataframe(table, hide_index=True, key="train_runs_table", on_select="rerun",
                          selection_mode="multi-row", width="stretch",
-                         column_config={"run": st.column_config.Column(width="medium"),
+                         column_config={"run": st.column_config.Column(help="Started (month-day time) and "
+                                                                            "the end of the run's id"),
                                         "status": small, "epochs": small, "batch": small, "optimizer": small,
                                         "lr": st.column_config.NumberColumn(width="small", format="%g"),
                                         "images": small, "seconds": small,
@@ -268,6 +271,13 @@ if run_id is not None and manager().progress(run_id)["status"] in ACTIVE:
     with st.expander("Settings for another run", icon=":material/tune:"):
         new_run_ui()
 else:
+    @st.fragment(run_every=3)
+    def follow_ui(shown):
+        """A run started from another tab (the teacher's) takes over this page within seconds."""
+        if current_run_id() != shown:
+            st.rerun()
+
+    follow_ui(run_id)
     new_run_ui()
     if run_id is None:
         st.info("No run yet: choose settings above and press Start training.", icon=":material/info:")

@@ -34,7 +34,12 @@ def open_train(page):
 
 
 def start_run(page, train_size, epochs, queued=False):
-    """Set a small run on the Train page and press Start; wait until the page shows it."""
+    """Set a small run on the Train page and press Start; wait until the page shows it. While a run
+    trains, the settings are folded under the live view: unfold them first."""
+    folded = page.get_by_text("Settings for another run")
+    folded.or_(page.get_by_role("button", name="Start training")).first.wait_for(timeout=60_000)
+    if folded.count() and not page.get_by_label("train_size", exact=True).is_visible():
+        folded.click()
     set_number(page, "train_size", train_size)
     set_number(page, "epochs", epochs)
     page.get_by_role("button", name="Start training").click()

@@ -76,7 +76,7 @@ def test_settings_survive_leaving_the_page_and_train_as_shown(browser, e2e_env):
         first.close()
 
         page = browser.new_page(viewport=PROJECTOR)
-        w = Watched(page, "teacher")
+        w = Watched(page, "teacher", replaced_images=True)  # the Data page's grid is reseeded
         page.goto(url)
         open_train(page)
 
