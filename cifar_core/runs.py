@@ -213,21 +213,27 @@ class RunStore:
         write_json(folder / EVALUATION_STAMP, {"stamp": result["stamp"], "file": version})
 
     def has_evaluation(self, run_id, which="best"):
-        """Whether an evaluation of the run's current model is stored, without reading it."""
+        """Whether an evaluation of the run's current model is stored, mostly without reading it."""
         folder = self.require(run_id)
         try:
             stamp = self.model_stamp(run_id, which)
             note = read_json(folder / EVALUATION_STAMP)
         except RunError:
             return False
-        if note is None:  # none yet, or an evaluation written before the notes existed
-            version = _file_version(folder / EVALUATION)
-            if version is None or self.evaluation(run_id, stamp) is None:
-                return False
-            write_json(folder / EVALUATION_STAMP, {"stamp": stamp, "file": version})
+        version = _file_version(folder / EVALUATION)
+        if version is None:
+            return False
+        if isinstance(note, dict) and note.get("stamp") == stamp and note.get("file") == version:
             return True
-        return (isinstance(note, dict) and note.get("stamp") == stamp
-                and note.get("file") == _file_version(folder / EVALUATION))
+        # No note, or one that describes another file (an older product, a copied folder): read the
+        # evaluation once and leave a note for next time.
+        if self.evaluation(run_id, stamp) is None:
+            return False
+        try:
+            write_json(folder / EVALUATION_STAMP, {"stamp": stamp, "file": version})
+        except RunError:
+            pass  # a read-only runs folder: the answer stands, only slower next time
+        return True
 
     def list(self):
         """Summaries of every run, newest first."""

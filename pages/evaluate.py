@@ -114,15 +114,20 @@ for i, index in enumerate(sample_indices(pool, 20, seed)):
 
 # ---- curves and downloads --------------------------------------------------------------
 st.header("Learning curves")
-history = store().history(run_id)
+try:
+    history = store().history(run_id)
+    model_path = store().model_path(run_id)
+except CoreError as exc:  # deleted from another tab meanwhile
+    show_error(exc)
+    st.stop()
 batches = batch_series(history)
 l1, l2 = st.columns(2)
 l1.plotly_chart(figures.learning_curve("loss", history["epochs"], batches), key="eval_loss_chart")
 l2.plotly_chart(figures.learning_curve("accuracy", history["epochs"], batches), key="eval_accuracy_chart")
-model_path = store().model_path(run_id)
 with st.container(horizontal=True):
-    st.download_button("Download model (.keras)", model_path.read_bytes(), file_name=f"{run_id}.keras",
-                       key="eval_download_model", icon=":material/download:")
+    if model_path is not None:  # read when clicked, not on every rerun (a VGG16 file is large)
+        st.download_button("Download model (.keras)", model_path.read_bytes, file_name=f"{run_id}.keras",
+                           key="eval_download_model", icon=":material/download:")
     st.download_button("Download history (CSV)", history_csv(history["epochs"]),
                        file_name=f"{run_id}-history.csv", mime="text/csv", key="eval_download_history",
                        icon=":material/download:")

@@ -47,6 +47,9 @@ def image_choice_ui():
         keep_valid("fm_class", names, names[0])
         chosen = st.selectbox("Class", names, key="fm_class", persist_state=KEEP)
         pool = np.flatnonzero(ds.y_test == names.index(chosen))
+        if not len(pool):
+            st.info(f"The test set has no image of {chosen}: choose another class.", icon=":material/info:")
+            return None, None
         index = int(pool[st.session_state.get("fm_class_pick", 0) % len(pool)])
         if st.button("Another one", key="fm_class_next"):
             st.session_state["fm_class_pick"] = st.session_state.get("fm_class_pick", 0) + 1
@@ -116,7 +119,12 @@ def get_fresh_model(run_id):
 with f2:
     keep_valid("fm_hist_layer", weight_layers(model), weight_layers(model)[0])
     layer = st.selectbox("Weight histogram of", weight_layers(model), key="fm_hist_layer", persist_state=KEEP)
-    hist = weight_histogram(model, get_fresh_model(run_id), layer)
+    try:
+        fresh = get_fresh_model(run_id)
+    except CoreError as exc:  # VGG16's ImageNet weights, offline
+        show_error(exc)
+        st.stop()
+    hist = weight_histogram(model, fresh, layer)
     st.plotly_chart(figures.weight_histograms(hist, layer), key="fm_hist_chart")
     st.caption(f"Spread of the weights: {hist['initial_std']:.4f} freshly initialised, "
                f"{hist['trained_std']:.4f} after training.")

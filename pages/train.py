@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from cifar_core import curves
-from cifar_core.architectures import ARCHITECTURES
+from cifar_core.architectures import ARCHITECTURES, build_model, layer_table
 from cifar_core.datasets import DATASETS, load_dataset
 from cifar_core.errors import CoreError
 from cifar_core.hparams import TRAINING_HPARAMS, problems
@@ -46,8 +46,8 @@ def hparam_ui(spec, key):
                                 format_func=lambda v: f"{v:g}")
     if spec.kind == "float":
         return st.number_input(spec.name, step=0.05, format="%.2f", key=key, help=help_text, persist_state=KEEP)
-    if spec.kind == "optional_int":
-        return st.number_input(spec.name, step=100, key=key, help=help_text, placeholder="all",
+    if spec.kind == "optional_int":  # empty means "all": an emptied box must give None, not 0
+        return st.number_input(spec.name, value=None, step=100, key=key, help=help_text, placeholder="all",
                                persist_state=KEEP)
     return st.number_input(spec.name, step=1, key=key, help=help_text, persist_state=KEEP)
 
@@ -104,7 +104,6 @@ def offline_weights_ui(arch_name, hparams):
 
 @st.cache_data(show_spinner="Building the model …", max_entries=32)
 def get_layer_table(arch_name, shape, num_classes, hparams_items):
-    from cifar_core.architectures import build_model, layer_table
     hparams = dict(hparams_items)
     if "weights" in hparams:
         hparams["weights"] = "none"  # same layers and parameter count, no download for a summary
@@ -147,9 +146,8 @@ def summary_ui(ds_name, arch_name, hparams, augment):
                      alt=f"Training image {i} ({label}) and five randomly augmented versions of it")
 
 
-def start_ui(ds_name, arch_name, hparams, training):
+def start_ui(ds_name, arch_name, hparams, training, wrong):
     """Start, refused with every out-of-range value named; the run is then watched by this tab."""
-    wrong = problems(ARCHITECTURES[arch_name].hparams, hparams) + problems(TRAINING_HPARAMS, training)
     for message in wrong:
         st.error(message, icon=":material/error:")
     if not st.button("Start training", key="train_start", type="primary", icon=":material/play_arrow:",
@@ -171,20 +169,23 @@ def start_ui(ds_name, arch_name, hparams, training):
 
 
 def new_run_ui():
-    choice = settings_ui()
-    offline_weights_ui(choice[1], choice[2])
-    summary_ui(*choice[:3], choice[3]["augment"])
-    start_ui(*choice)
+    ds_name, arch_name, hparams, training = settings_ui()
+    wrong = problems(ARCHITECTURES[arch_name].hparams, hparams) + problems(TRAINING_HPARAMS, training)
+    offline_weights_ui(arch_name, hparams)
+    if not wrong:  # a model with out-of-range settings cannot be built: the messages say why
+        summary_ui(ds_name, arch_name, hparams, training["augment"])
+    start_ui(ds_name, arch_name, hparams, training, wrong)
 
 
 def current_run_id():
-    """This tab's run if it chose one, else the run training now, else the newest."""
+    """The run this tab shows: the run training now, unless the tab chose another active one; with
+    nothing training, the tab's choice, else the newest run."""
     chosen = st.session_state.get("train_run_id")
-    if chosen and store().exists(chosen):
-        return chosen
     active = manager().active()
     if active:
-        return active[0]
+        return chosen if chosen in active else active[0]
+    if chosen and store().exists(chosen):
+        return chosen
     runs = store().list()
     return runs[0]["run_id"] if runs else None
 
@@ -271,13 +272,7 @@ if run_id is not None and manager().progress(run_id)["status"] in ACTIVE:
     with st.expander("Settings for another run", icon=":material/tune:"):
         new_run_ui()
 else:
-    @st.fragment(run_every=3)
-    def follow_ui(shown):
-        """A run started from another tab (the teacher's) takes over this page within seconds."""
-        if current_run_id() != shown:
-            st.rerun()
-
-    follow_ui(run_id)
+    st.session_state["train_was_running"] = False
     new_run_ui()
     if run_id is None:
         st.info("No run yet: choose settings above and press Start training.", icon=":material/info:")

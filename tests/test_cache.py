@@ -34,7 +34,7 @@ def test_makes_each_value_once_for_concurrent_callers_and_other_keys_do_not_wait
     assert started.wait(10)
     begun = time.monotonic()
     assert cache.get_or_create("quick", lambda: "quick value") == "quick value"  # not blocked by "slow"
-    assert time.monotonic() - begun < 1
+    assert time.monotonic() - begun < 5  # far below the 10 s the slow value would take
     release.set()
     for thread in threads:
         thread.join(10)

@@ -25,9 +25,9 @@ def free_port():
 
 
 def start_server(runs_dir, log_path, port=None):
-    port = port or free_port()
+    restart, port = port is not None, port or free_port()
     env = dict(os.environ, CIFAR_CORE_RUNS=str(runs_dir), CIFAR10_PATH=str(SAMPLE), PYTHONUNBUFFERED="1")
-    log = open(log_path, "ab" if port else "wb")  # a restart on the same port appends
+    log = open(log_path, "ab" if restart else "wb")  # a restart on the same port appends
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                              "--server.address", "127.0.0.1", "--server.headless", "true"],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -89,9 +89,13 @@ def test_settings_survive_leaving_the_page_and_train_as_shown(browser, e2e_env):
         edit(page, "Seed", "number", "5")
         page.wait_for_load_state("networkidle")
         open_train(page)
-        page.wait_for_timeout(1_000)
-        assert {label: shown(page, label, kind) for label, kind, _ in EDITS} == \
-            {label: value for label, _, value in EDITS}
+        wanted = {label: value for label, _, value in EDITS}
+        for _ in range(20):  # what the browser shows, once the page has settled
+            seen = {label: shown(page, label, kind) for label, kind, _ in EDITS}
+            if seen == wanted:
+                break
+            page.wait_for_timeout(500)
+        assert seen == wanted
         w.shot("1_settings_kept")
 
         # An impossible value: named with its range, and Start refuses.
@@ -144,6 +148,7 @@ def test_a_preset_then_an_edit_keeps_the_preset(browser, e2e_env):
     proc, url = start_server(e2e_env / "runs-preset", ARTIFACTS / "server-preset.log")
     try:
         page = browser.new_page(viewport=PROJECTOR)
+        w = Watched(page, "preset")
         page.goto(url)
         open_train(page)
         choose(page, "Preset (one click reproduces a notebook)", PRESETS["vgg16"]["title"])
@@ -155,7 +160,7 @@ def test_a_preset_then_an_edit_keeps_the_preset(browser, e2e_env):
         # Offline, the ImageNet weights cannot come: random initialisation is one click away.
         page.get_by_role("button", name="Use random initialisation").click()
         expect(page.get_by_label("weights", exact=True)).to_have_value("none")
-        Watched(page, "preset").assert_clean()
+        w.assert_clean()
     finally:
         proc.terminate()
         proc.wait(timeout=30)
