@@ -237,8 +237,7 @@ def runs_table_ui():
                                         "status": small, "epochs": small, "batch": small, "optimizer": small,
                                         "lr": st.column_config.NumberColumn(width="small", format="%g"),
                                         "images": small, "seconds": small,
-                                        "best val acc": st.column_config.NumberColumn(format="percent",
-                                                                                      width="small")})
+                                        "best val acc": st.column_config.NumberColumn(format="percent")})
     chosen = [rows[i] for i in event.selection.rows]
     if not chosen:
         st.caption("Select rows to compare their curves, watch one above, or delete runs.")
