@@ -1,8 +1,6 @@
 """VGG16's convolutional base, with ImageNet weights from the Keras cache (downloaded once)."""
 
-import os
-from pathlib import Path
-
+from .download import keras_cache_dir
 from .errors import DataError
 
 WEIGHTS_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
@@ -10,8 +8,7 @@ WEIGHTS_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
 
 def imagenet_weights_path():
     """Where Keras keeps VGG16's ImageNet weights: `$KERAS_HOME/models`, else `~/.keras/models`."""
-    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    return Path(home) / "models" / WEIGHTS_FILE
+    return keras_cache_dir().parent / "models" / WEIGHTS_FILE
 
 
 def imagenet_weights_available():
