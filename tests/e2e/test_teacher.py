@@ -15,7 +15,7 @@ PROJECTOR = {"width": 1366, "height": 768}
 # Every Train setting of the plain CNN, changed from its default: (label, kind, new value).
 EDITS = [
     ("width", "number", "0.50"), ("dense_units", "number", "64"), ("dropout", "number", "0.20"),
-    ("epochs", "number", "2"), ("batch_size", "number", "64"), ("optimizer", "select", "sgd"),
+    ("epochs", "number", "4"), ("batch_size", "number", "64"), ("optimizer", "select", "sgd"),
     ("learning_rate", "slider", "0.003"), ("train_size", "number", "400"), ("val_split", "number", "0.20"),
     ("augment", "multi", "flip"), ("patience", "number", "3"), ("seed", "number", "5"),
 ]
@@ -23,7 +23,7 @@ EDITS = [
 
 def edit(page, label, kind, value):
     if kind == "number":
-        box = page.get_by_label(label, exact=True)
+        box = number(page, label)
         box.fill(value)
         box.press("Enter")
     elif kind in ("select", "multi"):
@@ -51,10 +51,16 @@ def slider(page, label):
     return page.locator(f'input[type="range"][aria-label="{label}"]')
 
 
+def number(page, label):
+    """A number box of the page as drawn now: while a rerun is under way, Streamlit keeps the previous
+    run's elements on screen, marked stale (another architecture's box of the same name)."""
+    return page.locator(f'[data-stale="false"] input[type="number"][aria-label="{label}"]')
+
+
 def shown(page, label, kind):
     """What the widget shows in the browser, not what the server holds."""
     if kind == "number":
-        return page.get_by_label(label, exact=True).input_value()
+        return number(page, label).input_value()
     if kind == "select":
         return combobox(page, label).input_value()
     if kind == "slider":
@@ -103,13 +109,13 @@ def test_settings_survive_leaving_the_page_and_train_as_shown(browser, e2e_env):
         page.get_by_text("epochs must be between 1 and 500, got 600.").wait_for(timeout=30_000)
         expect(page.get_by_role("button", name="Start training")).to_be_disabled()
         w.shot("2_refused")
-        edit(page, "epochs", "number", "2")
+        edit(page, "epochs", "number", "4")  # long enough to be watched: 4 epochs of 7 batches
         expect(page.get_by_role("button", name="Start training")).to_be_enabled()
 
         go(page, "Data")  # the Data page's seed came back too
         page.get_by_text("Sample images").wait_for(timeout=60_000)
         wait_idle(page)
-        expect(page.get_by_label("Seed", exact=True)).to_have_value("5")
+        expect(number(page, "Seed")).to_have_value("5")
         page.wait_for_load_state("networkidle")
         open_train(page)
         page.get_by_role("button", name="Start training").click()
@@ -136,7 +142,7 @@ def test_settings_survive_leaving_the_page_and_train_as_shown(browser, e2e_env):
         training = config["training"]
         assert (training["epochs"], training["batch_size"], training["optimizer"], training["train_size"],
                 training["val_split"], training["augment"], training["patience"], training["seed"]) == \
-            (2, 64, "sgd", 400, 0.2, ["flip"], 3, 5)
+            (4, 64, "sgd", 400, 0.2, ["flip"], 3, 5)
         assert abs(training["learning_rate"] - 3e-3) < 1e-12
         w.shot("4_done")
     finally:
@@ -152,11 +158,11 @@ def test_a_preset_then_an_edit_keeps_the_preset(browser, e2e_env):
         page.goto(url)
         open_train(page)
         choose(page, "Preset (one click reproduces a notebook)", PRESETS["vgg16"]["title"])
-        expect(page.get_by_label("epochs", exact=True)).to_have_value("10")
+        expect(number(page, "epochs")).to_have_value("10", timeout=30_000)
         settle(page)
         edit(page, "train_size", "number", "300")
         for label, value in (("dense_units", "256"), ("epochs", "10"), ("patience", "3"), ("train_size", "300")):
-            expect(page.get_by_label(label, exact=True)).to_have_value(value)
+            expect(number(page, label)).to_have_value(value, timeout=30_000)
         # Offline, the ImageNet weights cannot come: random initialisation is one click away.
         page.get_by_role("button", name="Use random initialisation").click()
         expect(page.get_by_label("weights", exact=True)).to_have_value("none")
