@@ -68,6 +68,16 @@ def choose(page, label, option):
         page.keyboard.press("Escape")
 
 
+def stop_server(proc):
+    """SIGTERM, and SIGKILL if the server has not stopped within 30 s (a busy 2-core machine)."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=30)
+
+
 class Watched:
     """A page that records console errors and uncaught exceptions, and takes named screenshots."""
 

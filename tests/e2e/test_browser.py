@@ -6,7 +6,7 @@ import re
 
 from PIL import Image
 
-from browser_support import ARTIFACTS, Watched, choose, start_server
+from browser_support import ARTIFACTS, Watched, choose, start_server, stop_server
 
 VIEWPORT = {"width": 1366, "height": 768}  # a classroom projector
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -161,8 +161,7 @@ def test_a_user_goes_through_every_page(browser, e2e_env, tmp_path):
         w.audit("Feature maps with a photo")
         w.shot("7_upload")
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        stop_server(proc)
     log = (ARTIFACTS / "server-user.log").read_text(errors="replace")
     assert "Traceback" not in log and "Session State API" not in log, log[-3000:]  # no page logs warnings
 
@@ -196,8 +195,7 @@ def test_two_users_at_once(browser, e2e_env):
         wa.shot("2_done")
         wb.shot("2_done")
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        stop_server(proc)
 
 
 def test_server_killed_mid_run_shows_interrupted_after_restart(browser, e2e_env):
@@ -229,5 +227,4 @@ def test_server_killed_mid_run_shows_interrupted_after_restart(browser, e2e_env)
         wait_idle(page)
         w.assert_clean()
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        stop_server(proc)

@@ -7,7 +7,7 @@ import re
 from playwright.sync_api import expect
 
 from cifar_core.presets import PRESETS
-from browser_support import ARTIFACTS, Watched, choose, start_server
+from browser_support import ARTIFACTS, Watched, choose, start_server, stop_server
 from test_browser import go, open_train, wait_idle
 
 PROJECTOR = {"width": 1366, "height": 768}
@@ -146,8 +146,7 @@ def test_settings_survive_leaving_the_page_and_train_as_shown(browser, e2e_env):
         assert abs(training["learning_rate"] - 3e-3) < 1e-12
         w.shot("4_done")
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        stop_server(proc)
 
 
 def test_a_preset_then_an_edit_keeps_the_preset(browser, e2e_env):
@@ -168,5 +167,4 @@ def test_a_preset_then_an_edit_keeps_the_preset(browser, e2e_env):
         expect(page.get_by_label("weights", exact=True)).to_have_value("none")
         w.assert_clean()
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        stop_server(proc)
