@@ -8,6 +8,7 @@ from cifar_core.architectures import ARCHITECTURES, build_model, layer_table
 from cifar_core.datasets import DATASETS, load_dataset
 from cifar_core.errors import CoreError
 from cifar_core.hparams import TRAINING_HPARAMS, problems
+from cifar_core.images import enlarge, tile_images
 from cifar_core.pretrained import imagenet_weights_available
 from cifar_core.presets import PRESETS
 from cifar_core.runs import ACTIVE
@@ -130,7 +131,6 @@ def summary_ui(ds_name, arch_name, hparams, augment):
         st.dataframe(table, hide_index=True, key="train_layer_table")
     if not augment or not info.is_local():
         return
-    from cifar_core.images import enlarge, tile_images
     try:
         ds = load_dataset(ds_name)
         preview = get_augment_preview(ds_name, tuple(augment))
