@@ -4,11 +4,21 @@ from pathlib import Path
 
 import streamlit as st
 
-from cifar_core.process import configure_process
+from cifar_core import cluster
 
 PAGES = Path(__file__).parent / "pages"
+
+
+@st.cache_resource(show_spinner=False)
+def start_workers():
+    """Once per server: the worker processes start (and import TensorFlow) while the first
+    visitor reads the Home page. The server itself never imports TensorFlow."""
+    cluster.start_in_background()
+    return True
+
+
 def run():
-    configure_process()
+    start_workers()
     st.set_page_config(page_title="CNN dashboard", page_icon="🧠", layout="wide")
     page = st.navigation([
         st.Page(PAGES / "home.py", title="Home", icon=":material/home:", default=True),

@@ -58,7 +58,7 @@ def train_product(train_size, epochs=4):
     Epoch seconds cover training and validation, as the notebook's below do."""
     from cifar_core.jobs import JobManager
     with tempfile.TemporaryDirectory() as runs:
-        manager = JobManager(runs, max_jobs=1)
+        manager = JobManager(runs)
         run_id = manager.submit("cifar10", "seed_cnn", epochs=int(epochs), batch_size=32, learning_rate=1e-4,
                                 train_size=int(train_size), val_split=DEFAULT_VAL_SPLIT, seed=DEFAULT_SEED)
         status = manager.wait(run_id)
@@ -80,7 +80,7 @@ def memory_product(train_size=2000):
     from cifar_core.jobs import JobManager
     load_dataset("cifar10")
     with tempfile.TemporaryDirectory() as runs:
-        manager = JobManager(runs, max_jobs=1)
+        manager = JobManager(runs)
         run_id = manager.submit("cifar10", "seed_cnn", epochs=1, batch_size=32, train_size=int(train_size))
         assert manager.wait(run_id)["status"] == "completed"
     return {"peak_rss_mb": round(peak_rss_mb(), 1)}

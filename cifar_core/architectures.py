@@ -1,4 +1,4 @@
-"""Architecture registry: the notebooks' CNNs as Keras functional models with readable layer names.
+"""The notebooks' CNNs as Keras functional models with readable layer names.
 
 Every model takes raw 0–255 pixels of the dataset's own shape. The input stage
 inside the model standardises them with the training split's per-channel mean and
@@ -6,23 +6,10 @@ variance (or VGG16's own `preprocess_input`), and adapts size and channels where
 architecture needs it, so a saved `.keras` file predicts from raw images by itself.
 """
 
-from dataclasses import dataclass
-
 import keras
 from keras import layers
 
-from .errors import ParamError
-from .hparams import HParam, check_all
-
-WIDTH = HParam("width", "float", 1.0, "Multiplies the number of filters of every convolution.", 0.25, 4.0)
-
-
-def _dense_units(default):
-    return HParam("dense_units", "int", default, "Units of the dense layer(s) before the output.", 8, 4096)
-
-
-def _dropout(default):
-    return HParam("dropout", "float", default, "Share of units dropped during training.", 0.0, 0.9)
+from .catalog import ARCHITECTURES, check_hparams, get_architecture  # noqa: F401  (the registry)
 
 
 @keras.saving.register_keras_serializable(package="cifar_core")
@@ -135,59 +122,15 @@ def make_vgg16_transfer(input_shape, num_classes, weights="imagenet", trainable_
     return keras.Model(inputs, _output(x, num_classes), name="vgg16_transfer")
 
 
-@dataclass(frozen=True)
-class Architecture:
-    name: str
-    title: str
-    description: str
-    hparams: tuple
-    builder: object
-    uses_dataset_stats: bool = True
-
-
-ARCHITECTURES = {a.name: a for a in (
-    Architecture("seed_cnn", "Plain CNN", "Three blocks of two 3×3 convolutions (32, 64, 128 filters) "
-                 "with max-pooling, a dense layer and softmax.",
-                 (WIDTH, _dense_units(256), _dropout(0.0)), make_seed_cnn),
-    Architecture("bn_cnn", "CNN with batch normalisation", "The plain CNN with BatchNormalization "
-                 "between every convolution or dense layer and its ReLU.",
-                 (WIDTH, _dense_units(256), _dropout(0.0)), make_bn_cnn),
-    Architecture("dropout_cnn", "CNN with dropout", "Two blocks of two 3×3 convolutions (64, 128) "
-                 "each followed by pooling and dropout, then two dense layers.",
-                 (WIDTH, _dense_units(1024), _dropout(0.4)), make_dropout_cnn),
-    Architecture("small_cnn", "Small CNN (Fashion-MNIST)", "Conv 32, pool, conv 64, pool, a dense "
-                 "layer of 100 and dropout: the Fashion-MNIST notebook's model.",
-                 (WIDTH, _dense_units(100), _dropout(0.4)), make_small_cnn),
-    Architecture("vgg16_transfer", "VGG16 transfer", "VGG16's convolutional base (ImageNet weights, "
-                 "top layers trainable) with a new dense head.",
-                 (HParam("weights", "choice", "imagenet", "Start from ImageNet weights (downloaded once "
-                         "into the Keras cache) or from random initialisation.",
-                         choices=("imagenet", "none")),
-                  HParam("trainable_layers", "int", 4, "How many of VGG16's top layers train; the rest "
-                         "stay frozen.", 0, 18),
-                  _dense_units(256)),
-                 make_vgg16_transfer, uses_dataset_stats=False),
-)}
-
-
-def get_architecture(name):
-    try:
-        return ARCHITECTURES[name]
-    except KeyError:
-        raise ParamError(f"Unknown architecture '{name}'. Choose one of: "
-                         f"{', '.join(ARCHITECTURES)}.") from None
-
-
-def check_hparams(arch_name, hparams):
-    """Architecture hyperparameters with defaults filled in; out-of-range values are refused."""
-    return check_all(get_architecture(arch_name).hparams, dict(hparams or {}), arch_name)
+BUILDERS = {"seed_cnn": make_seed_cnn, "bn_cnn": make_bn_cnn, "dropout_cnn": make_dropout_cnn,
+            "small_cnn": make_small_cnn, "vgg16_transfer": make_vgg16_transfer}
 
 
 def build_model(arch_name, input_shape, num_classes, hparams=None, mean=None, variance=None):
     """Build an architecture for `input_shape` (H, W, C) after checking its hyperparameters."""
-    arch = get_architecture(arch_name)
     values = check_hparams(arch_name, hparams)
-    return arch.builder(tuple(input_shape), num_classes, mean=mean, variance=variance, **values)
+    builder = BUILDERS[get_architecture(arch_name).name]
+    return builder(tuple(input_shape), num_classes, mean=mean, variance=variance, **values)
 
 
 def layer_table(model):

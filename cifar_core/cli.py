@@ -49,12 +49,13 @@ def cmd_download(args):
 
 
 def cmd_architectures(args):
-    from .architectures import ARCHITECTURES, build_model
+    from .catalog import ARCHITECTURES
+    from .client import layer_table
     from .datasets import DATASETS
     cifar10 = DATASETS["cifar10"]
     for arch in ARCHITECTURES.values():
         extra = {"weights": "none"} if arch.name == "vgg16_transfer" else {}
-        params = build_model(arch.name, cifar10.image_shape, cifar10.num_classes, extra).count_params()
+        params, _ = layer_table(arch.name, cifar10.image_shape, cifar10.num_classes, extra)
         print(f"{arch.name}: {arch.title}, {params:,} parameters on CIFAR-10\n  {arch.description}")
         for spec in arch.hparams:
             print(f"    {spec.name} = {spec.default!r} ({spec.range_text()}): {spec.help}")
@@ -89,69 +90,95 @@ def _hparams(pairs):
     return values
 
 
+def _epoch_line(record, epochs, prefix=""):
+    def f(v):
+        return f"{v if v is not None else float('nan'):.4f}"
+    return (f"\r{prefix}epoch {record['epoch']}/{epochs}: loss {f(record['loss'])} acc {f(record['accuracy'])} "
+            f"val_loss {f(record['val_loss'])} val_acc {f(record['val_accuracy'])} ({record['seconds']:.1f} s)"
+            + " " * 20)
+
+
+def _follow(manager, run_ids, labels, args):
+    """Print each run's epochs (and a live bar for a single run) until all have ended."""
+    from .runs import ACTIVE
+    shown = dict.fromkeys(run_ids, 0)
+    out = sys.stderr if args.json else sys.stdout
+    while True:
+        snaps = {r: manager.progress(r) for r in run_ids}
+        for r, snap in snaps.items():
+            for record in snap["epoch_records"][shown[r]:]:
+                print(_epoch_line(record, snap["epochs"], labels[r]), file=out, flush=True)
+                shown[r] += 1
+        if all(s["status"] not in ACTIVE for s in snaps.values()) and not set(run_ids) & set(manager.active()):
+            return
+        snap = snaps[run_ids[0]]
+        if len(run_ids) == 1 and snap["steps_per_epoch"] and not args.json:
+            left = f" {snap['seconds_left']:.0f} s left" if snap["seconds_left"] else ""
+            loss = f" loss {snap['batches'][-1][1]:.4f}" if snap["batches"] else ""
+            print(f"\r{_bar(snap['fraction'])} epoch {snap['epoch'] + 1}/{snap['epochs']} batch "
+                  f"{snap['batch']}/{snap['steps_per_epoch']}{loss}{left}   ", end="", file=sys.stderr, flush=True)
+        time.sleep(0.2)
+
+
+def _result(manager, run_id):
+    from .runs import best_val_accuracy, last_val_accuracy
+    status = manager.store.status(run_id)
+    epochs = manager.store.history(run_id)["epochs"]
+    return {"run_id": run_id, "run_dir": str(manager.store.path(run_id)), "status": status["status"],
+            "reason": status.get("reason", ""), "worker": status.get("worker"), "epochs_completed": len(epochs),
+            "val_accuracy": last_val_accuracy(epochs), "best_val_accuracy": best_val_accuracy(epochs),
+            "train_seconds": status.get("train_seconds"), "images_per_second": status.get("images_per_second")}
+
+
 def cmd_train(args):
+    from .catalog import parse_sweep
     from .jobs import JobManager
-    from .runs import ACTIVE, best_val_accuracy, last_val_accuracy
     # Only the flags given: the others take the training options' defaults.
     training = {k: v for k, v in {
         "epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.lr,
         "optimizer": args.optimizer, "train_size": args.train_size, "val_split": args.val_split,
         "augment": args.augment, "patience": args.patience, "seed": args.seed}.items() if v is not None}
-    manager = JobManager(args.runs_dir, max_jobs=1)
+    manager = JobManager(args.runs_dir)
     if not args.json:
-        print(f"Loading {args.dataset} …", file=sys.stderr)
-    run_id = manager.submit(args.dataset, args.arch, _hparams(args.hparam), **training)
-    folder = manager.store.path(run_id)
-    print(f"Run {run_id} in {folder}", file=sys.stderr)
-    shown = 0
+        print(f"Loading {args.dataset} and starting the workers …", file=sys.stderr)
+    if args.sweep:
+        name, values = parse_sweep(args.arch, args.sweep)
+        run_ids = manager.sweep(args.dataset, args.arch, name, values, _hparams(args.hparam), **training)
+        labels = {r: f"[{name}={v}] " for r, v in zip(run_ids, values)}
+    else:
+        run_ids = [manager.submit(args.dataset, args.arch, _hparams(args.hparam), **training)]
+        labels = {run_ids[0]: ""}
+    for r in run_ids:
+        print(f"Run {r} in {manager.store.path(r)}", file=sys.stderr)
     try:
-        while True:
-            snap = manager.progress(run_id)
-            for record in snap["epoch_records"][shown:]:
-                print(f"\repoch {record['epoch']}/{snap['epochs']}: loss {record['loss'] or float('nan'):.4f} "
-                      f"acc {record['accuracy'] or float('nan'):.4f} val_loss "
-                      f"{record['val_loss'] or float('nan'):.4f} val_acc "
-                      f"{record['val_accuracy'] or float('nan'):.4f} ({record['seconds']:.1f} s)"
-                      + " " * 20, file=sys.stderr if args.json else sys.stdout, flush=True)
-                shown += 1
-            if snap["status"] not in ACTIVE and run_id not in manager.active():
-                break
-            if snap["steps_per_epoch"] and not args.json:
-                left = f" {snap['seconds_left']:.0f} s left" if snap["seconds_left"] else ""
-                loss = f" loss {snap['batches'][-1][1]:.4f}" if snap["batches"] else ""
-                print(f"\r{_bar(snap['fraction'])} epoch {snap['epoch'] + 1}/{snap['epochs']} batch "
-                      f"{snap['batch']}/{snap['steps_per_epoch']}{loss}{left}   ", end="",
-                      file=sys.stderr, flush=True)
-            time.sleep(0.2)
+        _follow(manager, run_ids, labels, args)
     except KeyboardInterrupt:
         print("\nStopping at the next batch …", file=sys.stderr)
-        manager.stop(run_id)
-        manager.wait(run_id)
-    status = manager.store.status(run_id)
-    epochs = manager.store.history(run_id)["epochs"]
-    result = {"run_id": run_id, "run_dir": str(folder), "status": status["status"],
-              "reason": status.get("reason", ""), "epochs_completed": len(epochs),
-              "val_accuracy": last_val_accuracy(epochs), "best_val_accuracy": best_val_accuracy(epochs),
-              "train_seconds": status.get("train_seconds"),
-              "images_per_second": status.get("images_per_second")}
+        for r in run_ids:
+            manager.stop(r)
+        for r in run_ids:
+            manager.wait(r)
+    results = [_result(manager, r) for r in run_ids]
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps(results[0] if len(results) == 1 else {"sweep": results}))
     else:
-        print(f"\nRun {run_id}: {status['status']}. {status.get('reason', '')}".rstrip())
-        print(f"Folder: {folder}")
-    if status["status"] == "failed":
-        print(f"error: {status.get('reason', 'the run failed')}", file=sys.stderr)
-        return EXIT_PROBLEM
-    return EXIT_OK
+        for r in results:
+            print(f"\n{labels[r['run_id']]}Run {r['run_id']}: {r['status']}. {r['reason']}".rstrip())
+            print(f"Folder: {r['run_dir']}")
+    failed = [r for r in results if r["status"] == "failed"]
+    for r in failed:
+        print(f"error: {r['reason'] or 'the run failed'}", file=sys.stderr)
+    return EXIT_PROBLEM if failed else EXIT_OK
 
 
 def cmd_evaluate(args):
-    from .evaluation import evaluate_run
+    from .client import evaluate
     from .runs import RunStore, check_run_id
     check_run_id(args.run_id)
     store = RunStore(args.runs_dir)
+    store.require(args.run_id)
     progress = None if args.json else _byte_progress_images()
-    result = evaluate_run(store, args.run_id, progress=progress)
+    result = evaluate(store, args.run_id, progress=progress)
     if args.json:
         print(json.dumps({"run_id": args.run_id, "test_accuracy": result["accuracy"],
                           "test_loss": result["loss"], "class_names": result["class_names"],
@@ -203,6 +230,9 @@ def build_parser():
     p.add_argument("--seed", type=int)
     p.add_argument("--hparam", action="append", metavar="NAME=VALUE",
                    help="an architecture hyperparameter, e.g. width=0.5 (repeatable)")
+    p.add_argument("--sweep", metavar="NAME=V1,V2,...",
+                   help="queue one run per value of one setting, e.g. learning_rate=1e-4,1e-3,1e-2 "
+                        "(augmentation sets: 'augment=none;flip,shift')")
     p.add_argument("--runs-dir")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     p = sub.add_parser("evaluate", help="evaluate a run on the test set")
@@ -217,7 +247,7 @@ COMMANDS = {"datasets": cmd_datasets, "download": cmd_download, "architectures":
 
 
 def main(argv=None):
-    configure_process()  # before any command imports TensorFlow
+    configure_process()
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
@@ -230,3 +260,6 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("\nInterrupted.", file=sys.stderr)
         return EXIT_PROBLEM
+    finally:
+        from .cluster import close
+        close()  # the local workers end with the command

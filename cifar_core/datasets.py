@@ -246,6 +246,11 @@ def forget_dataset(name=None):
     _datasets.forget(None if name is None else lambda key: key[0] == name)
 
 
+def use_received(dataset):
+    """Serve `dataset` (sent by the server to a worker without its own copy) as if loaded here."""
+    _datasets.get_or_create(_cache_key(dataset.name), lambda: dataset)
+
+
 def fetch_dataset(name, progress=None):
     """Download a dataset into the Keras cache so it can be used offline later."""
     info = dataset_info(name)

@@ -1,6 +1,7 @@
 """Turn any image Pillow reads into the uint8 (H, W, C) array a dataset's model expects."""
 
 import io
+import math
 from pathlib import Path
 
 import numpy as np
@@ -110,3 +111,22 @@ def _rgb(colour):
 def apply_colour_map(grey, lut):
     """uint8 grey levels (any shape) to RGB through a 256-entry lookup table: (..., 3)."""
     return lut[np.asarray(grey, dtype=np.uint8)]
+
+
+def normalize_channel(channel):
+    """The notebooks' display normalisation: centre on the mean, 64 grey levels per std, clip to 0–255."""
+    channel = channel - channel.mean()
+    std = channel.std()
+    if std > 0:  # a constant channel stays mid-grey instead of dividing by zero
+        channel = channel / std
+    return np.clip(channel * 64 + 128, 0, 255).astype(np.uint8)
+
+
+def tile_channels(values, columns=None, pad=1, max_channels=None, lut=None):
+    """Tile the channels of one layer output (H, W, C) into one uint8 grid image: greyscale (H, W),
+    or RGB (H, W, 3) through a colour map's lookup table `lut`, on white gaps."""
+    count = min(values.shape[-1], max_channels or values.shape[-1])
+    channels = np.stack([normalize_channel(values[..., c]) for c in range(count)])
+    tiles = channels[..., None] if lut is None else apply_colour_map(channels, lut)
+    grid = tile_images(tiles, columns or math.ceil(math.sqrt(count)), pad)
+    return grid[..., 0] if lut is None else grid

@@ -1,6 +1,6 @@
-"""Look inside a model: feature maps of every layer, first-layer filters, weight histograms, predictions."""
+"""Look inside a model (in the inspection worker): feature maps, first-layer filters, weight histograms,
+predictions. Drawing the maps (`images.tile_channels`) needs no TensorFlow."""
 
-import math
 import threading
 import weakref
 
@@ -44,27 +44,6 @@ def feature_maps(model, image, layers=None):
         outputs = [outputs]
     return [{"name": n, "type": type(model.get_layer(n)).__name__, "shape": tuple(o.shape[1:]),
              "values": np.asarray(o[0], dtype=np.float32)} for n, o in zip(names, outputs)]
-
-
-def normalize_channel(channel):
-    """The notebooks' display normalisation: centre on the mean, 64 grey levels per std, clip to 0–255."""
-    channel = channel - channel.mean()
-    std = channel.std()
-    if std > 0:  # a constant channel stays mid-grey instead of dividing by zero
-        channel = channel / std
-    return np.clip(channel * 64 + 128, 0, 255).astype(np.uint8)
-
-
-def tile_channels(values, columns=None, pad=1, max_channels=None, lut=None):
-    """Tile the channels of one layer output (H, W, C) into one uint8 grid image: greyscale (H, W),
-    or RGB (H, W, 3) through a colour map's lookup table `lut`, on white gaps."""
-    from .images import apply_colour_map, tile_images
-
-    count = min(values.shape[-1], max_channels or values.shape[-1])
-    channels = np.stack([normalize_channel(values[..., c]) for c in range(count)])
-    tiles = channels[..., None] if lut is None else apply_colour_map(channels, lut)
-    grid = tile_images(tiles, columns or math.ceil(math.sqrt(count)), pad)
-    return grid[..., 0] if lut is None else grid
 
 
 def first_conv_layer(model):

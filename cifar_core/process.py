@@ -1,7 +1,7 @@
 """Process-wide settings for a program that uses the core; importing `cifar_core` changes none of them.
 
-Entry points call `configure_process()` first: the CLI, the dashboard's app.py, the job manager
-(the dashboard trains in its threads) and the benchmarks' workers.
+Processes that run TensorFlow call `configure_process()` first: the Dask workers (their warm-up
+task), the CLI and the benchmarks' workers.
 """
 
 import os

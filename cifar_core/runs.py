@@ -64,11 +64,22 @@ def check_run_id(run_id):
 
 
 def write_json(path, data):
+    _write_atomically(path, lambda f: f.write(json.dumps(data, indent=1).encode()))
+
+
+def write_bytes(path, data):
+    """Write a file whole or not at all (a reader never sees half a model); makes its folder."""
+    _write_atomically(path, lambda f: f.write(data), make_parent=True)
+
+
+def _write_atomically(path, write, make_parent=False):
     path = Path(path)
     try:
+        if make_parent:
+            path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=1)
+        with os.fdopen(fd, "wb") as f:
+            write(f)
         os.replace(tmp, path)
     except OSError as exc:
         if "tmp" in locals() and os.path.exists(tmp):

@@ -1,70 +1,24 @@
-"""One training run: config checking, the Keras fit on a tf.data pipeline, live reports, persistence.
+"""One training run, in a worker process: the Keras fit on a tf.data pipeline, live reports, persistence.
 
-The job manager, the CLI and the benchmarks all train through `train_run`.
+Every run trains through `train_run`, called by the worker task that the job manager submits.
 """
 
 import math
 import os
-import platform
-import threading
 import time
 
 import numpy as np
 
 from . import runs as runs_mod
-from .architectures import build_model, check_hparams, get_architecture
-from .datasets import channel_stats, check_available, load_dataset, split_dataset
-from .errors import CoreError, ParamError, RunError
-from .hparams import TRAINING_HPARAMS, check_all
+from .datasets import channel_stats, load_dataset, split_dataset
+from .errors import CoreError, RunError
 
 MAX_BATCH_POINTS = 100  # per-batch points kept in history.json per epoch
-
-
-def library_versions():
-    import keras
-    import sklearn
-    import tensorflow as tf
-    return {"python": platform.python_version(), "tensorflow": tf.__version__,
-            "keras": keras.__version__, "numpy": np.__version__, "scikit-learn": sklearn.__version__}
 
 
 def gpu_available():
     import tensorflow as tf
     return bool(tf.config.list_physical_devices("GPU"))
-
-
-def make_config(dataset, arch, hparams=None, **training):
-    """A checked run config. Every out-of-range value is refused with its name and range.
-
-    Reads the dataset's local copy for its image count, and never downloads it: a dataset that is
-    not on this machine is refused with DataError, saying how to get it.
-    """
-    get_architecture(arch)
-    arch_values = check_hparams(arch, hparams)
-    train_values = check_all(TRAINING_HPARAMS, training, "training")
-    check_available(dataset)
-    ds = load_dataset(dataset)
-    n_total = len(ds.y_train)
-    n_val = math.ceil(n_total * train_values["val_split"])
-    n_train_full = n_total - n_val
-    if n_val < ds.num_classes or n_train_full < ds.num_classes:
-        raise ParamError(f"val_split {train_values['val_split']} leaves too few images for "
-                         f"{ds.num_classes} classes in {dataset}.")
-    size = train_values["train_size"]
-    if size is not None and size > n_train_full:
-        raise ParamError(f"train_size must be between 1 and {n_train_full} for {dataset} with "
-                         f"val_split {train_values['val_split']}, got {size}.")
-    n_train = size or n_train_full
-    if train_values["batch_size"] > n_train:
-        raise ParamError(f"batch_size must be between 1 and {n_train} (the training images of this "
-                         f"run), got {train_values['batch_size']}.")
-    return {
-        "dataset": dataset, "arch": arch, "hparams": arch_values,
-        "training": {**train_values, "augment": list(train_values["augment"])},
-        "image_shape": list(ds.image_shape), "num_classes": ds.num_classes,
-        "class_names": list(ds.class_names), "n_train": n_train, "n_val": n_val,
-        "n_test": len(ds.y_test), "versions": library_versions(),
-    }
 
 
 class TrainingListener:
@@ -183,6 +137,7 @@ def train_run(store, run_id, listener=None, stop_event=None):
 def _fit(store, run_id, config, listener, stop_event, state):
     import keras
 
+    from .architectures import build_model
     from .pipeline import make_augmenter, make_pipeline
 
     training = config["training"]

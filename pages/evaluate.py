@@ -5,10 +5,10 @@ import math
 import numpy as np
 import streamlit as st
 
+from cifar_core import client
 from cifar_core.curves import batch_series, history_csv
 from cifar_core.datasets import load_dataset, sample_indices
 from cifar_core.errors import CoreError
-from cifar_core.evaluation import evaluate_run
 from cifar_core.images import enlarge
 from cifar_core.runs import RunStore
 from pages import figures
@@ -26,14 +26,14 @@ run_id = run["run_id"]
 @st.cache_data(show_spinner=False, max_entries=16)
 def get_evaluation(directory, run_id, model_file, mtime_ns):
     """The run's stored evaluation, read once per model version."""
-    return evaluate_run(RunStore(directory), run_id)
+    return client.evaluate(RunStore(directory), run_id)
 
 
 try:
     stamp = store().model_stamp(run_id)
     if not store().has_evaluation(run_id):  # first time for this model: evaluate with a progress bar
         bar = st.progress(0.0, text="Evaluating on the test set …")
-        evaluate_run(store(), run_id, progress=lambda done, total: bar.progress(
+        client.evaluate(store(), run_id, progress=lambda done, total: bar.progress(
             done / total, text=f"Evaluating {done:,} of {total:,} test images"))
         bar.empty()
     result = get_evaluation(runs_dir(), run_id, stamp["model"], stamp["mtime_ns"])

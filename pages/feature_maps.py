@@ -4,12 +4,10 @@ import numpy as np
 import plotly.colors
 import streamlit as st
 
+from cifar_core import client
 from cifar_core.datasets import load_dataset
 from cifar_core.errors import CoreError
-from cifar_core.evaluation import load_run_model
-from cifar_core.images import colour_map_lut, enlarge, tile_images, to_model_image
-from cifar_core.inspection import (feature_layers, feature_maps, first_conv_filters, fresh_model,
-                                   predict_image, tile_channels, weight_histogram, weight_layers)
+from cifar_core.images import colour_map_lut, enlarge, tile_channels, tile_images, to_model_image
 from pages import figures
 from pages.shared import KEEP, keep_valid, pick_run_ui, show_error, store, with_article
 
@@ -28,7 +26,7 @@ run_id = run["run_id"]
 shape = tuple(config["image_shape"])
 try:
     with st.spinner("Loading the model …"):
-        model = load_run_model(store(), run_id)  # the core keeps recently used models
+        info = client.model_info(store(), run_id)  # the inspection worker keeps recently used models
     ds = load_dataset(config["dataset"])
 except CoreError as exc:
     show_error(exc)
@@ -81,16 +79,24 @@ if image is None:
 with st.sidebar:
     st.image(enlarge(image, size=(224, 224)), caption=f"{caption}, as the model sees it ({shape[0]}×{shape[1]})",
              alt=f"The image being inspected: {caption}")
-    st.plotly_chart(figures.top_predictions(predict_image(model, image, names), height=260),
-                    key="fm_predictions")
+    try:
+        top = client.predict_image(store(), run_id, image, names)
+    except CoreError as exc:
+        show_error(exc)
+        st.stop()
+    st.plotly_chart(figures.top_predictions(top, height=260), key="fm_predictions")
 
 st.header("Layers")
-available = feature_layers(model)
+available = info["feature_layers"]
 keep_valid("fm_layers", available, [n for n in available if "conv" in n or "pool" in n])
 layers = st.multiselect("Layers to show", available, key="fm_layers", persist_state=KEEP)
 st.caption("Early layers respond to edges and colours; deeper layers, smaller and with more channels, "
            "respond to parts of objects. Pooling halves the size and keeps the strongest responses.")
-maps = feature_maps(model, image, layers) if layers else []
+try:
+    maps = client.feature_maps(store(), run_id, image, layers) if layers else []
+except CoreError as exc:
+    show_error(exc)
+    maps = []
 for pair in range(0, len(maps), 2):  # two layers side by side: each fits one screen
     for col, fmap in zip(st.columns(2), maps[pair: pair + 2]):
         height, width, channels = fmap["shape"]
@@ -103,7 +109,7 @@ for pair in range(0, len(maps), 2):  # two layers side by side: each fits one sc
 
 st.header("What the first layer learned")
 f1, f2 = st.columns([1, 2])
-filters = first_conv_filters(model)
+filters = info["filters"]
 if len(filters):
     tiles = tile_images(filters, columns=8, pad=1)
     f1.image(enlarge(tiles, scale=max(1, 320 // tiles.shape[1])), output_format="PNG",
@@ -111,20 +117,14 @@ if len(filters):
              alt=f"The {len(filters)} filters of the first convolution, as small colour patches")
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
-def get_fresh_model(run_id):
-    return fresh_model(store().config(run_id))
-
-
 with f2:
-    keep_valid("fm_hist_layer", weight_layers(model), weight_layers(model)[0])
-    layer = st.selectbox("Weight histogram of", weight_layers(model), key="fm_hist_layer", persist_state=KEEP)
+    keep_valid("fm_hist_layer", info["weight_layers"], info["weight_layers"][0])
+    layer = st.selectbox("Weight histogram of", info["weight_layers"], key="fm_hist_layer", persist_state=KEEP)
     try:
-        fresh = get_fresh_model(run_id)
+        hist = client.weight_histogram(store(), run_id, layer)
     except CoreError as exc:  # VGG16's ImageNet weights, offline
         show_error(exc)
         st.stop()
-    hist = weight_histogram(model, fresh, layer)
     st.plotly_chart(figures.weight_histograms(hist, layer), key="fm_hist_chart")
     st.caption(f"Spread of the weights: {hist['initial_std']:.4f} freshly initialised, "
                f"{hist['trained_std']:.4f} after training.")

@@ -56,6 +56,18 @@ def compare_runs(metric, histories):
     return readable(fig)
 
 
+def sweep_batches(metric, series):
+    """Training loss or accuracy per batch for several runs on one chart, as they train:
+    {label: (fractional epoch, loss, accuracy) points}."""
+    column = 1 if metric == "loss" else 2
+    fig = go.Figure()
+    for label, batches in series.items():
+        points = downsample(batches, 300)
+        fig.add_scatter(x=[p[0] for p in points], y=[p[column] for p in points], mode="lines", name=label)
+    fig.update_layout(title=f"Training {metric} (per batch)", xaxis_title="epoch", yaxis_title=metric, **LAYOUT)
+    return readable(fig)
+
+
 def confusion_matrix(matrix, class_names, normalized):
     """Heatmap with counts (or row shares) written in the cells, and an invisible point on each
     cell: heatmaps report no selections in Streamlit, points do."""

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from cifar_core import cluster
 from cifar_core.datasets import DATASETS
 from cifar_core.runs import ACTIVE
 from pages.shared import store
@@ -23,6 +24,7 @@ col1, col2, col3 = st.columns(3)
 col1.metric("Datasets ready", len(ready), help=", ".join(ready))
 col2.metric("Runs", len(runs))
 col3.metric("Training now", len(training))
+st.caption(f"Workers: {cluster.describe()}")
 
 cifar = DATASETS["cifar10"]
 if not cifar.is_local():

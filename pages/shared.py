@@ -1,13 +1,13 @@
 """What every page shares: the job manager, the runs folder, messages and the run picker.
 
-The core owns its caches (datasets, models): pages call it directly. TensorFlow is imported
-only by the core functions that need it, so pages that do not train or load models (Home,
-Data) open without it.
+The server never imports TensorFlow: training runs on Dask workers through the job manager, and
+models are read by the inspection worker through `cifar_core.client`.
 """
 
 import streamlit as st
 
 from cifar_core.errors import CoreError
+from cifar_core.jobs import JobManager
 from cifar_core.runs import ACTIVE, RunStore, check_run_id, default_runs_dir
 from pages import navigation
 
@@ -23,7 +23,6 @@ USABLE = ("completed", "stopped", "interrupted", "failed")
 @st.cache_resource(show_spinner=False)
 def get_manager(directory):
     """One job manager per server and runs folder, shared by every session (thread-safe)."""
-    from cifar_core.jobs import JobManager
     return JobManager(directory)
 
 

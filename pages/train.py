@@ -3,8 +3,8 @@
 import numpy as np
 import streamlit as st
 
-from cifar_core import curves
-from cifar_core.architectures import ARCHITECTURES, build_model, layer_table
+from cifar_core import client, curves
+from cifar_core.catalog import ARCHITECTURES, sweep_values, sweepable
 from cifar_core.datasets import DATASETS, load_dataset
 from cifar_core.errors import CoreError
 from cifar_core.hparams import TRAINING_HPARAMS, problems
@@ -108,14 +108,12 @@ def get_layer_table(arch_name, shape, num_classes, hparams_items):
     hparams = dict(hparams_items)
     if "weights" in hparams:
         hparams["weights"] = "none"  # same layers and parameter count, no download for a summary
-    model = build_model(arch_name, shape, num_classes, hparams)
-    return model.count_params(), layer_table(model)
+    return client.layer_table(arch_name, shape, num_classes, hparams)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def get_augment_preview(ds_name, augment):
-    from cifar_core.pipeline import augment_preview
-    return augment_preview(load_dataset(ds_name).x_train[:4], augment, copies=5, seed=0)
+    return client.augment_preview(ds_name, augment)
 
 
 def summary_ui(ds_name, arch_name, hparams, augment):
@@ -163,9 +161,38 @@ def start_ui(ds_name, arch_name, hparams, training, wrong):
         return
     st.session_state["train_run_id"] = run_id
     st.session_state["train_scroll_top"] = True
-    queued = len(manager().active()) > manager().max_jobs
-    st.toast(f"Run {run_id} " + ("queued: it starts when a place is free." if queued else "started."))
+    st.session_state.pop("train_sweep", None)
+    st.toast(f"Run {run_id} queued: it starts as soon as a worker is free.")
     st.rerun()  # lay the page out for a run in progress
+
+
+def sweep_ui(ds_name, arch_name, hparams, training, wrong):
+    """One click queues several runs that differ in one setting; their curves share one chart."""
+    specs = {spec.name: spec for spec in sweepable(arch_name) if spec.name not in ("seed",)}
+    with st.expander("Sweep: several runs that differ in one setting", icon=":material/stacked_line_chart:"):
+        st.caption("Every run uses the settings above, except the one you vary. They train side by side "
+                   "where there are free workers, and their curves are drawn together.")
+        st.session_state.setdefault("train_sweep_name", "learning_rate")
+        c1, c2 = st.columns([1, 2])
+        name = c1.selectbox("Setting to vary", list(specs), key="train_sweep_name", persist_state=KEEP)
+        spec = specs.get(name) or specs["learning_rate"]
+        example = "none;flip,shift" if spec.kind == "multi" else ("1e-4,1e-3,1e-2" if spec.log else "")
+        text = c2.text_input("Values", key=f"train_sweep_values_{name}", placeholder=example or "e.g. 32,64,128",
+                             help="Comma-separated; for augmentation, sets separated by ';' with 'none' for "
+                                  f"no augmentation. {spec.name}: {spec.range_text()}.", persist_state=KEEP)
+        if not st.button("Start sweep", key="train_sweep_start", icon=":material/play_arrow:", disabled=bool(wrong)):
+            return
+        try:
+            values = sweep_values(spec, text or example)
+            run_ids = manager().sweep(ds_name, arch_name, name, values, hparams, **training)
+        except CoreError as exc:
+            show_error(exc)
+            return
+        st.session_state["train_sweep"] = run_ids
+        st.session_state["train_run_id"] = run_ids[0]
+        st.session_state["train_scroll_top"] = True
+        st.toast(f"{len(run_ids)} runs queued, one per value of {name}.")
+        st.rerun()
 
 
 def new_run_ui():
@@ -175,6 +202,7 @@ def new_run_ui():
     if not wrong:  # a model with out-of-range settings cannot be built: the messages say why
         summary_ui(ds_name, arch_name, hparams, training["augment"])
     start_ui(ds_name, arch_name, hparams, training, wrong)
+    sweep_ui(ds_name, arch_name, hparams, training, wrong)
 
 
 def current_run_id():
@@ -200,9 +228,16 @@ def live_ui(run_id):
         st.toast("Stopping at the next batch …")
     if running:
         left = f", about {snap['seconds_left']:.0f} s left" if snap["seconds_left"] else ""
-        text = (f"Epoch {min(snap['epoch'] + 1, snap['epochs'])} of {snap['epochs']}, batch {snap['batch']}"
-                f"/{snap['steps_per_epoch']}{left}" if snap["steps_per_epoch"] else "Waiting to start …")
+        if snap["steps_per_epoch"]:
+            text = (f"Epoch {min(snap['epoch'] + 1, snap['epochs'])} of {snap['epochs']}, batch {snap['batch']}"
+                    f"/{snap['steps_per_epoch']}{left}")
+        elif snap["queue_position"]:
+            text = f"Queued: {snap['queue_position']} in line for a free worker"
+        else:
+            text = "Starting on a worker …"
         st.progress(snap["fraction"], text=text)
+    if snap.get("worker"):
+        st.caption(f"Trained by worker {snap['worker']}.")
     elif snap["status"] == "failed":
         st.error(snap["reason"] or "The run failed.", icon=":material/error:")
     epochs, batches = snap["epoch_records"], snap["batches"]
@@ -214,10 +249,37 @@ def live_ui(run_id):
     c1, c2 = st.columns(2)
     c1.plotly_chart(figures.learning_curve("loss", epochs, batches, height=300), key="train_loss_chart")
     c2.plotly_chart(figures.learning_curve("accuracy", epochs, batches, height=300), key="train_accuracy_chart")
+    sweep = [r for r in st.session_state.get("train_sweep", []) if store().exists(r)]
+    if run_id in sweep:
+        running = sweep_charts_ui(sweep) or running
     if st.session_state.get("train_was_running") and not running:
         st.session_state["train_was_running"] = False
         st.rerun()  # the run ended: lay the whole page out again (settings open, runs table)
     st.session_state["train_was_running"] = running
+
+
+def sweep_charts_ui(run_ids):
+    """The sweep's runs on one chart each for per-batch loss and validation accuracy; returns whether
+    any of them is still queued or training."""
+    config = store().config(run_ids[0])
+    name = next((n for n in [*config["hparams"], *config["training"]]
+                 if len({repr(_setting(store().config(r), n)) for r in run_ids}) > 1), None)
+    snaps = {r: manager().progress(r) for r in run_ids}
+    labels = {r: f"{name} {_setting(store().config(r), name)}" if name else r for r in run_ids}
+    st.subheader(f"Sweep of {name}: {len(run_ids)} runs")
+    st.caption(" · ".join(f"{labels[r]}: {s['status']}" + (f" ({s['queue_position']} in line)" if s["queue_position"] else "")
+                          for r, s in snaps.items()))
+    s1, s2 = st.columns(2)
+    s1.plotly_chart(figures.sweep_batches("loss", {labels[r]: s["batches"] for r, s in snaps.items()}),
+                    key="train_sweep_loss")
+    s2.plotly_chart(figures.compare_runs("val_accuracy", {labels[r]: s["epoch_records"] for r, s in snaps.items()}),
+                    key="train_sweep_val_acc")
+    return any(s["status"] in ACTIVE for s in snaps.values())
+
+
+def _setting(config, name):
+    value = config["hparams"].get(name, config["training"].get(name))
+    return ",".join(value) or "none" if isinstance(value, list) else value
 
 
 def runs_table_ui():

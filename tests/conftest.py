@@ -44,7 +44,7 @@ def tiny_cifar(tmp_path, monkeypatch):
 def trained_run(tmp_path_factory):
     """A finished seed_cnn run on the offline digits set: (store, run_id)."""
     from cifar_core.jobs import JobManager
-    manager = JobManager(tmp_path_factory.mktemp("runs"), max_jobs=1)
+    manager = JobManager(tmp_path_factory.mktemp("runs"))
     run_id = manager.submit("digits", "seed_cnn", epochs=2, batch_size=32, learning_rate=2e-3, seed=1)
     status = manager.wait(run_id, timeout=300)
     assert status["status"] == "completed", status

@@ -3,7 +3,8 @@ import pytest
 
 from cifar_core.architectures import ARCHITECTURES, build_model, check_hparams, layer_table
 from cifar_core.errors import DataError, ParamError
-from cifar_core.inspection import feature_layers, feature_maps, tile_channels
+from cifar_core.images import tile_channels
+from cifar_core.inspection import feature_layers, feature_maps
 
 NO_DOWNLOAD = {"vgg16_transfer": {"weights": "none"}}
 

@@ -11,9 +11,9 @@ from cifar_core.cache import BoundedCache
 from cifar_core.errors import ImageError
 from cifar_core.evaluation import evaluate_run, load_run_model
 from cifar_core.runs import RunStore
-from cifar_core.images import to_model_image
+from cifar_core.images import normalize_channel, tile_channels, to_model_image
 from cifar_core.inspection import (feature_layers, feature_maps, first_conv_filters, fresh_model,
-                                   normalize_channel, predict_image, tile_channels, weight_histogram,
+                                   predict_image, weight_histogram,
                                    weight_layers)
 
 

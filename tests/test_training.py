@@ -2,6 +2,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import keras
@@ -9,11 +10,12 @@ import numpy as np
 import pytest
 
 from cifar_core.errors import DataError, ParamError, RunError
+from cifar_core.client import evaluate
 from cifar_core.evaluation import evaluate_run, load_run_model
 from cifar_core.hparams import TRAINING_HPARAMS
 from cifar_core.jobs import JobManager
 from cifar_core.runs import RunStore, best_val_accuracy, check_run_id, last_val_accuracy
-from cifar_core.training import make_config
+from cifar_core.run_config import make_config
 from cifar_fixtures import ROOT
 
 
@@ -29,7 +31,7 @@ def test_seed_cnn_learns_real_cifar10(cifar_sample, monkeypatch, tmp_path):
     manager = JobManager(tmp_path)
     run_id = manager.submit("cifar10", "seed_cnn", epochs=3, batch_size=32, learning_rate=1e-3, seed=1)
     assert manager.wait(run_id, timeout=600)["status"] == "completed"
-    result = evaluate_run(manager.store, run_id)
+    result = evaluate(manager.store, run_id)
     assert result["n"] == 932 and result["accuracy"] >= 0.30, result["accuracy"]
 
 
@@ -57,7 +59,7 @@ def test_stop_mid_epoch_keeps_history_and_model(tmp_path):
     epochs = manager.store.history(run_id)["epochs"]
     assert 2 <= len(epochs) < 50 and epochs[-1]["partial"]
     assert manager.store.model_path(run_id, "last") is not None
-    assert 0 <= evaluate_run(manager.store, run_id)["accuracy"] <= 1  # usable on Evaluate
+    assert 0 <= evaluate(manager.store, run_id)["accuracy"] <= 1  # usable on Evaluate
 
 
 def test_non_finite_loss_fails_the_run(tmp_path):
@@ -80,24 +82,27 @@ def test_early_stopping_restores_best(tmp_path):
 
 
 def test_queue_runs_one_at_a_time(tmp_path):
-    manager = JobManager(tmp_path, max_jobs=1)
+    manager = JobManager(tmp_path)
     first = manager.submit("digits", "small_cnn", epochs=2, batch_size=32, train_size=300)
     second = manager.submit("digits", "small_cnn", epochs=1, batch_size=32, train_size=300)
     assert manager.store.status(second)["status"] == "queued"
     manager.wait(second, timeout=300)
     a, b = manager.store.status(first), manager.store.status(second)
-    assert a["status"] == b["status"] == "completed" and b["started"] >= a["ended"]
+    assert a["status"] == b["status"] == "completed"
+    assert b["started"] >= a["started"] + a["train_seconds"] - 1  # one worker: the second waited
     live = manager.progress(first)["batches"]  # (fractional epoch, loss, accuracy), for the charts
     saved = JobManager(tmp_path).progress(first)["batches"]  # as another process reads it from disk
     assert live[-1][0] == pytest.approx(2.0) and saved[-1][0] == pytest.approx(2.0)
 
 
 def test_stop_a_queued_run(tmp_path):
-    manager = JobManager(tmp_path, max_jobs=1)
+    manager = JobManager(tmp_path)
     first = manager.submit("digits", "small_cnn", epochs=1, batch_size=32, train_size=300)
     second = manager.submit("digits", "small_cnn", epochs=1, batch_size=32, train_size=300)
-    manager.stop(second)
-    assert manager.store.status(second)["status"] == "stopped"
+    assert manager.stop(second)
+    status = manager.wait(second, timeout=60)
+    assert status["status"] == "stopped" and status["reason"] == "Stopped before it started."
+    assert not manager.store.history(second)["epochs"]
     assert manager.wait(first, timeout=300)["status"] == "completed"
 
 
@@ -205,16 +210,22 @@ def test_a_model_file_with_a_lambda_layer_is_refused(tmp_path, trained_run):
 
 
 def test_gpu_path_trains_with_mixed_precision(tmp_path, monkeypatch):
-    # No GPU here: take the branch the product takes where TensorFlow finds one, on tiny data.
+    # No GPU here: take the branch the product takes where TensorFlow finds one, on tiny data. The
+    # worker's training function runs in this process, where the patch applies.
     import cifar_core.training as training
     monkeypatch.setattr(training, "gpu_available", lambda: True)
-    manager = JobManager(tmp_path)
-    run_id = manager.submit("digits", "bn_cnn", epochs=1, batch_size=32, train_size=256, learning_rate=1e-3)
-    assert manager.wait(run_id, timeout=300)["status"] == "completed"
-    model = load_run_model(manager.store, run_id)
+    store = RunStore(tmp_path)
+    run_id = store.create(make_config("digits", "bn_cnn", epochs=1, batch_size=32, train_size=256,
+                                      learning_rate=1e-3))
+    outcome = {}
+    thread = threading.Thread(target=lambda: outcome.update(training.train_run(store, run_id)))
+    thread.start()  # a worker's executor thread, as on a Dask worker
+    thread.join()
+    assert outcome["status"] == "completed"
+    model = load_run_model(store, run_id)
     assert model.get_layer("block1_conv1").dtype_policy.name == "mixed_float16"
     assert model.get_layer("predictions").dtype_policy.name == "float32"  # probabilities stay float32
-    assert 0 <= evaluate_run(manager.store, run_id)["accuracy"] <= 1
+    assert 0 <= evaluate_run(store, run_id)["accuracy"] <= 1
     assert keras.config.dtype_policy().name == "float32"  # the policy stayed in the training thread
 
 

@@ -1,0 +1,73 @@
+"""What the dashboard and the CLI ask of the inspection worker: plain values and NumPy arrays in and
+out, never a Keras object. Trainings go through `jobs.JobManager`.
+
+Each call runs on this machine's inspection worker (see `cluster`), which keeps recently used
+models in memory, so feature maps of one image answer in a fraction of a second while runs train.
+"""
+
+import time
+import uuid
+
+from . import cluster, worker
+from .errors import CoreError, RunError
+
+
+def _call(fn, *args):
+    client = cluster.inspection_client()
+    try:
+        return client.submit(fn, *args, pure=False, resources={"inspect": 1}).result()
+    except CoreError:
+        raise
+    except Exception as exc:  # the worker died or a library error: one line, never a traceback
+        raise RunError(f"The inspection worker could not answer ({type(exc).__name__}: {str(exc)[:200]}).") from None
+
+
+def evaluate(store, run_id, progress=None):
+    """The run's test-set evaluation (stored in its folder); `progress(done, total)` while it runs."""
+    from distributed import Queue
+    client = cluster.inspection_client()
+    queue_name = f"cifar-core-eval-{uuid.uuid4().hex}" if progress else None
+    future = client.submit(worker.evaluate_task, str(store.root), run_id, cluster.local_data_env(), queue_name,
+                           pure=False, resources={"inspect": 1})
+    if progress:
+        queue = Queue(queue_name, client=client)
+        while not future.done():
+            for done, total in cluster.take_messages(queue) or ():
+                progress(done, total)
+            time.sleep(0.1)
+    try:
+        return future.result()
+    except CoreError:
+        raise
+    except Exception as exc:
+        raise RunError(f"The evaluation could not finish ({type(exc).__name__}: {str(exc)[:200]}).") from None
+
+
+def model_info(store, run_id):
+    """{feature_layers, weight_layers, filters (uint8 tiles)} of the run's saved model."""
+    return _call(worker.model_info_task, str(store.root), run_id)
+
+
+def feature_maps(store, run_id, image, layers):
+    """Outputs of `layers` for one uint8 image: [{name, type, shape, values}]."""
+    return _call(worker.feature_maps_task, str(store.root), run_id, image, list(layers))
+
+
+def predict_image(store, run_id, image, class_names):
+    """Top-5 [(class name, probability)] for one uint8 image."""
+    return _call(worker.predict_task, str(store.root), run_id, image, list(class_names))
+
+
+def weight_histogram(store, run_id, layer):
+    """Histograms of a layer's kernel, trained against freshly initialised."""
+    return _call(worker.histogram_task, str(store.root), run_id, layer)
+
+
+def layer_table(arch, shape, num_classes, hparams):
+    """(parameter count, layer rows) of an architecture, built without training."""
+    return _call(worker.layer_table_task, arch, tuple(shape), num_classes, dict(hparams))
+
+
+def augment_preview(dataset, augment, count=4, copies=5):
+    """uint8 (count, copies, H, W, C): random augmented versions of the first training images."""
+    return _call(worker.augment_preview_task, dataset, tuple(augment), cluster.local_data_env(), count, copies)
