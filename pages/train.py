@@ -224,8 +224,11 @@ def live_ui(run_id):
     head, stop = st.columns([5, 1])
     head.markdown(f"**Run {run_id}** — {snap['status']}" + (f": {snap['reason']}" if snap["reason"] else ""))
     if running and stop.button("Stop", key="train_stop", icon=":material/stop_circle:", type="primary"):
-        manager().stop(run_id)
-        st.toast("Stopping at the next batch …")
+        try:
+            manager().stop(run_id)
+            st.toast("Stopping at the next batch …")
+        except CoreError as exc:
+            show_error(exc)
     if running:
         left = f", about {snap['seconds_left']:.0f} s left" if snap["seconds_left"] else ""
         if snap["steps_per_epoch"]:
@@ -236,10 +239,10 @@ def live_ui(run_id):
         else:
             text = "Starting on a worker …"
         st.progress(snap["fraction"], text=text)
-    if snap.get("worker"):
-        st.caption(f"Trained by worker {snap['worker']}.")
     elif snap["status"] == "failed":
         st.error(snap["reason"] or "The run failed.", icon=":material/error:")
+    if snap.get("worker"):
+        st.caption(f"Trained by worker {snap['worker']}.")
     epochs, batches = snap["epoch_records"], snap["batches"]
     onset = curves.overfitting_onset(epochs)
     if onset:
