@@ -3,6 +3,7 @@
 import io
 import json
 import re
+from pathlib import Path
 
 from PIL import Image
 
@@ -160,6 +161,8 @@ def test_a_user_goes_through_every_page(browser, e2e_env, tmp_path):
         w.assert_clean()
         w.audit("Feature maps with a photo")
         w.shot("7_upload")
+        # Every page was used with a trained run: the server process never loaded TensorFlow.
+        assert "libtensorflow" not in Path(f"/proc/{proc.pid}/maps").read_text()
     finally:
         stop_server(proc)
     log = (ARTIFACTS / "server-user.log").read_text(errors="replace")
@@ -194,8 +197,38 @@ def test_two_users_at_once(browser, e2e_env):
             w.assert_clean()
         wa.shot("2_done")
         wb.shot("2_done")
+
+        # A third run, watched from three tabs, while a fourth looks at feature maps of the first.
+        c = browser.new_context(viewport=VIEWPORT).new_page()
+        d = browser.new_context(viewport=VIEWPORT).new_page()
+        wc, wd = Watched(c, "class_c"), Watched(d, "class_d")
+        start_run(a, 1200, 3)
+        for page in (b, c):
+            if page is c:
+                page.goto(url)
+            open_train(page)
+            page.get_by_text(re.compile(r"— running")).wait_for(timeout=60_000)
+        before = [progress_text(page) for page in (a, b, c)]
+        d.goto(url)
+        go(d, "Feature maps")
+        d.get_by_text("block1_conv1").first.wait_for(timeout=60_000)
+        wait_idle(d)
+        d.locator('[data-testid="stSidebar"] .js-plotly-plot .gtitle', has_text="Top-5 predictions").wait_for(timeout=30_000)
+        assert c.get_by_text(re.compile(r"— running")).count()  # still training meanwhile
+        after = [progress_text(page) for page in (a, b, c)]
+        assert all(x != y for x, y in zip(before, after)), (before, after)  # every watcher's view moves
+        assert c.get_by_text(re.compile(r"Trained by worker \S+ on ")).count()
+        wd.assert_clean()
+        wd.shot("3_feature_maps_while_training")
+        wc.shot("3_watching")
+        c.get_by_text(re.compile(r"— completed")).wait_for(timeout=300_000)
+        for page, w in ((a, wa), (b, wb), (c, wc), (d, wd)):
+            wait_idle(page)
+            w.assert_clean()
     finally:
         stop_server(proc)
+    pid_maps = ARTIFACTS / "server-class.log"
+    assert "Traceback" not in pid_maps.read_text(errors="replace")
 
 
 def test_server_killed_mid_run_shows_interrupted_after_restart(browser, e2e_env):
