@@ -89,6 +89,7 @@ class JobManager:
         self._progress = {}  # run_id -> Progress, for every run this manager has submitted
         self._futures = {}  # run_id -> distributed.Future, while active
         self._shared = set()  # datasets sent to a lab's scheduler for workers without a copy
+        self._stopping = set()  # runs whose stop was asked for here
 
     @property
     def max_jobs(self):
@@ -184,10 +185,13 @@ class JobManager:
     def _finish(self, run_id, progress, future):
         try:
             result = future.result()
-        except Exception as exc:  # the worker died and Dask gave up, or the task was cancelled
-            cancelled = future.status == "cancelled"
-            self._end(run_id, progress, "stopped" if cancelled else "interrupted",
-                      "Stopped before it started." if cancelled else f"{INTERRUPTED} ({type(exc).__name__})")
+        except Exception as exc:  # taken off the queue, the worker died, or the scheduler went away
+            if future.status == "cancelled" and run_id in self._stopping:
+                self._end(run_id, progress, "stopped", "Stopped before it started.")
+            elif future.status == "cancelled":  # the client gave up on a lost scheduler
+                self._end(run_id, progress, "interrupted", self._lost_reason())
+            else:
+                self._end(run_id, progress, "interrupted", f"{INTERRUPTED} ({type(exc).__name__})")
             return
         folder = self.store.path(run_id)
         try:
@@ -229,6 +233,7 @@ class JobManager:
         except Exception as exc:
             raise RunError(f"Cannot reach the workers to stop run {run_id} ({type(exc).__name__}).") from None
         if future is not None and self._progress[run_id].snapshot()["status"] == "queued":
+            self._stopping.add(run_id)
             future.cancel()
         return True
 

@@ -140,6 +140,7 @@ def _kill(proc):
 def lab(tmp_path, monkeypatch):
     """tcp://127.0.0.1:PORT with workers lab-a (its own CIFAR-10 copy) and lab-b (none: it receives
     the server's). Yields (address, {name: process}, archive)."""
+    (tmp_path / "server").mkdir()
     archive = write_cifar(tmp_path / "server" / "cifar-10-python.tar.gz", n=40)
     port = _free_port()
     base = {k: v for k, v in os.environ.items() if k not in ("CIFAR10_PATH", "KERAS_HOME", "CIFAR_CORE_RUNS")}
@@ -150,6 +151,7 @@ def lab(tmp_path, monkeypatch):
     for name in ("lab-a", "lab-b"):
         home = tmp_path / name
         env = dict(base, KERAS_HOME=str(home / "keras"), CIFAR_CORE_RUNS=str(home / "runs"))
+        home.mkdir()
         if name == "lab-a":
             own = write_cifar(home / "cifar-10-python.tar.gz", n=40)
             env["CIFAR10_PATH"] = str(own)
