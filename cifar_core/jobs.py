@@ -16,7 +16,7 @@ from .curves import batch_series
 from .errors import ParamError, RunError
 from .hparams import TRAINING_HPARAMS
 from .run_config import make_config
-from .runs import ACTIVE, RunStore, write_bytes, write_json
+from .runs import ACTIVE, HISTORY, RunStore, write_bytes, write_json
 from .worker import INTERRUPTED, names, shared_data_name, train_task
 
 MAX_LIVE_BATCHES = 2000  # per-batch points kept in memory for live charts
@@ -178,7 +178,7 @@ class JobManager:
             folder = self.store.path(run_id)
             for name, data in message["files"].items():  # models first: an epoch listed has its checkpoint
                 write_bytes(_inside(folder, name), data)
-            write_json(folder / "history.json", message["history"])
+            write_json(folder / HISTORY, message["history"])
             self.store.set_status(run_id, "running", epochs_completed=message["record"]["epoch"])
             progress.on_epoch(message["record"])
 
@@ -255,8 +255,8 @@ class JobManager:
 
     def queued(self):
         """Run ids waiting for a worker, first in line first (every process's, from the runs folder)."""
-        rows = [r for r in self.store.list() if r["status"] == "queued"]
-        return [r["run_id"] for r in sorted(rows, key=lambda r: r["run_id"][:15])]
+        waiting = {r: record for r, record in self.store.statuses().items() if record["status"] == "queued"}
+        return sorted(waiting, key=lambda r: waiting[r].get("created", 0))
 
     def queue_position(self, run_id):
         """1 for the next run to start, None for a run that is not waiting."""
@@ -267,7 +267,7 @@ class JobManager:
         """Run ids that are running or queued, in this process and (through the folder) in others."""
         with self._lock:
             mine = list(self._futures)
-        others = [r["run_id"] for r in self.store.list() if r["status"] in ACTIVE and r["run_id"] not in mine]
+        others = [r for r, record in self.store.statuses().items() if record["status"] in ACTIVE and r not in mine]
         return mine + others
 
     def wait(self, run_id, timeout=None, poll=0.1):

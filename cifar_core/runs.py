@@ -260,6 +260,19 @@ class RunStore:
                 continue  # a damaged folder does not hide the others
         return rows
 
+    def statuses(self):
+        """{run_id: status record} of every run, reading only the status files (cheap enough to poll)."""
+        if not self.root.is_dir():
+            return {}
+        found = {}
+        for folder in sorted(self.root.iterdir()):
+            if RUN_ID.match(folder.name) and (folder / CONFIG).is_file():
+                try:
+                    found[folder.name] = self.status(folder.name)
+                except RunError:
+                    continue
+        return found
+
     def summary(self, run_id):
         config, status, history = self.config(run_id), self.status(run_id), self.history(run_id)
         epochs = history.get("epochs", [])

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .cache import BoundedCache
 from .errors import CoreError, DataError
-from .runs import RunStore
+from .runs import CONFIG, HISTORY, STATUS, RunStore, write_json
 from .training import TrainingListener, train_run
 
 BATCH_SEND_SECONDS = 0.25  # per-batch points go out at most this often
@@ -154,7 +154,6 @@ def train_task(run_id, config, data_env=None):
     try:
         folder = store.path(run_id)
         folder.mkdir(parents=True)
-        from .runs import CONFIG, HISTORY, write_json
         write_json(folder / CONFIG, config)
         write_json(folder / HISTORY, {"epochs": [], "batches": []})
         sender = Sender(Queue(dask["queue"], client=client), store, run_id, worker_name)
@@ -166,7 +165,7 @@ def train_task(run_id, config, data_env=None):
         outcome = train_run(store, run_id, sender, stop_flag)
         record = dict(store.status(run_id), peak_rss_mb=peak_rss_mb())
         files = {name: data for name, data in folder_files(folder).items()
-                 if name not in (CONFIG, "status.json")}
+                 if name not in (CONFIG, STATUS)}
         return {**outcome, "record": record, "files": files, "worker": worker_name}
     finally:
         done.set()
