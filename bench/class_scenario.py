@@ -87,6 +87,8 @@ def scenario(tabs, pin, epochs, train_size):
             if pin:
                 for pid in workers + [g for w in workers for g in _children(w)]:
                     subprocess.run(["taskset", "-a", "-p", "-c", "0", str(pid)], capture_output=True)
+                result["worker_cores"] = sorted({tuple(os.sched_getaffinity(pid)) for pid in workers})
+            result["worker_processes"] = len(workers)
             for label, value in (("epochs", epochs), ("train_size", train_size)):
                 box = first.locator(f'input[aria-label="{label}"]')
                 box.fill(str(value))
