@@ -5,6 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from cifar_core import cluster
+from cifar_core.process import configure_process
 
 PAGES = Path(__file__).parent / "pages"
 
@@ -18,6 +19,7 @@ def start_workers():
 
 
 def run():
+    configure_process()  # caps malloc's arenas: the server runs many threads
     start_workers()
     st.set_page_config(page_title="CNN dashboard", page_icon="🧠", layout="wide")
     page = st.navigation([

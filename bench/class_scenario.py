@@ -48,6 +48,11 @@ def _rss_mb(pid):
     return 0.0
 
 
+def _cpu_seconds(pid):
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
 def _status(runs):
     folders = sorted(p for p in Path(runs).iterdir() if p.is_dir())
     if not folders:
@@ -120,6 +125,7 @@ def scenario(tabs, pin, epochs, train_size):
                     except Exception:
                         texts.append(None)
                 return texts
+            cpu_start, wall_start = _cpu_seconds(server.pid), time.perf_counter()
             before = progress_texts() if tabs else []
             time.sleep(4)
             after = progress_texts() if tabs else []
@@ -137,6 +143,9 @@ def scenario(tabs, pin, epochs, train_size):
                 if len(history.get("epochs", [])) >= epochs - 1:
                     break
                 time.sleep(0.5)
+            # The server's own share of a core while the run trains and the tabs watch.
+            result["server_cpu_share"] = round((_cpu_seconds(server.pid) - cpu_start)
+                                               / (time.perf_counter() - wall_start), 3)
             control = watchers[0] if tabs else context.new_page()
             if not tabs:
                 control.goto(url + "/train")

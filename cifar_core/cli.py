@@ -260,6 +260,3 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("\nInterrupted.", file=sys.stderr)
         return EXIT_PROBLEM
-    finally:
-        from .cluster import close
-        close()  # the local workers end with the command

@@ -58,7 +58,7 @@ def _worker_env():
 
 
 def _local_cluster(n_workers, threads, resources):
-    from distributed import Client, LocalCluster
+    from distributed import Client, LocalCluster, fire_and_forget
     logging.getLogger("distributed").setLevel(logging.ERROR)  # its scheduler runs in this process
     # ":0": its status pages on any free port (a fixed one would clash between processes).
     cluster = LocalCluster(n_workers=n_workers, threads_per_worker=threads, processes=True,
@@ -67,7 +67,8 @@ def _local_cluster(n_workers, threads, resources):
     client = Client(cluster, set_as_default=False)
     from .worker import warm_up
     for worker in client.scheduler_info(n_workers=-1)["workers"]:
-        client.submit(warm_up, workers=[worker], pure=False)  # TensorFlow loads while nobody waits
+        # TensorFlow loads while nobody waits (a future nobody holds would be cancelled).
+        fire_and_forget(client.submit(warm_up, workers=[worker], pure=False))
     return client
 
 

@@ -242,7 +242,8 @@ class JobManager:
         with self._lock:
             live = self._progress.get(run_id)
         if live is not None:
-            return dict(live.snapshot(), queue_position=self.queue_position(run_id))
+            snap = live.snapshot()
+            return dict(snap, queue_position=self.queue_position(run_id) if snap["status"] == "queued" else None)
         status, history = self.store.status(run_id), self.store.history(run_id)
         config = self.store.config(run_id)
         epochs = history.get("epochs", [])
@@ -251,7 +252,7 @@ class JobManager:
                 "batch": 0, "steps_per_epoch": None, "fraction": len(epochs) / config["training"]["epochs"],
                 "elapsed": status.get("train_seconds") or 0.0, "seconds_left": None,
                 "batches": batch_series(history), "epoch_records": epochs,
-                "queue_position": self.queue_position(run_id)}
+                "queue_position": self.queue_position(run_id) if status["status"] == "queued" else None}
 
     def queued(self):
         """Run ids waiting for a worker, first in line first (every process's, from the runs folder)."""

@@ -21,6 +21,10 @@ def gpu_available():
     return bool(tf.config.list_physical_devices("GPU"))
 
 
+class StopRequested(Exception):
+    """Raised from the progress callback to leave `fit` right after the current batch."""
+
+
 class TrainingListener:
     """Receives a run's progress. Called from the training thread: implementations must be quick."""
 
@@ -77,9 +81,11 @@ def _progress_callback(store, run_id, listener, stop_event, state, n_train, batc
             if batch % stride == 0 or batch == steps_per_epoch - 1:
                 history["batches"].append([state["epoch"], batch, loss, accuracy])
             listener.on_batch(state["epoch"], batch, {"loss": loss, "accuracy": accuracy})
+            state["last_logs"] = {"loss": loss, "accuracy": accuracy}
             if stop_event is not None and stop_event.is_set():
+                # Leave fit at once: `stop_training` would still validate the epoch (seconds on a CPU).
                 state["stopped"] = True
-                self.model.stop_training = True
+                raise StopRequested
 
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
@@ -165,7 +171,11 @@ def _fit(store, run_id, config, listener, stop_event, state):
                                                        restore_best_weights=True))
     listener.on_start({"epochs": training["epochs"], "steps_per_epoch": steps,
                        "n_train": n_train, "n_val": len(split.val), "params": model.count_params()})
-    model.fit(train_ds, validation_data=val_ds, epochs=training["epochs"], callbacks=callbacks, shuffle=False, verbose=0)  # the pipeline shuffles
+    try:
+        model.fit(train_ds, validation_data=val_ds, epochs=training["epochs"], callbacks=callbacks, shuffle=False,
+                  verbose=0)  # the pipeline shuffles
+    except StopRequested:  # the partial epoch: its training metrics so far, its weights as the last model
+        callbacks[0].on_epoch_end(state["epoch"], state["last_logs"])
     if state["failed"]:
         return "failed", state["failed"]
     if state["stopped"]:

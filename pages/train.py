@@ -218,6 +218,16 @@ def current_run_id():
     return runs[0]["run_id"] if runs else None
 
 
+@st.cache_resource(show_spinner=False, max_entries=16)  # shared, never changed after it is built
+def get_live_figures(run_id, status, epoch, batch, n_epochs, n_batches):
+    """Both live charts of one moment of a run, built once for every tab watching it (the
+    arguments name the moment; building Plotly figures is most of a redraw's cost here)."""
+    snap = manager().progress(run_id)
+    epochs, batches = snap["epoch_records"], snap["batches"]
+    return (figures.learning_curve("loss", epochs, batches, height=300),
+            figures.learning_curve("accuracy", epochs, batches, height=300))
+
+
 def live_ui(run_id):
     snap = manager().progress(run_id)
     running = snap["status"] in ACTIVE
@@ -249,9 +259,11 @@ def live_ui(run_id):
         st.warning(f"Overfitting: since epoch {onset - 2}, validation loss has risen for two epochs while "
                    "training loss kept falling. More epochs will not help; try dropout, augmentation or "
                    "early stopping.", icon=":material/trending_up:")
+    loss_fig, accuracy_fig = get_live_figures(run_id, snap["status"], snap["epoch"], snap["batch"],
+                                              len(epochs), len(batches))
     c1, c2 = st.columns(2)
-    c1.plotly_chart(figures.learning_curve("loss", epochs, batches, height=300), key="train_loss_chart")
-    c2.plotly_chart(figures.learning_curve("accuracy", epochs, batches, height=300), key="train_accuracy_chart")
+    c1.plotly_chart(loss_fig, key="train_loss_chart")
+    c2.plotly_chart(accuracy_fig, key="train_accuracy_chart")
     sweep = [r for r in st.session_state.get("train_sweep", []) if store().exists(r)]
     if run_id in sweep:
         running = sweep_charts_ui(sweep) or running

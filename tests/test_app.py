@@ -256,3 +256,25 @@ def test_evaluate_opens_on_the_newest_completed_run(trained_run, tmp_path, monke
     assert f"**{size}** test images of **{true}** predicted as **{pred}**" in texts(at)
     shown = [c for c in image_captions(at) if c.startswith("#")]
     assert len(shown) == min(size, 30)
+
+
+def test_a_sweep_from_the_train_page(tmp_path, monkeypatch):
+    at = open_app(tmp_path, monkeypatch, "pages/train.py")
+    at.selectbox(key="train_dataset").set_value("digits").run()
+    at.number_input(key="train_epochs").set_value(1).run()
+    at.number_input(key="train_train_size").set_value(200).run()
+    at.selectbox(key="train_sweep_name").set_value("batch_size").run()
+    at.text_input(key="train_sweep_values_batch_size").input("16,64").run()
+    at.button(key="train_sweep_start").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    run_ids = at.session_state["train_sweep"]
+    from pages.shared import get_manager
+    manager = get_manager(str(tmp_path))
+    for run_id in run_ids:
+        assert manager.wait(run_id, timeout=240)["status"] == "completed"
+    assert [manager.store.config(r)["training"]["batch_size"] for r in run_ids] == [16, 64]
+    at.run()
+    assert not at.exception and "Sweep of batch_size: 2 runs" in " ".join(h.value for h in at.subheader)
+    at.text_input(key="train_sweep_values_batch_size").input("16").run()
+    at.button(key="train_sweep_start").click().run()
+    assert "needs at least two different values" in texts(at) and len(manager.store.list()) == 2

@@ -42,6 +42,18 @@ def test_train_and_evaluate_json(capsys, tmp_path):
     assert result["run_id"] in capsys.readouterr().out
 
 
+def test_a_sweep_from_the_command_line(capsys, tmp_path):
+    code = main(["train", "--dataset", "digits", "--epochs", "1", "--train-size", "200", "--runs-dir", str(tmp_path),
+                 "--sweep", "learning_rate=1e-3,3e-3", "--json"])
+    runs = last_json(capsys.readouterr().out)["sweep"]
+    assert code == 0 and [r["status"] for r in runs] == ["completed", "completed"]
+    rates = [json.loads((tmp_path / r["run_id"] / "config.json").read_text())["training"]["learning_rate"]
+             for r in runs]
+    assert rates == [1e-3, 3e-3] and all(r["worker"] for r in runs)
+    assert main(["train", "--dataset", "digits", "--sweep", "lr=1,2", "--runs-dir", str(tmp_path)]) == 2
+    assert "--sweep takes NAME=V1,V2" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("argv, code, message", [
     (["train", "--dataset", "digits", "--lr", "50"], 2, "learning_rate must be between 1e-06 and 10"),
     (["train", "--dataset", "digits", "--train-size", "0"], 2, "train_size must be between 1 and"),
