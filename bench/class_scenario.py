@@ -183,12 +183,16 @@ def main(argv=None):
         os.sched_setaffinity(0, {1})  # this process, Chromium and the server on core 1
     results = []
     for n in [int(t) for t in args.tabs.split(",")]:
-        r = scenario(n, not args.no_pin, args.epochs, args.train_size)
+        try:
+            r = scenario(n, not args.no_pin, args.epochs, args.train_size)
+        except Exception as exc:  # a scenario that could not finish is reported, the others still run
+            r = {"tabs": n, "pinned": not args.no_pin, "error": f"{type(exc).__name__}: {str(exc)[:300]}"}
         print(json.dumps(r), file=sys.stderr if args.json else sys.stdout, flush=True)
         results.append(r)
     base = next((r["median_epoch_seconds"] for r in results if r["tabs"] == 0), None)
     for r in results:
-        r["epoch_ratio"] = round(r["median_epoch_seconds"] / base, 3) if base else None
+        if "median_epoch_seconds" in r:
+            r["epoch_ratio"] = round(r["median_epoch_seconds"] / base, 3) if base else None
     if args.json:
         print(json.dumps({"class": results}))
     return 0

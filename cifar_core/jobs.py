@@ -128,12 +128,12 @@ class JobManager:
 
     def _share(self, client, dataset):
         # Lab workers that have the dataset use their own copy; the others fetch this one.
-        if dataset in self._shared:
+        if (client.id, dataset) in self._shared:  # once per connection: a new scheduler has none
             return
         from .datasets import load_dataset
         future = client.scatter(load_dataset(dataset), hash=False)
         client.publish_dataset(future, name=shared_data_name(dataset), override=True)
-        self._shared.add(dataset)
+        self._shared.add((client.id, dataset))
 
     # ---- what the worker sends ---------------------------------------------------------------
 
