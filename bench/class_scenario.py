@@ -140,7 +140,7 @@ def scenario(tabs, pin, epochs, train_size):
             while True:
                 peak_rss = max(peak_rss, _rss_mb(server.pid))
                 _, status, history = _status(runs)
-                if len(history.get("epochs", [])) >= epochs - 1:
+                if len(history.get("epochs", [])) >= min(3, epochs - 1):  # Stop while it still trains
                     break
                 time.sleep(0.5)
             # The server's own share of a core while the run trains and the tabs watch.
@@ -150,7 +150,7 @@ def scenario(tabs, pin, epochs, train_size):
             if not tabs:
                 control.goto(url + "/train")
             stop = control.get_by_role("button", name="Stop")
-            stop.wait_for(timeout=60_000)
+            stop.wait_for(timeout=180_000)
             started = time.perf_counter()
             stop.click()
             while _status(runs)[1].get("status") not in ("stopped", "completed", "failed", "interrupted"):
@@ -175,7 +175,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tabs", default="0,1,5,10", help="comma-separated numbers of watching tabs")
     parser.add_argument("--no-pin", action="store_true", help="let everything use every core")
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--train-size", type=int, default=2000)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
