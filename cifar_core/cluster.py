@@ -119,8 +119,7 @@ def start_in_background():
 
 def describe():
     """Where trainings run, in words, without waiting for a cluster to start."""
-    with _lock:
-        client = _clients.get("train")
+    client = _clients.get("train")  # not under the lock: a cluster being started holds it for seconds
     address = scheduler_address()
     if not _usable(client):
         return f"Connecting to the lab's scheduler at {address} …" if address else "Starting the local workers …"
