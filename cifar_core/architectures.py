@@ -105,6 +105,30 @@ def make_small_cnn(input_shape, num_classes, width=1.0, dense_units=100, dropout
     return keras.Model(inputs, _output(x, num_classes), name="small_cnn")
 
 
+def make_fast_cnn(input_shape, num_classes, width=1.0, mean=None, variance=None):
+    """After the CIFAR-10 speed records (airbench, ResNet-9), sized for a CPU.
+
+    Stem: 3×3 conv 32, BN, ReLU (32×32). Three blocks: 3×3 conv, 2×2 max-pool, BN, ReLU, 3×3 conv,
+    BN, ReLU, with 64, 128 and 256 filters (16×16, 8×8, 4×4). Global max-pool, softmax.
+    Pooling right after each block's first convolution keeps most of the work at low resolution.
+    """
+    inputs, x = input_stage(input_shape, mean, variance, min_size=16)
+
+    def conv_bn_relu(x, filters, name, pool=False):
+        x = layers.Conv2D(max(1, round(filters * width)), 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
+        if pool:
+            x = layers.MaxPooling2D(2, name=f"{name}_pool")(x)
+        x = layers.BatchNormalization(momentum=0.8, name=f"{name}_bn")(x)  # few steps: track fast
+        return layers.Activation("relu", name=f"{name}_relu")(x)
+
+    x = conv_bn_relu(x, 32, "stem")
+    for block, filters in enumerate((64, 128, 256), start=1):
+        x = conv_bn_relu(x, filters, f"block{block}_1", pool=True)  # halves H and W
+        x = conv_bn_relu(x, filters, f"block{block}_2")
+    x = layers.GlobalMaxPooling2D(name="global_pool")(x)  # (filters,)
+    return keras.Model(inputs, _output(x, num_classes), name="fast_cnn")
+
+
 def make_vgg16_transfer(input_shape, num_classes, weights="imagenet", trainable_layers=4,
                         dense_units=256, mean=None, variance=None):
     """VGG16 without its top (its last `trainable_layers` layers train), Dense, BN, ReLU, softmax."""
@@ -123,7 +147,23 @@ def make_vgg16_transfer(input_shape, num_classes, weights="imagenet", trainable_
 
 
 BUILDERS = {"seed_cnn": make_seed_cnn, "bn_cnn": make_bn_cnn, "dropout_cnn": make_dropout_cnn,
-            "small_cnn": make_small_cnn, "vgg16_transfer": make_vgg16_transfer}
+            "small_cnn": make_small_cnn, "fast_cnn": make_fast_cnn, "vgg16_transfer": make_vgg16_transfer}
+
+
+@keras.saving.register_keras_serializable(package="cifar_core")
+class SparseCrossentropy(keras.losses.Loss):
+    """Cross-entropy from integer labels with label smoothing (Keras' sparse loss has none)."""
+
+    def __init__(self, num_classes, label_smoothing=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.num_classes, self.label_smoothing = num_classes, label_smoothing
+
+    def call(self, y_true, y_pred):
+        labels = keras.ops.one_hot(keras.ops.cast(keras.ops.reshape(y_true, (-1,)), "int32"), self.num_classes)
+        return keras.losses.categorical_crossentropy(labels, y_pred, label_smoothing=self.label_smoothing)
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes, "label_smoothing": self.label_smoothing}
 
 
 def build_model(arch_name, input_shape, num_classes, hparams=None, mean=None, variance=None):

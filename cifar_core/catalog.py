@@ -9,15 +9,18 @@ from dataclasses import dataclass
 from .errors import ParamError
 from .hparams import TRAINING_HPARAMS, HParam, check_all
 
-WIDTH = HParam("width", "float", 1.0, "Multiplies the number of filters of every convolution.", 0.25, 4.0)
+WIDTH = HParam("width", "float", 1.0, "Multiplies the number of filters of every convolution.", 0.25, 4.0,
+               label="Width (filter multiplier)")
 
 
 def _dense_units(default):
-    return HParam("dense_units", "int", default, "Units of the dense layer(s) before the output.", 8, 4096)
+    return HParam("dense_units", "int", default, "Units of the dense layer(s) before the output.", 8, 4096,
+                  label="Dense units", unit="units")
 
 
 def _dropout(default):
-    return HParam("dropout", "float", default, "Share of units dropped during training.", 0.0, 0.9)
+    return HParam("dropout", "float", default, "Share of units dropped during training.", 0.0, 0.9,
+                  label="Dropout rate")
 
 
 @dataclass(frozen=True)
@@ -42,13 +45,17 @@ ARCHITECTURES = {a.name: a for a in (
     Architecture("small_cnn", "Small CNN (Fashion-MNIST)", "Conv 32, pool, conv 64, pool, a dense "
                  "layer of 100 and dropout: the Fashion-MNIST notebook's model.",
                  (WIDTH, _dense_units(100), _dropout(0.4))),
+    Architecture("fast_cnn", "Fast CNN", "A compact convolution–batch-norm network after the CIFAR-10 "
+                 "speed records (airbench, ResNet-9): a 3×3 stem, three blocks of two convolutions "
+                 "(64, 128, 256 filters) with pooling after the first, global max-pooling and softmax.",
+                 (WIDTH,)),
     Architecture("vgg16_transfer", "VGG16 transfer", "VGG16's convolutional base (ImageNet weights, "
                  "top layers trainable) with a new dense head.",
                  (HParam("weights", "choice", "imagenet", "Start from ImageNet weights (downloaded once "
                          "into the Keras cache) or from random initialisation.",
-                         choices=("imagenet", "none")),
+                         choices=("imagenet", "none"), label="Initial weights"),
                   HParam("trainable_layers", "int", 4, "How many of VGG16's top layers train; the rest "
-                         "stay frozen.", 0, 18),
+                         "stay frozen.", 0, 18, label="Trainable VGG16 layers"),
                   _dense_units(256)),
                  uses_dataset_stats=False),
 )}

@@ -1,4 +1,4 @@
-"""Command line: python -m cifar_core {datasets,download,architectures,runs,train,evaluate}.
+"""Command line: python -m cifar_core {datasets,download,architectures,runs,train,evaluate,presets,prepare}.
 
 Exit codes: 0 done; 1 a data or run problem (one-line reason); 2 bad arguments.
 """
@@ -130,23 +130,52 @@ def _result(manager, run_id):
             "train_seconds": status.get("train_seconds"), "images_per_second": status.get("images_per_second")}
 
 
+def _training_flags(args):
+    """Only the flags given: the others come from the preset, or take the training defaults."""
+    return {k: v for k, v in {
+        "epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.lr,
+        "optimizer": args.optimizer, "lr_schedule": args.lr_schedule, "train_size": args.train_size,
+        "val_split": args.val_split, "augment": args.augment, "label_smoothing": args.label_smoothing,
+        "weight_decay": args.weight_decay, "patience": args.patience, "tta": args.tta,
+        "precision": args.precision, "seed": args.seed}.items() if v is not None}
+
+
+def _settings(args):
+    """(dataset, arch, hparams, training, preset) from a preset and the flags that override it, fitted
+    to the time budget (--time-budget, or a class preset's own) when there is one."""
+    from .estimate import fit_to_budget
+    from .presets import get_preset, preset_settings
+    hparams = _hparams(args.hparam)
+    if args.preset:
+        preset = get_preset(args.preset)
+        dataset, arch, hparams, training = preset_settings(
+            args.preset, dataset=args.dataset, arch=args.arch, hparams=hparams, **_training_flags(args))
+        budget = args.time_budget or preset["budget_seconds"]
+    else:
+        dataset, arch, training = args.dataset or "cifar10", args.arch or "seed_cnn", _training_flags(args)
+        budget = args.time_budget
+    if budget:
+        if not args.json:
+            print(f"Fitting the run to {budget:g} s on this machine …", file=sys.stderr)
+        training, _ = fit_to_budget(dataset, arch, hparams, training, budget)
+    return dataset, arch, hparams, training
+
+
 def cmd_train(args):
     from .catalog import parse_sweep
     from .jobs import JobManager
-    # Only the flags given: the others take the training options' defaults.
-    training = {k: v for k, v in {
-        "epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.lr,
-        "optimizer": args.optimizer, "train_size": args.train_size, "val_split": args.val_split,
-        "augment": args.augment, "patience": args.patience, "seed": args.seed}.items() if v is not None}
+    dataset, arch, hparams, training = _settings(args)
+    if args.dry_run:
+        return _dry_run(args, dataset, arch, hparams, training)
     manager = JobManager(args.runs_dir)
     if not args.json:
         print(f"Loading {args.dataset} and starting the workers …", file=sys.stderr)
     if args.sweep:
-        name, values = parse_sweep(args.arch, args.sweep)
-        run_ids = manager.sweep(args.dataset, args.arch, name, values, _hparams(args.hparam), **training)
+        name, values = parse_sweep(arch, args.sweep)
+        run_ids = manager.sweep(dataset, arch, name, values, hparams, **training)
         labels = {r: f"[{name}={v}] " for r, v in zip(run_ids, values)}
     else:
-        run_ids = [manager.submit(args.dataset, args.arch, _hparams(args.hparam), **training)]
+        run_ids = [manager.submit(dataset, arch, hparams, preset=args.preset, **training)]
         labels = {run_ids[0]: ""}
     for r in run_ids:
         print(f"Run {r} in {manager.store.path(r)}", file=sys.stderr)
@@ -169,6 +198,82 @@ def cmd_train(args):
     for r in failed:
         print(f"error: {r['reason'] or 'the run failed'}", file=sys.stderr)
     return EXIT_PROBLEM if failed else EXIT_OK
+
+
+def _dry_run(args, dataset, arch, hparams, training):
+    """What the run would be and how long it would take here; nothing is trained."""
+    from .estimate import describe, estimate, stored_speed
+    from .run_config import make_config
+    config = make_config(dataset, arch, hparams, **training)
+    if stored_speed(config) is None and not args.json:
+        print("Measuring a few batches on this machine (once for these settings) …", file=sys.stderr)
+    found = estimate(config)
+    t = config["training"]
+    if args.json:
+        print(json.dumps({"dataset": dataset, "arch": arch, "hparams": config["hparams"], "training": t,
+                          "n_train": config["n_train"], "n_val": config["n_val"], **found}))
+        return EXIT_OK
+    print(f"{arch} on {dataset}: {config['n_train']} training and {config['n_val']} validation images, "
+          f"{t['epochs']} epochs of batch {t['batch_size']}, {t['optimizer']} at {t['learning_rate']:g} "
+          f"({t['lr_schedule']}), {found['dtype_policy']}.")
+    print(f"Estimated time on this machine: {describe(found['seconds'])} ({found['per_epoch']:.1f} s per "
+          f"epoch after {found['startup']:.1f} s of start-up)"
+          + (", or less with early stopping." if t["patience"] else "."))
+    print("Nothing was trained (--dry-run).")
+    return EXIT_OK
+
+
+def cmd_presets(args):
+    from .estimate import describe, estimate
+    from .errors import CoreError
+    from .presets import PRESETS, preset_settings
+    from .run_config import make_config
+    for name, preset in PRESETS.items():
+        dataset, arch, hparams, training = preset_settings(name)
+        try:
+            if preset["budget_seconds"]:
+                from .estimate import fit_to_budget
+                training, found = fit_to_budget(dataset, arch, hparams, training, preset["budget_seconds"])
+            else:
+                found = estimate(make_config(dataset, arch, hparams, **training))
+            when = f"{describe(found['seconds'])} ({training['epochs']} epochs" + (
+                f", {training['train_size']} images)" if training.get("train_size") else ")")
+        except CoreError as exc:
+            when = f"no estimate: {exc}"
+        print(f"{name:18} {when}\n{'':18} {preset['title']}")
+    return EXIT_OK
+
+
+def cmd_prepare(args):
+    """Train the class version of every preset that can train here, skipping those already done."""
+    from .estimate import fit_to_budget
+    from .jobs import JobManager
+    from .prepare import plan
+    from .presets import PRESETS, preset_settings
+    manager = JobManager(args.runs_dir)
+    to_train, skipped = plan(manager.store, args.preset)
+    for name, why in skipped:
+        print(f"Skipped {name}: {why}.")
+    for i, name in enumerate(to_train, start=1):
+        dataset, arch, hparams, training = preset_settings(name)
+        if PRESETS[name]["budget_seconds"]:
+            training, _ = fit_to_budget(dataset, arch, hparams, training, PRESETS[name]["budget_seconds"])
+        run_id = manager.submit(dataset, arch, hparams, preset=name, **training)
+        print(f"[{i}/{len(to_train)}] {name}: run {run_id}", file=sys.stderr)
+        try:
+            _follow(manager, [run_id], {run_id: f"[{i}/{len(to_train)}] {name} "}, args)
+        except KeyboardInterrupt:
+            print("\nStopping; run prepare again to resume.", file=sys.stderr)
+            manager.stop(run_id)
+            manager.wait(run_id)
+            return EXIT_PROBLEM
+        result = _result(manager, run_id)
+        print(f"\n{name}: {result['status']}" + (f", best val acc {result['best_val_accuracy']:.3f}"
+                                                  if result["best_val_accuracy"] is not None else "")
+              + (f". {result['reason']}" if result["reason"] else "."))
+    print(f"Ready: {len(to_train)} trained now, {len([s for s in skipped if s[1] == 'already trained'])} "
+          f"already trained, {len([s for s in skipped if s[1] != 'already trained'])} skipped.")
+    return EXIT_OK
 
 
 def cmd_evaluate(args):
@@ -205,7 +310,7 @@ def _byte_progress_images():
 
 def build_parser():
     from .datasets import DATASETS
-    from .hparams import AUGMENTATIONS, OPTIMIZERS
+    from .hparams import AUGMENTATIONS, LR_SCHEDULES, OPTIMIZERS, PRECISIONS
     parser = argparse.ArgumentParser(prog="python -m cifar_core",
                                      description="Train and inspect CNNs on CIFAR-10 and friends.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -217,15 +322,22 @@ def build_parser():
     p.add_argument("--runs-dir")
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("train", help="train one run")
-    p.add_argument("--dataset", default="cifar10", choices=list(DATASETS))
-    p.add_argument("--arch", default="seed_cnn")
+    p.add_argument("--preset", help="start from a preset's settings (python -m cifar_core presets); "
+                                    "the flags given override them")
+    p.add_argument("--dataset", choices=list(DATASETS), help="default cifar10")
+    p.add_argument("--arch", help="default seed_cnn")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float, help="learning rate")
+    p.add_argument("--lr", type=float, help="learning rate (the peak, with a schedule)")
     p.add_argument("--optimizer", choices=OPTIMIZERS)
+    p.add_argument("--lr-schedule", choices=LR_SCHEDULES)
     p.add_argument("--train-size", type=int, help="use only this many training images")
     p.add_argument("--val-split", type=float)
     p.add_argument("--augment", help="comma-separated: " + ",".join(AUGMENTATIONS))
+    p.add_argument("--label-smoothing", type=float)
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--tta", choices=("on", "off"), help="test-time flip augmentation in evaluation")
+    p.add_argument("--precision", choices=PRECISIONS)
     p.add_argument("--patience", type=int, help="early-stopping patience in epochs (0: off)")
     p.add_argument("--seed", type=int)
     p.add_argument("--hparam", action="append", metavar="NAME=VALUE",
@@ -233,8 +345,16 @@ def build_parser():
     p.add_argument("--sweep", metavar="NAME=V1,V2,...",
                    help="queue one run per value of one setting, e.g. learning_rate=1e-4,1e-3,1e-2 "
                         "(augmentation sets: 'augment=none;flip,shift')")
+    p.add_argument("--time-budget", type=float, metavar="SECONDS",
+                   help="choose the number of epochs and training images to fit this many seconds here")
+    p.add_argument("--dry-run", action="store_true", help="print the estimated time and train nothing")
     p.add_argument("--runs-dir")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    sub.add_parser("presets", help="list the presets, each with its estimated time on this machine")
+    p = sub.add_parser("prepare", help="train the class version of every preset ahead of class")
+    p.add_argument("--preset", action="append", help="only this preset (repeatable)")
+    p.add_argument("--runs-dir")
+    p.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     p = sub.add_parser("evaluate", help="evaluate a run on the test set")
     p.add_argument("run_id")
     p.add_argument("--runs-dir")
@@ -243,7 +363,8 @@ def build_parser():
 
 
 COMMANDS = {"datasets": cmd_datasets, "download": cmd_download, "architectures": cmd_architectures,
-            "runs": cmd_runs, "train": cmd_train, "evaluate": cmd_evaluate}
+            "runs": cmd_runs, "train": cmd_train, "evaluate": cmd_evaluate, "presets": cmd_presets,
+            "prepare": cmd_prepare}
 
 
 def main(argv=None):

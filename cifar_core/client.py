@@ -71,3 +71,9 @@ def layer_table(arch, shape, num_classes, hparams):
 def augment_preview(dataset, augment, count=4, copies=5):
     """uint8 (count, copies, H, W, C): random augmented versions of the first training images."""
     return _call(worker.augment_preview_task, dataset, tuple(augment), cluster.local_data_env(), count, copies)
+
+
+def measure_speed(config):
+    """Seconds per training and validation batch, per checkpoint and at the start of a run of
+    `config`, measured on a few real batches (see `estimate`)."""
+    return _call(worker.speed_task, dict(config), cluster.local_data_env())

@@ -54,7 +54,9 @@ def evaluate_run(store, run_id, progress=None, batch_size=128, which="best"):
     ds = load_dataset(config["dataset"])
     model = load_run_model(store, run_id, which)
     started = time.perf_counter()
-    probs = predict_batched(model, ds.x_test, batch_size, progress)
+    tta = bool(config["training"].get("tta"))
+    probs = predict_with_flip(model, ds.x_test, batch_size, progress) if tta else \
+        predict_batched(model, ds.x_test, batch_size, progress)
     seconds = time.perf_counter() - started
     y_true = ds.y_test
     y_pred = probs.argmax(axis=1)
@@ -69,7 +71,7 @@ def evaluate_run(store, run_id, progress=None, batch_size=128, which="best"):
         cells[t][p].append(index)
     result = {
         "stamp": stamp, "run_id": run_id, "n": int(len(y_true)),
-        "accuracy": float((y_pred == y_true).mean()), "loss": float(-np.log(true_prob).mean()),
+        "accuracy": float((y_pred == y_true).mean()), "tta": tta, "loss": float(-np.log(true_prob).mean()),
         "class_names": list(ds.class_names),
         "confusion_matrix": cm.tolist(),
         "confusion_matrix_normalized": np.divide(cm, rows, out=np.zeros(cm.shape), where=rows > 0).tolist(),
@@ -81,6 +83,17 @@ def evaluate_run(store, run_id, progress=None, batch_size=128, which="best"):
     }
     store.write_evaluation(run_id, result)
     return result
+
+
+def predict_with_flip(model, images, batch_size=128, progress=None):
+    """Test-time augmentation: the mean of the probabilities for each image and its mirror image."""
+    total = len(images)
+
+    def half(offset):
+        return (lambda done, _: progress(offset + done, 2 * total)) if progress else None
+
+    probs = predict_batched(model, images, batch_size, half(0))
+    return (probs + predict_batched(model, np.ascontiguousarray(images[:, :, ::-1]), batch_size, half(total))) / 2
 
 
 def predict_batched(model, images, batch_size=128, progress=None):

@@ -96,9 +96,10 @@ class JobManager:
         """Trainings the workers take at once."""
         return max(1, cluster.training_capacity(cluster.training_client()))
 
-    def submit(self, dataset, arch, hparams=None, **training):
-        """Check the config, create the run folder and queue the run. Returns the run id at once."""
-        config = make_config(dataset, arch, hparams, **training)
+    def submit(self, dataset, arch, hparams=None, *, preset=None, **training):
+        """Check the config, create the run folder and queue the run. Returns the run id at once.
+        `preset` names the preset it came from (`prepare` finds its runs by it)."""
+        config = make_config(dataset, arch, hparams, preset=preset, **training)
         client = cluster.training_client()  # an unreachable scheduler is refused before a folder exists
         lab = client.cluster is None
         if lab:
@@ -201,7 +202,7 @@ class JobManager:
             result = dict(result, status="failed", reason=str(exc))
         record = result.get("record", {})
         extra = {k: record[k] for k in ("epochs_completed", "best_epoch", "train_seconds",
-                                        "images_per_second", "peak_rss_mb") if k in record}
+                                        "images_per_second", "peak_rss_mb", "dtype_policy") if k in record}
         self._end(run_id, progress, result["status"], result["reason"], worker=result.get("worker"), **extra)
 
     def _end(self, run_id, progress, status, reason, **extra):

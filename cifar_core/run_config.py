@@ -26,7 +26,7 @@ def _installed(package):
         return None
 
 
-def make_config(dataset, arch, hparams=None, **training):
+def make_config(dataset, arch, hparams=None, *, preset=None, **training):
     """A checked run config. Every out-of-range value is refused with its name and range.
 
     Reads the dataset's local copy for its image count, and never downloads it: a dataset that is
@@ -57,4 +57,5 @@ def make_config(dataset, arch, hparams=None, **training):
         "image_shape": list(ds.image_shape), "num_classes": ds.num_classes,
         "class_names": list(ds.class_names), "n_train": n_train, "n_val": n_val,
         "n_test": len(ds.y_test), "versions": library_versions(),
+        **({"preset": preset} if preset else {}),
     }

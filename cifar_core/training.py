@@ -5,7 +5,11 @@ Every run trains through `train_run`, called by the worker task that the job man
 
 import math
 import os
+import re
+import shutil
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -34,13 +38,50 @@ class TrainingListener:
     def on_end(self, status, reason): ...
 
 
-def _make_optimizer(name, learning_rate):
+def cpu_has_bf16():
+    """Whether this CPU does bfloat16 arithmetic natively (AVX512_BF16 or AMX): then Keras'
+    mixed_bfloat16 policy trains faster. Elsewhere it would be emulated, slower than float32."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return bool(re.search(r"\b(avx512_bf16|amx_bf16)\b", flags))
+
+
+def dtype_policy(precision):
+    """The Keras dtype policy for a run's `precision` setting on this machine."""
+    if precision == "auto":
+        if gpu_available():
+            return "mixed_float16"
+        if cpu_has_bf16():
+            return "mixed_bfloat16"
+    return "float32"
+
+
+def learning_rate_schedule(schedule, peak, total_steps):
+    """A constant rate, cosine decay to zero, or one-cycle: a linear warm-up from peak/25 over the
+    first 20 % of steps, then cosine decay to zero (the shape of the CIFAR-10 speed records)."""
+    from keras.optimizers.schedules import CosineDecay
+    total_steps = max(1, total_steps)
+    if schedule == "cosine":
+        return CosineDecay(peak, total_steps)
+    if schedule == "one_cycle":
+        warmup = max(1, round(0.2 * total_steps))
+        return CosineDecay(peak / 25, max(1, total_steps - warmup), warmup_target=peak, warmup_steps=warmup)
+    return peak
+
+
+def make_optimizer(training, total_steps):
+    """The run's optimizer with its schedule and decoupled weight decay (None when 0)."""
     import keras
+    rate = learning_rate_schedule(training.get("lr_schedule", "constant"), training["learning_rate"], total_steps)
+    decay = training.get("weight_decay") or None
+    name = training["optimizer"]
     if name == "sgd":
-        return keras.optimizers.SGD(learning_rate, momentum=0.9)
+        return keras.optimizers.SGD(rate, momentum=0.9, nesterov=True, weight_decay=decay)
     if name == "rmsprop":
-        return keras.optimizers.RMSprop(learning_rate)
-    return keras.optimizers.Adam(learning_rate)
+        return keras.optimizers.RMSprop(rate, weight_decay=decay)
+    return keras.optimizers.Adam(rate, weight_decay=decay)
 
 
 def save_model(model, path):
@@ -132,6 +173,7 @@ def train_run(store, run_id, listener=None, stop_event=None):
     try:
         store.set_status(run_id, status, reason, epochs_completed=state["epoch"],
                          best_epoch=state["best_epoch"], train_seconds=round(seconds, 3),
+                         dtype_policy=state.get("dtype_policy"),
                          images_per_second=round(images / seconds, 1) if seconds and images else None)
     except CoreError:
         pass  # the runs folder went away or filled up; the caller still gets the outcome
@@ -140,37 +182,49 @@ def train_run(store, run_id, listener=None, stop_event=None):
             "train_seconds": round(seconds, 3)}
 
 
-def _fit(store, run_id, config, listener, stop_event, state):
+def compiled_model(config, ds, split):
+    """The run's compiled model under its dtype policy, and its training and validation pipelines."""
     import keras
 
-    from .architectures import build_model
+    from .architectures import SparseCrossentropy, build_model
     from .pipeline import make_augmenter, make_pipeline
 
     training = config["training"]
-    if gpu_available():
-        keras.mixed_precision.set_dtype_policy("mixed_float16")  # thread-local: this run only
+    keras.mixed_precision.set_dtype_policy(dtype_policy(training.get("precision", "auto")))  # thread-local
     keras.utils.set_random_seed(training["seed"])
-    ds = load_dataset(config["dataset"])
-    split = split_dataset(ds, training["val_split"], training["seed"], training["train_size"])
     mean, std = channel_stats(ds.x_train, split.train)
     model = build_model(config["arch"], ds.image_shape, ds.num_classes, config["hparams"],
                         mean=mean, variance=np.square(std))
-    model.compile(optimizer=_make_optimizer(training["optimizer"], training["learning_rate"]),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    batch_size, n_train = training["batch_size"], len(split.train)
-    steps = math.ceil(n_train / batch_size)
+    batch_size = training["batch_size"]
+    steps = math.ceil(len(split.train) / batch_size)
+    model.compile(optimizer=make_optimizer(training, steps * training["epochs"]),
+                  loss=SparseCrossentropy(ds.num_classes, training.get("label_smoothing", 0.0)),
+                  metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
     # Both pipelines gather their batches from the dataset's own uint8 array: no copies of a split.
     train_ds = make_pipeline(ds.x_train, ds.y_train, batch_size, split.train, shuffle_seed=training["seed"],
                              augmenter=make_augmenter(training["augment"], seed=training["seed"]))
     val_ds = make_pipeline(ds.x_train, ds.y_train, max(batch_size, 64), split.val)
+    return model, train_ds, val_ds
+
+
+def _fit(store, run_id, config, listener, stop_event, state):
+    import keras
+
+    training = config["training"]
+    ds = load_dataset(config["dataset"])
+    split = split_dataset(ds, training["val_split"], training["seed"], training["train_size"])
+    model, train_ds, val_ds = compiled_model(config, ds, split)
+    state["dtype_policy"] = model.dtype_policy.name
+    batch_size, n_train = training["batch_size"], len(split.train)
+    steps = math.ceil(n_train / batch_size)
     callbacks = [_progress_callback(store, run_id, listener, stop_event, state, n_train, batch_size),
                  keras.callbacks.TensorBoard(str(store.path(run_id) / runs_mod.LOGS), write_graph=False,
                                              update_freq="epoch", profile_batch=0)]
     if training["patience"]:
         callbacks.append(keras.callbacks.EarlyStopping(patience=training["patience"],
                                                        restore_best_weights=True))
-    listener.on_start({"epochs": training["epochs"], "steps_per_epoch": steps,
-                       "n_train": n_train, "n_val": len(split.val), "params": model.count_params()})
+    listener.on_start({"epochs": training["epochs"], "steps_per_epoch": steps, "n_train": n_train,
+                       "n_val": len(split.val), "params": model.count_params(), "dtype_policy": state["dtype_policy"]})
     try:
         model.fit(train_ds, validation_data=val_ds, epochs=training["epochs"], callbacks=callbacks, shuffle=False,
                   verbose=0)  # the pipeline shuffles
@@ -185,3 +239,41 @@ def _fit(store, run_id, config, listener, stop_event, state):
                              f"improved for {training['patience']} epochs; the weights of epoch "
                              f"{state['best_epoch']} are kept.")
     return "completed", ""
+
+
+def measure_speed(config, batches=6):
+    """Seconds a run of `config` spends per training batch, per validation batch, per checkpoint, and
+    once at its start (building, tracing): measured on a few real batches, for `estimate`."""
+    import keras
+    training = config["training"]
+    ds = load_dataset(config["dataset"])
+    split = split_dataset(ds, training["val_split"], training["seed"], training["train_size"])
+    batch_size = training["batch_size"]
+    started = time.perf_counter()
+    model, train_ds, val_ds = compiled_model(config, ds, split)
+    ends = []
+
+    class Clock(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            ends.append(time.perf_counter())
+
+    steps = min(batches + 2, math.ceil(len(split.train) / batch_size))
+    model.fit(train_ds, epochs=1, steps_per_epoch=steps, callbacks=[Clock()], shuffle=False, verbose=0)
+    steady = np.diff(ends[1:]) if len(ends) > 2 else np.diff(ends)  # the first batch traces the graph
+    train_batch = float(np.median(steady)) if len(steady) else ends[-1] - started
+    first = ends[0] - started - train_batch
+    val_steps = min(batches, math.ceil(len(split.val) / max(batch_size, 64)))
+    t0 = time.perf_counter()
+    model.evaluate(val_ds, steps=1, verbose=0)  # traces the test step
+    t1 = time.perf_counter()
+    model.evaluate(val_ds, steps=val_steps, verbose=0)
+    val_batch = (time.perf_counter() - t1) / val_steps
+    folder = Path(tempfile.mkdtemp(prefix="cifar-core-speed-"))
+    try:
+        t2 = time.perf_counter()
+        save_model(model, folder / "m.keras")
+        save = time.perf_counter() - t2
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return {"train_batch": train_batch, "val_batch": val_batch, "save": save,
+            "startup": first + max(0.0, t1 - t0 - val_batch), "dtype_policy": model.dtype_policy.name}

@@ -236,3 +236,10 @@ def augment_preview_task(dataset, augment, data_env, count=4, copies=5):
     from .pipeline import augment_preview
     use_data_of(data_env)
     return augment_preview(load_dataset(dataset).x_train[:count], augment, copies=copies, seed=0)
+
+
+def speed_task(config, data_env):
+    """Seconds per batch of a run of `config`, measured on a few real batches (see `estimate`)."""
+    from .training import measure_speed
+    use_data_of(data_env)
+    return measure_speed(config)

@@ -1,0 +1,141 @@
+"""How long a run will take on this machine, before it starts, and settings that fit a time budget.
+
+The first estimate for an architecture, its settings, batch size, augmentation and precision
+measures a few real batches on the inspection worker (`training.measure_speed`, seconds) and keeps
+the measurement in a small JSON file, `timings.json` in the Keras cache folder (~/.keras), or at
+$CIFAR_CORE_TIMINGS. Every later estimate for those settings is arithmetic.
+"""
+
+import json
+import math
+import os
+import platform
+import threading
+from pathlib import Path
+
+from .download import keras_cache_dir
+from .errors import ParamError
+from .run_config import make_config
+from .runs import write_json
+
+TIMINGS_ENV = "CIFAR_CORE_TIMINGS"
+SAVES_PER_EPOCH = 1.5  # the last model every epoch, the best one when validation loss improved
+MIN_BUDGET_EPOCHS = 3
+_lock = threading.Lock()
+
+
+def timings_path():
+    return Path(os.environ.get(TIMINGS_ENV) or keras_cache_dir() / "cifar_core-timings.json")
+
+
+def machine():
+    """This machine's name and processor: a lab's shared home folder keeps each machine's own timings."""
+    cpu = ""
+    try:
+        cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                    if line.startswith("model name")), "")
+    except OSError:
+        pass
+    return f"{platform.node()} · {cpu or platform.processor()} · {os.cpu_count()} cores"
+
+
+def _measurable(config):
+    """The same network without a download: ImageNet weights train no faster than random ones."""
+    if config["hparams"].get("weights") == "imagenet":
+        return {**config, "hparams": {**config["hparams"], "weights": "none"}}
+    return config
+
+
+def speed_key(config):
+    """What the speed of a batch depends on (not the number of images or epochs)."""
+    config = _measurable(config)
+    t = config["training"]
+    return json.dumps([machine(), config["arch"], config["hparams"], config["image_shape"], config["num_classes"],
+                       t["batch_size"], sorted(t["augment"]), t.get("precision", "auto")], sort_keys=True)
+
+
+def _read():
+    try:
+        return json.loads(timings_path().read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def stored_speed(config):
+    return _read().get(speed_key(config))
+
+
+def speed(config):
+    """The measured speed for `config`'s settings: from the timings file, else measured now."""
+    found = stored_speed(config)
+    if found is not None:
+        return found
+    from .client import measure_speed
+    measured = measure_speed(_measurable(config))
+    with _lock:  # one writer per process; the file is replaced atomically
+        timings = _read()
+        timings[speed_key(config)] = measured
+        path = timings_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_json(path, timings)
+    return measured
+
+
+def seconds_for(config, measured):
+    """Estimated seconds of training (what status.json's train_seconds measures) for `config`."""
+    t = config["training"]
+    steps = math.ceil(config["n_train"] / t["batch_size"])
+    val_steps = math.ceil(config["n_val"] / max(t["batch_size"], 64))
+    epoch = steps * measured["train_batch"] + val_steps * measured["val_batch"] + SAVES_PER_EPOCH * measured["save"]
+    return measured["startup"] + t["epochs"] * epoch
+
+
+def estimate(config):
+    """{seconds, per_epoch, startup, measured_now}: how long `config` trains on this machine. With
+    early stopping on, a run may end sooner."""
+    measured_now = stored_speed(config) is None
+    measured = speed(config)
+    total = seconds_for(config, measured)
+    return {"seconds": total, "per_epoch": (total - measured["startup"]) / config["training"]["epochs"],
+            "startup": measured["startup"], "measured_now": measured_now, "dtype_policy": measured["dtype_policy"]}
+
+
+def describe(seconds):
+    """'about 45 s', 'about 3 min', 'about 1 h 20 min'."""
+    if seconds < 90:
+        return f"about {max(5, round(seconds / 5) * 5):.0f} s"
+    minutes = round(seconds / 60)
+    return f"about {minutes} min" if minutes < 60 else f"about {minutes // 60} h {minutes % 60} min"
+
+
+def fit_to_budget(dataset, arch, hparams, training, budget_seconds):
+    """Training options that fit `budget_seconds` on this machine: all training images if the
+    chosen epochs (or at least MIN_BUDGET_EPOCHS of them) fit, else fewer images. Returns
+    (training options, estimate)."""
+    training = dict(training)
+    config = make_config(dataset, arch, hparams, **training)
+    measured = speed(config)
+    wanted = config["training"]["epochs"]
+    full = config["n_train"] if config["training"]["train_size"] is None else config["training"]["train_size"]
+
+    def seconds(epochs, size):
+        trial = {**config, "n_train": size, "training": {**config["training"], "epochs": epochs}}
+        return seconds_for(trial, measured)
+
+    epochs = next((e for e in range(wanted, min(wanted, MIN_BUDGET_EPOCHS) - 1, -1)
+                   if seconds(e, full) <= budget_seconds), None)
+    size = full
+    if epochs is None:  # even the fewest epochs on every image take too long: fewer images
+        epochs = min(wanted, MIN_BUDGET_EPOCHS)
+        fixed = seconds(epochs, 0)
+        per_image = (seconds(epochs, full) - fixed) / full
+        size = min(full, int((budget_seconds - fixed) / per_image) if per_image > 0 else full)
+        smallest = max(config["num_classes"] * 10, config["training"]["batch_size"])
+        if size < smallest:
+            raise ParamError(f"{describe(budget_seconds)[6:]} is too short for {arch} here: even "
+                             f"{smallest} images for {epochs} epochs take {describe(seconds(epochs, smallest))}. "
+                             "Give a longer time budget or a smaller network.")
+    training.update(epochs=epochs, train_size=None if size == config["n_train"] else size)
+    fitted = make_config(dataset, arch, hparams, **training)
+    return training, {"seconds": seconds_for(fitted, measured), "measured_now": False,
+                      "dtype_policy": measured["dtype_policy"]}
