@@ -10,7 +10,7 @@ from .errors import ParamError
 from .hparams import TRAINING_HPARAMS, HParam, check_all
 
 WIDTH = HParam("width", "float", 1.0, "Multiplies the number of filters of every convolution.", 0.25, 4.0,
-               label="Width (filter multiplier)")
+               label="Width")
 
 
 def _dense_units(default):

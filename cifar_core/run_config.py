@@ -41,15 +41,15 @@ def make_config(dataset, arch, hparams=None, *, preset=None, **training):
     n_val = math.ceil(n_total * train_values["val_split"])
     n_train_full = n_total - n_val
     if n_val < ds.num_classes or n_train_full < ds.num_classes:
-        raise ParamError(f"val_split {train_values['val_split']} leaves too few images for "
+        raise ParamError(f"A validation share of {train_values['val_split']} leaves too few images for "
                          f"{ds.num_classes} classes in {dataset}.")
     size = train_values["train_size"]
     if size is not None and size > n_train_full:
-        raise ParamError(f"train_size must be between 1 and {n_train_full} for {dataset} with "
-                         f"val_split {train_values['val_split']}, got {size}.")
+        raise ParamError(f"Training images must be between 1 and {n_train_full} for {dataset} with a "
+                         f"validation share of {train_values['val_split']}, got {size}.")
     n_train = size or n_train_full
     if train_values["batch_size"] > n_train:
-        raise ParamError(f"batch_size must be between 1 and {n_train} (the training images of this "
+        raise ParamError(f"Batch size must be between 1 and {n_train} (the training images of this "
                          f"run), got {train_values['batch_size']}.")
     return {
         "dataset": dataset, "arch": arch, "hparams": arch_values,

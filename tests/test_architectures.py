@@ -56,11 +56,11 @@ def test_vgg16_imagenet_weights_offline_is_a_clear_error(monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize("arch, hparams, message", [
-    ("seed_cnn", {"width": 9}, "width must be between 0.25 and 4"),
-    ("seed_cnn", {"dense_units": 0}, "dense_units must be between 8 and 4096"),
-    ("dropout_cnn", {"dropout": 1.5}, "dropout must be between 0 and 0.9"),
-    ("vgg16_transfer", {"weights": "cifar"}, "weights must be one of imagenet, none"),
-    ("vgg16_transfer", {"trainable_layers": 40}, "trainable_layers must be between 0 and 18"),
+    ("seed_cnn", {"width": 9}, "Width must be between 0.25 and 4"),
+    ("seed_cnn", {"dense_units": 0}, "Dense units must be between 8 and 4096"),
+    ("dropout_cnn", {"dropout": 1.5}, "Dropout rate must be between 0 and 0.9"),
+    ("vgg16_transfer", {"weights": "cifar"}, "Initial weights must be one of imagenet, none"),
+    ("vgg16_transfer", {"trainable_layers": 40}, "Trainable VGG16 layers must be between 0 and 18"),
     ("seed_cnn", {"depth": 3}, "Unknown seed_cnn parameter"),
     ("resnet", {}, "Unknown architecture 'resnet'"),
 ])

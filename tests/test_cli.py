@@ -55,10 +55,10 @@ def test_a_sweep_from_the_command_line(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("argv, code, message", [
-    (["train", "--dataset", "digits", "--lr", "50"], 2, "learning_rate must be between 1e-06 and 10"),
-    (["train", "--dataset", "digits", "--train-size", "0"], 2, "train_size must be between 1 and"),
-    (["train", "--dataset", "digits", "--batch-size", "100", "--train-size", "50"], 2, "batch_size must be between 1 and 50"),
-    (["train", "--dataset", "digits", "--hparam", "width=100"], 2, "width must be between 0.25 and 4"),
+    (["train", "--dataset", "digits", "--lr", "50"], 2, "Learning rate must be between 1e-06 and 10"),
+    (["train", "--dataset", "digits", "--train-size", "0"], 2, "Training images must be between 1 and"),
+    (["train", "--dataset", "digits", "--batch-size", "100", "--train-size", "50"], 2, "Batch size must be between 1 and 50"),
+    (["train", "--dataset", "digits", "--hparam", "width=100"], 2, "Width must be between 0.25 and 4"),
     (["train", "--dataset", "digits", "--arch", "resnet"], 2, "Unknown architecture"),
     (["train", "--epochs", "many"], 2, "invalid int value"),
     (["evaluate", "../../etc"], 2, "is not a run id"),
@@ -79,6 +79,7 @@ def test_exit_codes_and_messages(argv, code, message, capsys, tmp_path):
 
 def test_failed_run_exits_1(capsys, tmp_path):
     code = main(["train", "--dataset", "digits", "--optimizer", "sgd", "--lr", "10", "--epochs", "2",
+                 "--lr-schedule", "constant", "--precision", "float32",
                  "--batch-size", "64", "--runs-dir", str(tmp_path), "--json"])
     captured = capsys.readouterr()
     assert code == 1 and last_json(captured.out)["status"] == "failed"

@@ -87,12 +87,12 @@ def test_a_sweep_queues_one_run_per_value(tmp_path):
     assert parse_sweep("seed_cnn", "dropout=0,0.3")[1] == [0.0, 0.3]
     with pytest.raises(ParamError, match="at least two different values"):
         parse_sweep("seed_cnn", "learning_rate=1e-3")
-    with pytest.raises(ParamError, match="learning_rate must be between"):
+    with pytest.raises(ParamError, match="Learning rate must be between"):
         parse_sweep("seed_cnn", "learning_rate=1e-3,99")
     with pytest.raises(ParamError, match="NAME one of"):
         parse_sweep("seed_cnn", "momentum=0.1,0.9")
     before = len(manager.store.list())
-    with pytest.raises(ParamError, match="batch_size must be between"):  # checked before any run queues
+    with pytest.raises(ParamError, match="Batch size must be between"):  # checked before any run queues
         manager.sweep("digits", "seed_cnn", "batch_size", [32, 5000], epochs=1, train_size=200)
     assert len(manager.store.list()) == before
 
