@@ -89,7 +89,7 @@ def sweep_values(spec, text):
         values = [spec.check(item.strip()) for item in str(text).split(",") if item.strip()]
     if len(set(values)) < 2:
         example = "none;flip,shift" if spec.kind == "multi" else "1e-4,1e-3,1e-2"
-        raise ParamError(f"A sweep of {spec.name} needs at least two different values, e.g. {example}.")
+        raise ParamError(f"A sweep of {spec.title} needs at least two different values, e.g. {example}.")
     return values
 
 

@@ -19,7 +19,6 @@ from .run_config import make_config
 from .runs import write_json
 
 TIMINGS_ENV = "CIFAR_CORE_TIMINGS"
-SAVES_PER_EPOCH = 1.5  # the last model every epoch, the best one when validation loss improved
 MIN_BUDGET_EPOCHS = 3
 _lock = threading.Lock()
 
@@ -86,7 +85,7 @@ def seconds_for(config, measured):
     t = config["training"]
     steps = math.ceil(config["n_train"] / t["batch_size"])
     val_steps = math.ceil(config["n_val"] / max(t["batch_size"], 64))
-    epoch = steps * measured["train_batch"] + val_steps * measured["val_batch"] + SAVES_PER_EPOCH * measured["save"]
+    epoch = steps * measured["train_batch"] + val_steps * measured["val_batch"] + measured["epoch_overhead"]
     return measured["startup"] + t["epochs"] * epoch
 
 

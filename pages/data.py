@@ -7,8 +7,9 @@ from cifar_core import datasets as core
 from cifar_core.errors import CoreError
 from cifar_core.images import enlarge
 from pages import figures
-from pages.shared import KEEP, keep_valid, show_error
+from pages.shared import KEEP, class_mode, keep_valid, show_error
 
+class_mode()  # ?mode=class in the address holds for the whole tab
 st.title("Data")
 st.caption("Look at the images before training on them: classes, balance and pixel statistics.")
 
@@ -57,6 +58,9 @@ st.success(f"Ready: {len(ds.y_train):,} training and {len(ds.y_test):,} test ima
 
 # ---- sample grid -------------------------------------------------------------------
 st.header("Sample images")
+st.caption("Each image is a small grid of pixels, and each pixel holds a red, a green and a blue value from "
+           "0 (dark) to 255 (bright). Its label is the class a person gave it: what the network learns to "
+           "predict from the pixels alone.")
 st.session_state.setdefault("data_seed", 0)
 
 
@@ -114,13 +118,18 @@ def get_statistics(name):
 
 counts, mean, std, hist = get_statistics(name)
 st.plotly_chart(figures.class_counts(counts, ds.class_names), key="data_counts_chart")
-st.caption(f"Validation: a stratified {core.DEFAULT_VAL_SPLIT:.0%} of the training set (seed "
-           f"{core.DEFAULT_SEED}), as in the notebooks. The test set is never touched.")
+st.caption("Bars: the images of each class in the training set (what the network learns from), the "
+           f"validation set (a stratified {core.DEFAULT_VAL_SPLIT:.0%} of the training images, seed "
+           f"{core.DEFAULT_SEED}, checked after every epoch) and the test set (kept back for the final score, "
+           "never used in training). Equal bars mean no class is favoured.")
 
 channel_names = ["red", "green", "blue"] if len(mean) == 3 else ["grey"]
-st.dataframe({"channel": channel_names, "mean": mean.round(2), "std": std.round(2)}, hide_index=True)
+st.dataframe({"Channel": channel_names, "Mean": mean.round(2), "Standard deviation": std.round(2)},
+             hide_index=True)
 h1, h2 = st.columns(2)
 h1.plotly_chart(figures.histogram(*hist["raw"], "Pixels before standardisation (0–255)"), key="data_hist_raw")
 h2.plotly_chart(figures.histogram(*hist["standardised"], "After standardisation (mean 0, std 1)",
                                   colour=figures.VAL), key="data_hist_std")
-st.caption("Models standardise inside themselves with these training-split statistics; images stay 8-bit.")
+st.caption("Standardisation subtracts each channel's mean and divides by its standard deviation (the table "
+           "above), so the pixels centre on 0 with a spread of about 1: a network learns faster from inputs on "
+           "one scale. Models do it inside themselves, with the training split's statistics; images stay 8-bit.")

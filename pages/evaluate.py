@@ -12,10 +12,11 @@ from cifar_core.errors import CoreError
 from cifar_core.images import enlarge
 from cifar_core.runs import RunStore
 from pages import figures
-from pages.shared import KEEP, keep_valid, pick_run_ui, runs_dir, show_error, store, with_article
+from pages.shared import KEEP, class_mode, keep_valid, pick_run_ui, runs_dir, show_error, store, with_article
 
 CELL_PAGE = 30  # images of one matrix cell shown at a time
 
+class_mode()  # ?mode=class in the address holds for the whole tab
 st.title("Evaluate")
 st.caption("How a trained network does on test images it has never seen, class by class.")
 
@@ -50,11 +51,14 @@ c2.metric("Test loss", f"{result['loss']:.3f}")
 c3.metric("Test images", f"{result['n']:,}")
 c4.metric("Model", model_name, help=f"The {model_name} weights of a {run['status']} run "
           "(best: lowest validation loss).")
+st.caption("Test accuracy is the share of the test images, never used in training, that the network labels "
+           "right. Test loss also counts how sure it was of the right class: lower is better.")
 
 # ---- confusion matrix ----------------------------------------------------------------
 st.header("Confusion matrix")
 st.caption("Each row is a true class, each column the class the network predicted: the diagonal "
-           "holds the right answers, and a bright cell off it is a pair of classes the network confuses.")
+           "holds the right answers, and a bright cell off it is a pair of classes the network confuses. A "
+           "row adds up to the test images of its class; row-normalised, to 1.")
 normalized = st.toggle("Row-normalised (share of each true class)", key="eval_normalize", persist_state=KEEP)
 matrix = result["confusion_matrix_normalized"] if normalized else result["confusion_matrix"]
 event = st.plotly_chart(figures.confusion_matrix(matrix, names, normalized), key="eval_matrix",
@@ -92,12 +96,18 @@ if cell:
 # ---- per-class scores and a grid of predictions ----------------------------------------
 st.header("Per-class precision, recall and F1")
 st.caption("Precision: of the images the network called this class, the share that were. Recall: of "
-           "the images of this class, the share it found. F1 balances the two.")
+           "the images of this class, the share it found. High precision with low recall: a class it rarely "
+           "claims but often misses; the reverse, one it claims too often. F1 balances the two.")
 st.dataframe(result["report"], hide_index=True, key="eval_report",
-             column_config={c: st.column_config.ProgressColumn(c, min_value=0, max_value=1, format="%.2f")
-                            for c in ("precision", "recall", "f1")})
+             column_config={"class": st.column_config.Column("Class"),
+                            "support": st.column_config.NumberColumn("Test images"),
+                            **{c: st.column_config.ProgressColumn(c.capitalize() if c != "f1" else "F1",
+                                                                  min_value=0, max_value=1, format="%.2f")
+                               for c in ("precision", "recall", "f1")}})
 
 st.header("Predictions on test images")
+st.caption("Twenty test images with the class the network gave each; switch on Only mistakes to see "
+           "where it goes wrong.")
 g1, g2, _ = st.columns([1, 1, 2], vertical_alignment="bottom")
 only_wrong = g1.toggle("Only mistakes", key="eval_only_wrong", persist_state=KEEP)
 seed = g2.number_input("Sample seed", 0, 10**6, key="eval_grid_seed", persist_state=KEEP)
@@ -121,6 +131,9 @@ except CoreError as exc:  # deleted from another tab meanwhile
     show_error(exc)
     st.stop()
 batches = batch_series(history)
+st.caption("How loss and accuracy moved during training, on the training images and on the validation "
+           "images held out from them: a validation curve that turns while the training curve keeps "
+           "improving shows overfitting.")
 l1, l2 = st.columns(2)
 l1.plotly_chart(figures.learning_curve("loss", history["epochs"], batches), key="eval_loss_chart")
 l2.plotly_chart(figures.learning_curve("accuracy", history["epochs"], batches), key="eval_accuracy_chart")

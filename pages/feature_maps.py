@@ -9,13 +9,14 @@ from cifar_core.datasets import load_dataset
 from cifar_core.errors import CoreError
 from cifar_core.images import colour_map_lut, enlarge, tile_channels, tile_images, to_model_image
 from pages import figures
-from pages.shared import KEEP, keep_valid, pick_run_ui, show_error, store, with_article
+from pages.shared import KEEP, class_mode, keep_valid, pick_run_ui, show_error, store, with_article
 
 # Viridis reads on a projector: dark purple for weak responses, yellow for strong, and it stays
 # ordered in greyscale and for colour-blind viewers.
 LUT = colour_map_lut(plotly.colors.sequential.Viridis)
 MAP_PIXELS = 440  # a layer's grid fits one screen, two side by side, at 1366×768
 
+class_mode()  # ?mode=class in the address holds for the whole tab
 st.title("Feature maps")
 st.caption("Feed one image through a trained network and see every layer's channels light up. Each "
            "small square is one feature map: the output of one filter, bright (yellow) where the pattern "
@@ -85,6 +86,8 @@ with st.sidebar:
         show_error(exc)
         st.stop()
     st.plotly_chart(figures.top_predictions(top, height=260), key="fm_predictions")
+    st.caption("The five classes the network finds most likely, with its confidence in each (they add up "
+               "to 100 % over all classes).")
 
 st.header("Layers")
 available = info["feature_layers"]
@@ -108,6 +111,9 @@ for pair in range(0, len(maps), 2):  # two layers side by side: each fits one sc
                                        f"{min(channels, 64)} channels of {height}×{width}) for {caption}")
 
 st.header("What the first layer learned")
+st.caption("A filter is a small patch of weights (3×3 pixels here) that the first layer slides over the "
+           "image; where the image looks like the patch, its feature map lights up. Training shaped them, "
+           "from random noise, into detectors of edges and colours.")
 f1, f2 = st.columns([1, 2])
 filters = info["filters"]
 if len(filters):

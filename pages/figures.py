@@ -14,6 +14,10 @@ LAYOUT = dict(margin=dict(l=10, r=10, t=44, b=10), height=340, showlegend=True, 
               title_font=dict(size=18), legend=dict(orientation="h", yanchor="top", y=-0.34, font=dict(size=14)))
 
 
+METRIC_TITLES = {"val_accuracy": "Validation accuracy", "val_loss": "Validation loss",
+                 "accuracy": "Training accuracy", "loss": "Training loss"}
+
+
 def readable(fig):
     """Fonts set on every axis, legend and colour bar: Streamlit's chart theme sets tick labels to
     12.75 px, which a figure's global font does not override."""
@@ -52,7 +56,7 @@ def compare_runs(metric, histories):
     for label, epochs in histories.items():
         fig.add_scatter(x=[e["epoch"] for e in epochs], y=[e.get(metric) for e in epochs],
                         mode="lines+markers", name=label)
-    fig.update_layout(title=metric.replace("_", " "), xaxis_title="epoch", **LAYOUT)
+    fig.update_layout(title=METRIC_TITLES.get(metric, metric.replace("_", " ")), xaxis_title="epoch", **LAYOUT)
     return readable(fig)
 
 

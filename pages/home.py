@@ -2,10 +2,11 @@
 
 import streamlit as st
 
-from cifar_core import cluster
+from cifar_core import cluster, prepare
 from cifar_core.datasets import DATASETS
+from cifar_core.errors import CoreError
 from cifar_core.runs import ACTIVE
-from pages.shared import store
+from pages.shared import arch_title, class_mode, dataset_title, store
 
 st.title("Convolutional networks on CIFAR-10")
 st.caption("Train, watch and look inside CNNs from the browser — no code needed.")
@@ -15,6 +16,58 @@ st.markdown(
     "curves move live. **Evaluate** it with a confusion matrix you can click into, and open its "
     "**feature maps** to see what each layer responds to, on test images or your own photos."
 )
+
+
+def class_mode_ui():
+    """The switch for this tab's class mode; `?mode=class` in the address sets it as well."""
+    st.session_state["home_class_mode"] = class_mode()  # the widget shows the tab's mode, however set
+
+    def switched():
+        st.session_state["class_mode"] = st.session_state["home_class_mode"]
+
+    st.toggle("Class mode", key="home_class_mode", on_change=switched,
+              help="The Train page then shows only the settings a first lesson needs, with plain labels; "
+                   "the others keep their values. Adding ?mode=class to the address does the same, "
+                   "?mode=full undoes it.")
+    if class_mode():
+        st.caption("Class mode is on for this tab: the Train page shows dataset, network, epochs, batch "
+                   "size, learning rate, augmentation and the number of training images.")
+
+
+def run_configs(rows):
+    """{run_id: config} of the runs listed; a folder damaged meanwhile is left out."""
+    configs = {}
+    for row in rows:
+        try:
+            configs[row["run_id"]] = store().config(row["run_id"])
+        except CoreError:
+            continue
+    return configs
+
+
+def ready_runs_ui(runs):
+    """The runs trained ahead of class from presets, each one click from Evaluate and Feature maps."""
+    st.header("Ready to explore")
+    ready = prepare.ready_runs(runs, run_configs(runs))
+    if not ready:
+        st.caption("No ready-made runs yet: `python -m cifar_core prepare` trains the class version of "
+                   "every preset ahead of class, one after another.")
+        return
+    st.caption("Networks trained ahead of class: open one to read its confusion matrix or to look at "
+               "its feature maps, without waiting for a training.")
+    for row in ready:
+        short = row["title"].split(" — ")[0]
+        best = row.get("best_val_accuracy")
+        accuracy = f"best validation accuracy {best:.1%}" if best is not None else "no validation accuracy"
+        text, evaluate, maps = st.columns([3, 1, 1], vertical_alignment="center")
+        text.markdown(f"**{row['title']}** · {dataset_title(row['dataset'])} · {accuracy}")
+        evaluate.page_link("pages/evaluate.py", label=f"{short}: confusion matrix", icon=":material/grid_on:",
+                           query_params={"run": row["run_id"]})
+        maps.page_link("pages/feature_maps.py", label=f"{short}: feature maps", icon=":material/layers:",
+                       query_params={"run": row["run_id"]})
+
+
+class_mode_ui()
 
 runs = store().list()
 training = [r for r in runs if r["status"] in ACTIVE]
@@ -31,8 +84,10 @@ if not cifar.is_local():
     st.warning(f"CIFAR-10 is not on this machine yet. Open **Data** to download it, set `{cifar.env_var}`, "
                "or use the offline Digits set.", icon=":material/cloud_download:")
 for run in training:
-    st.info(f"Training now: **{run['arch']}** on {run['dataset']} ({run['status']}, epoch {run['epochs']}).",
-            icon=":material/model_training:")
+    st.info(f"Training now: **{arch_title(run['arch'])}** on {dataset_title(run['dataset'])} "
+            f"({run['status']}, epoch {run['epochs']}).", icon=":material/model_training:")
+
+ready_runs_ui(runs)
 
 st.header("Where next")
 c1, c2, c3, c4 = st.columns(4)

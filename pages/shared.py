@@ -6,6 +6,8 @@ models are read by the inspection worker through `cifar_core.client`.
 
 import streamlit as st
 
+from cifar_core.catalog import ARCHITECTURES
+from cifar_core.datasets import DATASETS
 from cifar_core.errors import CoreError
 from cifar_core.jobs import JobManager
 from cifar_core.runs import ACTIVE, RunStore, check_run_id, default_runs_dir
@@ -24,6 +26,27 @@ USABLE = ("completed", "stopped", "interrupted", "failed")
 def get_manager(directory):
     """One job manager per server and runs folder, shared by every session (thread-safe)."""
     return JobManager(directory)
+
+
+def class_mode():
+    """Whether this tab is in class mode: fewer settings on the Train page, with plain labels.
+
+    `?mode=class` in the address turns it on and `?mode=full` off, once per address (a value still
+    in the address does not undo the Home page's switch); the switch on the Home page sets it too.
+    The choice lasts for the tab's session, across pages."""
+    mode = st.query_params.get("mode")
+    if mode in ("class", "full") and st.session_state.get("class_mode_address") != mode:
+        st.session_state["class_mode_address"] = mode
+        st.session_state["class_mode"] = mode == "class"
+    return bool(st.session_state.get("class_mode", False))
+
+
+def arch_title(name):
+    return ARCHITECTURES[name].title if name in ARCHITECTURES else name
+
+
+def dataset_title(name):
+    return DATASETS[name].title if name in DATASETS else name
 
 
 def runs_dir():
@@ -67,7 +90,7 @@ def keep_valid(key, options, default):
 
 def run_label(row):
     best = f", best val acc {row['best_val_accuracy']:.1%}" if row.get("best_val_accuracy") is not None else ""
-    return f"{row['run_id']} · {row['dataset']} · {row['status']}{best}"
+    return f"{row['run_id']} · {dataset_title(row['dataset'])} · {row['status']}{best}"
 
 
 def run_started(run_id):
@@ -77,14 +100,17 @@ def run_started(run_id):
 
 def short_run_label(row):
     """A label short enough for a chart legend at 1366 px: architecture, start, settings."""
-    return f"{row['arch']} {run_started(row['run_id'])} · lr {row['learning_rate']:g} · batch {row['batch_size']}"
+    return (f"{arch_title(row['arch'])} {run_started(row['run_id'])} · lr {row['learning_rate']:g} · "
+            f"batch {row['batch_size']}")
 
 
 def pick_run_ui(key, usable=USABLE):
     """A run selector over runs with a saved model; honours `?run=<id>` in the address.
 
-    Opens on the newest completed run (a stopped run of one epoch is rarely what a class wants
-    to look at). Returns the chosen run's summary row and config, or stops the page with what to do.
+    Opens on the run the address names (a link from the Home page), else on the newest completed
+    run (a stopped run of one epoch is rarely what a class wants to look at). The address follows
+    the selector, so a later link to another run wins over an earlier choice. Returns the chosen
+    run's summary row and config, or stops the page with what to do.
     """
     runs = store().list()
     rows = [r for r in runs if r["status"] in usable and r["has_model"]]
@@ -104,9 +130,17 @@ def pick_run_ui(key, usable=USABLE):
         st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
         st.stop()
     ids = [r["run_id"] for r in rows]
-    if key not in st.session_state or st.session_state[key] not in ids:
+    if wanted in ids:
+        if st.session_state.get(key) != wanted:
+            st.session_state[key] = wanted
+    elif key not in st.session_state or st.session_state[key] not in ids:
         completed = [r["run_id"] for r in rows if r["status"] == "completed"]
-        st.session_state[key] = wanted if wanted in ids else (completed or ids)[0]
+        st.session_state[key] = (completed or ids)[0]
+
+    def follow_in_address():
+        if "run" in st.query_params:
+            st.query_params["run"] = st.session_state[key]
+
     chosen = st.selectbox("Run", ids, key=key, format_func=lambda i: run_label(rows[ids.index(i)]),
-                          persist_state=KEEP)
+                          on_change=follow_in_address, persist_state=KEEP)
     return rows[ids.index(chosen)], store().config(chosen)

@@ -144,10 +144,15 @@ def test_start_and_stop_a_run_from_the_train_page(tmp_path, monkeypatch):
 
 
 def test_a_diverging_run_fails_and_the_app_carries_on(tmp_path, monkeypatch):
-    at = open_app(tmp_path, monkeypatch, "pages/train.py")
+    at = open_app(tmp_path, monkeypatch)
+    # Beyond the slider's stops (1e-5 … 0.3), as a preset or the command line may set it: the slider
+    # gives the value a stop of its own.
+    at.session_state["train_learning_rate"] = 10.0
+    at.switch_page("pages/train.py").run()
+    assert not at.exception and at.select_slider(key="train_learning_rate").value == 10.0
     at.selectbox(key="train_dataset").set_value("digits").run()
     at.selectbox(key="train_optimizer").set_value("sgd").run()
-    at.select_slider(key="train_learning_rate").set_value(10.0).run()
+    at.selectbox(key="train_lr_schedule").set_value("constant").run()
     at.number_input(key="train_batch_size").set_value(64).run()
     at.number_input(key="train_epochs").set_value(3).run()
     at.button(key="train_start").click().run()
@@ -164,10 +169,30 @@ def test_a_diverging_run_fails_and_the_app_carries_on(tmp_path, monkeypatch):
 
 def test_preset_fills_the_form(tmp_path, monkeypatch):
     at = open_app(tmp_path, monkeypatch, "pages/train.py")
-    at.selectbox(key="train_preset").set_value("dropout_cnn").run()
+    at.number_input(key="train_label_smoothing").set_value(0.2).run()
+    at.selectbox(key="train_preset").set_value("dropout_cnn_full").run()
+    assert not at.exception
     assert at.selectbox(key="train_arch").value == "dropout_cnn"
     assert at.selectbox(key="train_optimizer").value == "rmsprop"
     assert at.select_slider(key="train_learning_rate").value == 1e-4
+    assert at.number_input(key="train_epochs").value == 30
+    assert at.number_input(key="train_dropout_cnn_dropout").value == 0.4
+    assert at.number_input(key="train_label_smoothing").value == 0.0  # not the preset's: back to its default
+    at.selectbox(key="train_preset").set_value("fast").run()
+    assert at.selectbox(key="train_arch").value == "fast_cnn" and at.toggle(key="train_tta").value
+    assert at.number_input(key="train_fast_cnn_width").value == 0.5
+
+
+def test_a_class_preset_is_fitted_to_its_time_budget(tmp_path, monkeypatch, cifar_sample):
+    from cifar_core.presets import PRESETS
+    monkeypatch.setenv("CIFAR10_PATH", str(cifar_sample))
+    at = open_app(tmp_path, monkeypatch, "pages/train.py")
+    at.selectbox(key="train_preset").set_value("plain_cnn").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="train_arch").value == "seed_cnn"
+    epochs = at.number_input(key="train_epochs").value
+    assert 3 <= epochs <= PRESETS["plain_cnn"]["values"]["epochs"]
+    assert "Fitted to 4 min" in texts(at) and "Estimated time on this machine" in texts(at)
 
 
 def test_out_of_range_settings_give_a_message(tmp_path, monkeypatch):
@@ -176,7 +201,7 @@ def test_out_of_range_settings_give_a_message(tmp_path, monkeypatch):
     at.number_input(key="train_train_size").set_value(20).run()
     at.number_input(key="train_batch_size").set_value(64).run()
     at.button(key="train_start").click().run()
-    assert not at.exception and "batch_size must be between 1 and 20" in texts(at)
+    assert not at.exception and "batch size must be between 1 and 20" in texts(at).lower().replace("_", " ")
 
 
 def test_evaluate_page_matrix_and_cells(trained_run, monkeypatch):
@@ -221,13 +246,15 @@ def test_feature_maps_for_a_test_image_and_an_upload(trained_run, monkeypatch):
 
 
 def test_start_refuses_an_out_of_range_value_and_names_it(tmp_path, monkeypatch):
+    from cifar_core.catalog import ARCHITECTURES
+    width = next(spec for spec in ARCHITECTURES["seed_cnn"].hparams if spec.name == "width")
     at = open_app(tmp_path, monkeypatch, "pages/train.py")
     at.selectbox(key="train_dataset").set_value("digits").run()
     at.number_input(key="train_epochs").set_value(600).run()
     at.number_input(key="train_seed_cnn_width").set_value(9.0).run()
     errors = [e.value for e in at.error]
-    assert "epochs must be between 1 and 500, got 600." in errors
-    assert "width must be between 0.25 and 4, got 9.0." in errors
+    assert "Epochs must be between 1 and 500, got 600." in errors
+    assert f"{width.title} must be between 0.25 and 4, got 9.0." in errors
     assert at.button(key="train_start").disabled
     at.number_input(key="train_epochs").set_value(2).run()
     at.number_input(key="train_seed_cnn_width").set_value(0.5).run()
@@ -274,7 +301,102 @@ def test_a_sweep_from_the_train_page(tmp_path, monkeypatch):
         assert manager.wait(run_id, timeout=240)["status"] == "completed"
     assert [manager.store.config(r)["training"]["batch_size"] for r in run_ids] == [16, 64]
     at.run()
-    assert not at.exception and "Sweep of batch_size: 2 runs" in " ".join(h.value for h in at.subheader)
+    assert not at.exception and "Sweep of batch size: 2 runs" in " ".join(h.value for h in at.subheader)
     at.text_input(key="train_sweep_values_batch_size").input("16").run()
     at.button(key="train_sweep_start").click().run()
     assert "needs at least two different values" in texts(at) and len(manager.store.list()) == 2
+
+
+WIDGETS = ("number_input", "selectbox", "multiselect", "select_slider", "toggle", "text_input", "button", "radio",
+           "slider", "checkbox")
+
+
+def widgets(at):
+    return [w for kind in WIDGETS for w in getattr(at, kind)]
+
+
+def test_class_mode_hides_the_advanced_settings(tmp_path, monkeypatch):
+    at = open_app(tmp_path, monkeypatch, "pages/train.py")
+    at.selectbox(key="train_optimizer").set_value("sgd").run()
+    at.switch_page("pages/home.py").run()
+    assert at.toggle(key="home_class_mode").value is False
+    at.toggle(key="home_class_mode").set_value(True).run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    keys = {w.key for w in widgets(at)}
+    assert {"train_dataset", "train_arch", "train_epochs", "train_batch_size", "train_learning_rate",
+            "train_augment", "train_train_size", "train_preset", "train_fit_budget"} <= keys, keys
+    hidden = {"train_optimizer", "train_lr_schedule", "train_seed", "train_val_split", "train_patience",
+              "train_tta", "train_precision", "train_weight_decay", "train_seed_cnn_width"}
+    assert not hidden & keys
+    assert at.number_input(key="train_epochs").label == "Epochs (passes over the data)"
+    at.switch_page("pages/home.py").run()
+    at.toggle(key="home_class_mode").set_value(False).run()
+    at.switch_page("pages/train.py").run()
+    assert at.selectbox(key="train_optimizer").value == "sgd"  # kept while hidden
+
+
+def test_class_mode_from_the_address(tmp_path, monkeypatch):
+    at = open_app(tmp_path, monkeypatch, "pages/train.py", query={"mode": "class"})
+    assert at.session_state["class_mode"] is True
+    assert "train_optimizer" not in {w.key for w in widgets(at)}
+    at.switch_page("pages/home.py").run()
+    assert at.toggle(key="home_class_mode").value is True
+    at = open_app(tmp_path, monkeypatch, "pages/train.py", query={"mode": "full"})
+    assert at.session_state["class_mode"] is False and at.selectbox(key="train_optimizer")
+
+
+def test_widget_labels_are_words(tmp_path, monkeypatch):
+    """No snake_case on any widget, option or column a person reads, in class mode or not."""
+    at = open_app(tmp_path, monkeypatch, "pages/train.py")
+    for mode in (False, True):
+        at.session_state["class_mode"] = mode
+        at.run()
+        assert not at.exception
+        for w in widgets(at):
+            assert "_" not in w.label, (w.key, w.label)
+        for w in (*at.selectbox, *at.multiselect):
+            assert not [o for o in w.options if "_" in o], (w.key, w.options)
+    for page in PAGES:
+        at.switch_page(page).run()
+        assert not [w.label for w in widgets(at) if "_" in w.label], page
+
+
+def test_home_offers_ready_runs_on_evaluate_and_feature_maps(trained_run, tmp_path, monkeypatch):
+    import json
+    import shutil
+
+    from cifar_core.presets import PRESETS
+    from cifar_core.runs import RunStore, write_json
+    store, run_id = trained_run
+    runs = RunStore(tmp_path / "runs")
+    at = open_app(runs.root, monkeypatch)
+    assert "python -m cifar_core prepare" in texts(at)
+    older, newer = "20000101-000000-seed_cnn-aaaaaa", "20000102-000000-seed_cnn-bbbbbb"
+    for new_id in (older, newer):
+        shutil.copytree(store.path(run_id), runs.path(new_id))
+    config = json.loads((runs.path(older) / "config.json").read_text())
+    write_json(runs.path(older) / "config.json", {**config, "preset": "plain_cnn"})
+    at.run()
+    assert not at.exception and PRESETS["plain_cnn"]["title"] in texts(at)
+    links = {(link.proto.page, link.proto.query_string) for link in at.page_link if link.proto.query_string}
+    assert {page for page, query in links if query == f"run={older}"} == {"evaluate", "feature_maps"}, links
+    # The link opens that run even where the tab had chosen another one before.
+    at = open_app(runs.root, monkeypatch, "pages/evaluate.py")
+    assert at.selectbox(key="eval_run").value == newer
+    at.query_params["run"] = older
+    at.run()
+    assert not at.exception and at.selectbox(key="eval_run").value == older
+
+
+def test_the_train_page_estimates_the_time_and_fits_a_budget(tmp_path, monkeypatch):
+    at = open_app(tmp_path, monkeypatch, "pages/train.py")
+    at.selectbox(key="train_dataset").set_value("digits").run()  # measures a few batches, for real
+    assert not at.exception and "Estimated time on this machine: **about" in texts(at)
+    at.number_input(key="train_epochs").set_value(500).run()
+    at.number_input(key="train_budget_minutes").set_value(0.5).run()
+    at.button(key="train_fit_budget").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    epochs, size = at.number_input(key="train_epochs").value, at.number_input(key="train_train_size").value
+    assert epochs < 500 or size is not None, (epochs, size)
+    assert "Fitted to 30 s" in texts(at)

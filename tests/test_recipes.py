@@ -69,7 +69,7 @@ def test_fast_cnn_trains_and_tta_evaluates_with_the_mirror_image(tmp_path):
 
 def _seed_timings(config, **speed):
     """Store a speed for `config`'s settings, as a calibration would."""
-    measured = {"train_batch": 0.1, "val_batch": 0.05, "save": 0.2, "startup": 3.0, "dtype_policy": "float32",
+    measured = {"train_batch": 0.1, "val_batch": 0.05, "epoch_overhead": 0.3, "startup": 3.0, "dtype_policy": "float32",
                 **speed}
     path = estimate.timings_path()
     timings = json.loads(path.read_text()) if path.exists() else {}
@@ -84,7 +84,7 @@ def test_estimate_is_arithmetic_over_a_stored_speed(tmp_path, monkeypatch):
     _seed_timings(config)
     found = estimate.estimate(config)
     steps, val_steps = -(-config["n_train"] // 100), -(-config["n_val"] // 100)
-    per_epoch = steps * 0.1 + val_steps * 0.05 + estimate.SAVES_PER_EPOCH * 0.2
+    per_epoch = steps * 0.1 + val_steps * 0.05 + 0.3
     assert found["seconds"] == pytest.approx(3.0 + 4 * per_epoch) and found["measured_now"] is False
     assert estimate.describe(44) == "about 45 s" and estimate.describe(185) == "about 3 min"
 

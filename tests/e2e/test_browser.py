@@ -8,8 +8,10 @@ from pathlib import Path
 from PIL import Image
 
 from browser_support import ARTIFACTS, Watched, choose, start_server, stop_server
+from cifar_core.hparams import TRAINING_HPARAMS
 
 VIEWPORT = {"width": 1366, "height": 768}  # a classroom projector
+TITLES = {spec.name: spec.title for spec in TRAINING_HPARAMS}  # the widgets' labels: "Training images"
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
@@ -39,10 +41,10 @@ def start_run(page, train_size, epochs, queued=False):
     trains, the settings are folded under the live view: unfold them first."""
     folded = page.get_by_text("Settings for another run")
     folded.or_(page.get_by_role("button", name="Start training")).first.wait_for(timeout=60_000)
-    if folded.count() and not page.get_by_label("train_size", exact=True).is_visible():
+    if folded.count() and not page.get_by_label(TITLES["train_size"], exact=True).is_visible():
         folded.click()
-    set_number(page, "train_size", train_size)
-    set_number(page, "epochs", epochs)
+    set_number(page, TITLES["train_size"], train_size)
+    set_number(page, TITLES["epochs"], epochs)
     page.get_by_role("button", name="Start training").click()
     page.get_by_text(re.compile(r"— queued" if queued else r"Run \d{8}-\d{6}-seed_cnn")).first.wait_for(timeout=60_000)
 

@@ -6,19 +6,24 @@ import re
 
 from playwright.sync_api import expect
 
+from cifar_core.catalog import ARCHITECTURES
+from cifar_core.hparams import TRAINING_HPARAMS
 from cifar_core.presets import PRESETS
 from browser_support import ARTIFACTS, Watched, choose, start_server, stop_server
 from test_browser import go, open_train, wait_idle
 
 PROJECTOR = {"width": 1366, "height": 768}
 
+# The widgets' labels are the settings' titles ("Training images"), never their names.
+LABELS = {spec.name: spec.title for spec in (*ARCHITECTURES["seed_cnn"].hparams, *ARCHITECTURES["vgg16_transfer"].hparams,
+                                             *TRAINING_HPARAMS)}
 # Every Train setting of the plain CNN, changed from its default: (label, kind, new value).
-EDITS = [
+EDITS = [(LABELS[name], kind, value) for name, kind, value in (
     ("width", "number", "0.50"), ("dense_units", "number", "64"), ("dropout", "number", "0.20"),
-    ("epochs", "number", "4"), ("batch_size", "number", "64"), ("optimizer", "select", "sgd"),
+    ("epochs", "number", "4"), ("batch_size", "number", "32"), ("optimizer", "select", "sgd"),
     ("learning_rate", "slider", "0.003"), ("train_size", "number", "400"), ("val_split", "number", "0.20"),
     ("augment", "multi", "flip"), ("patience", "number", "3"), ("seed", "number", "5"),
-]
+)]
 
 
 def edit(page, label, kind, value):
@@ -105,11 +110,11 @@ def test_settings_survive_leaving_the_page_and_train_as_shown(browser, e2e_env):
         w.shot("1_settings_kept")
 
         # An impossible value: named with its range, and Start refuses.
-        edit(page, "epochs", "number", "600")
-        page.get_by_text("epochs must be between 1 and 500, got 600.").wait_for(timeout=30_000)
+        edit(page, LABELS["epochs"], "number", "600")
+        page.get_by_text(f"{LABELS['epochs']} must be between 1 and 500, got 600.").wait_for(timeout=30_000)
         expect(page.get_by_role("button", name="Start training")).to_be_disabled()
         w.shot("2_refused")
-        edit(page, "epochs", "number", "4")  # long enough to be watched: 4 epochs of 7 batches
+        edit(page, LABELS["epochs"], "number", "4")  # long enough to be watched: 4 epochs of 13 batches
         expect(page.get_by_role("button", name="Start training")).to_be_enabled()
 
         go(page, "Data")  # the Data page's seed came back too
@@ -142,7 +147,7 @@ def test_settings_survive_leaving_the_page_and_train_as_shown(browser, e2e_env):
         training = config["training"]
         assert (training["epochs"], training["batch_size"], training["optimizer"], training["train_size"],
                 training["val_split"], training["augment"], training["patience"], training["seed"]) == \
-            (4, 64, "sgd", 400, 0.2, ["flip"], 3, 5)
+            (4, 32, "sgd", 400, 0.2, ["flip"], 3, 5)
         assert abs(training["learning_rate"] - 3e-3) < 1e-12
         w.shot("4_done")
     finally:
@@ -156,15 +161,16 @@ def test_a_preset_then_an_edit_keeps_the_preset(browser, e2e_env):
         w = Watched(page, "preset")
         page.goto(url)
         open_train(page)
-        choose(page, "Preset (one click reproduces a notebook)", PRESETS["vgg16"]["title"])
-        expect(number(page, "epochs")).to_have_value("10", timeout=30_000)
+        # The notebook's full run: its own settings, with no time budget to fit.
+        choose(page, "Preset (one click reproduces a notebook)", PRESETS["vgg16_full"]["title"])
+        expect(number(page, LABELS["epochs"])).to_have_value("10", timeout=30_000)
         settle(page)
-        edit(page, "train_size", "number", "300")
-        for label, value in (("dense_units", "256"), ("epochs", "10"), ("patience", "3"), ("train_size", "300")):
-            expect(number(page, label)).to_have_value(value, timeout=30_000)
+        edit(page, LABELS["train_size"], "number", "300")
+        for name, value in (("dense_units", "256"), ("epochs", "10"), ("patience", "3"), ("train_size", "300")):
+            expect(number(page, LABELS[name])).to_have_value(value, timeout=30_000)
         # Offline, the ImageNet weights cannot come: random initialisation is one click away.
         page.get_by_role("button", name="Use random initialisation").click()
-        expect(page.get_by_label("weights", exact=True)).to_have_value("none")
+        expect(page.get_by_label(LABELS["weights"], exact=True)).to_have_value("none")
         w.assert_clean()
     finally:
         stop_server(proc)
