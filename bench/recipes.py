@@ -50,22 +50,28 @@ def estimates(names):
             continue
         dataset, arch, hparams, training = settings(name)
         started = time.perf_counter()
-        found = estimate.estimate(make_config(dataset, arch, hparams, **training))
+        config = make_config(dataset, arch, hparams, **training)
+        found = estimate.estimate(config)
         measuring = time.perf_counter() - started
         run_id = manager.submit(dataset, arch, hparams, preset=name, **training)
         status = manager.wait(run_id, timeout=3600)
         test = client.evaluate(manager.store, run_id)["accuracy"]
-        rows.append({"preset": name, "epochs": training["epochs"], "train_size": training.get("train_size"),
+        ran = status.get("epochs_completed") or training["epochs"]  # early stopping can end a run sooner
+        if ran != training["epochs"]:
+            found["seconds"] = estimate.seconds_for({**config, "training": {**config["training"], "epochs": ran}},
+                                                    estimate.stored_speed(config))
+        rows.append({"preset": name, "epochs": training["epochs"], "epochs_run": ran,
+                     "train_size": training.get("train_size"),
                      "estimate_s": round(found["seconds"], 1), "measured_s": status.get("train_seconds"),
                      "error": round(found["seconds"] / status["train_seconds"] - 1, 3) if status.get("train_seconds") else None,
                      "calibration_s": round(measuring, 1) if found["measured_now"] else 0.0,
                      "status": status["status"], "test_accuracy": round(test, 4),
                      "dtype_policy": status.get("dtype_policy")})
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-    print("| Preset | Epochs | Images | Estimate (s) | Measured (s) | Error | Test accuracy |")
+    print("| Preset | Epochs (run) | Images | Estimate (s) | Measured (s) | Error | Test accuracy |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['preset']} | {r['epochs']} | {r['train_size'] or 'all'} | {r['estimate_s']} | {r['measured_s']} | "
+        print(f"| {r['preset']} | {r['epochs']} ({r['epochs_run']}) | {r['train_size'] or 'all'} | {r['estimate_s']} | {r['measured_s']} | "
               f"{r['error']:+.0%} | {r['test_accuracy']:.3f} |")
     return rows
 

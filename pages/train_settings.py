@@ -1,0 +1,250 @@
+"""The Train page's settings form: presets, every option drawn from the registry, class mode, the
+time estimate and the fit to a time budget. Drawn by pages/train.py."""
+
+from contextlib import nullcontext
+
+import streamlit as st
+
+from cifar_core import estimate
+from cifar_core.catalog import ARCHITECTURES
+from cifar_core.datasets import DATASETS
+from cifar_core.errors import CoreError
+from cifar_core.hparams import TRAINING_HPARAMS
+from cifar_core.presets import PRESETS, preset_settings
+from cifar_core.run_config import make_config
+from pages.shared import KEEP, arch_title, class_mode, manager, show_error
+
+# The slider's stops: the useful range. Other values (a preset's, the command line's) stay possible.
+LEARNING_RATES = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 0.3]
+TRAINING = {spec.name: spec for spec in TRAINING_HPARAMS}
+# Class mode: the settings a first lesson needs, with plain labels and units; the rest keep their
+# values and are hidden.
+CLASS_SETTINGS = {
+    "epochs": "Epochs (passes over the data)",
+    "batch_size": "Batch size (images per step)",
+    "learning_rate": "Learning rate (size of each step)",
+    "train_size": "Training images (empty: all)",
+    "augment": "Augmentation (random changes to training images)",
+}
+DEFAULT_BUDGET_MINUTES = 4.0
+FIT_REQUEST = "train_fit_request"  # a fit to a time budget, done before the form's widgets are drawn
+MEASURING = "Measuring a few batches on this machine (once for these settings) …"
+
+
+def default_value(spec):
+    return list(spec.default) if spec.kind == "multi" else spec.default
+
+
+def choice_text(value):
+    """A choice as words: 'one-cycle', never `one_cycle`."""
+    return str(value).replace("_", "-")
+
+
+def form_values():
+    """(dataset, arch, hparams, training) as this tab's session holds them, drawn or not."""
+    ds_name = st.session_state.get("train_dataset") or next(iter(DATASETS))
+    arch_name = st.session_state.get("train_arch") or next(iter(ARCHITECTURES))
+    hparams = {spec.name: st.session_state.get(f"train_{arch_name}_{spec.name}", default_value(spec))
+               for spec in ARCHITECTURES[arch_name].hparams}
+    training = {spec.name: st.session_state.get(f"train_{spec.name}", default_value(spec))
+                for spec in TRAINING_HPARAMS}
+    return ds_name, arch_name, hparams, training
+
+
+def fingerprint(ds_name, arch_name, hparams, training):
+    return repr((ds_name, arch_name, sorted(hparams.items()),
+                 sorted((k, list(v) if isinstance(v, (list, tuple)) else v) for k, v in training.items())))
+
+
+def apply_preset():
+    """Callback of the preset box: the preset's dataset, network, its hyperparameters and every training
+    option (those the preset does not name go back to their defaults); a preset with a time budget is
+    then fitted to it, before the form is drawn."""
+    chosen = st.session_state["train_preset"]
+    if chosen is None:  # the choice was cleared: the settings stay as they are
+        return
+    ds_name, arch_name, hparams, training = preset_settings(chosen)
+    st.session_state["train_dataset"], st.session_state["train_arch"] = ds_name, arch_name
+    for spec in ARCHITECTURES[arch_name].hparams:
+        st.session_state[f"train_{arch_name}_{spec.name}"] = hparams.get(spec.name, default_value(spec))
+    for spec in TRAINING_HPARAMS:
+        value = training.get(spec.name, default_value(spec))
+        st.session_state[f"train_{spec.name}"] = list(value) if spec.kind == "multi" else value
+    budget = PRESETS[chosen]["budget_seconds"]
+    if budget:
+        st.session_state[FIT_REQUEST] = budget
+    st.session_state["train_preset_applied"] = chosen  # remembered as drawn, once the form shows it
+    st.session_state.pop("train_preset_form", None)
+
+
+def request_budget_fit():
+    """Callback of "Fit to time budget": the fit itself runs before the form is drawn."""
+    minutes = st.session_state.get("train_budget_minutes")
+    if minutes is None or minutes <= 0:
+        st.session_state["train_fit_note"] = ("error", f"Fit in (minutes) must be more than 0, got {minutes}.")
+    else:
+        st.session_state[FIT_REQUEST] = minutes * 60
+
+
+def fit_request_ui():
+    """A pending fit to a time budget: epochs and training images chosen for this machine, written
+    to the form's state before its widgets are drawn."""
+    budget = st.session_state.pop(FIT_REQUEST, None)
+    if not budget:
+        return
+    ds_name, arch_name, hparams, training = form_values()
+    training = {**training, "train_size": None}  # every image, if they fit
+    try:
+        config = make_config(ds_name, arch_name, hparams, **training)
+        if estimate.stored_speed(config) is None and manager().active():
+            st.session_state["train_fit_note"] = (
+                "info", "Fitting to a time budget measures this machine's speed, which a run training now "
+                        "would slow down: try again when it has finished.")
+            return
+        with st.spinner(MEASURING) if estimate.stored_speed(config) is None else nullcontext():
+            fitted, found = estimate.fit_to_budget(ds_name, arch_name, hparams, training, budget)
+    except CoreError as exc:
+        st.session_state["train_fit_note"] = ("error", f"Could not fit the settings to {duration(budget)}: {exc}")
+        return
+    st.session_state["train_epochs"] = fitted["epochs"]
+    st.session_state["train_train_size"] = fitted["train_size"]
+    images = "all training images" if fitted["train_size"] is None else f"{fitted['train_size']:,} training images"
+    st.session_state["train_fit_note"] = (
+        "ok", f"Fitted to {duration(budget)}: {fitted['epochs']} epochs on {images}, "
+              f"{estimate.describe(found['seconds'])} here.")
+
+
+def learning_rate_ui(spec, key, label, help_text):
+    """The learning-rate slider over the useful range; a value from elsewhere (a preset, the command
+    line) gets a stop of its own instead of an error, and one the core refuses goes back to the default."""
+    value = st.session_state.get(key, spec.default)
+    try:
+        value = spec.check(value)
+    except CoreError:
+        value = spec.default
+    if st.session_state.get(key) != value:
+        st.session_state[key] = value
+    options = sorted({*LEARNING_RATES, value})
+    return st.select_slider(label, options, key=key, help=help_text, persist_state=KEEP,
+                            format_func=lambda v: f"{v:g}")
+
+
+def hparam_ui(spec, key, label=None):
+    """One widget drawn from a hyperparameter spec; its label, help text and range come from the registry.
+
+    Number boxes have no min or max of their own: a browser silently keeps the last valid value
+    of a box whose bounds are broken, so the core checks the range and the page says what is wrong.
+    """
+    label = label or spec.title
+    help_text = f"{spec.help} Allowed: {spec.range_text()}."
+    if spec.kind == "bool":
+        return st.toggle(label, key=key, help=help_text, persist_state=KEEP)
+    if spec.kind == "choice":
+        return st.selectbox(label, spec.choices, key=key, help=help_text, format_func=choice_text,
+                            persist_state=KEEP)
+    if spec.kind == "multi":
+        return st.multiselect(label, spec.choices, key=key, help=help_text, format_func=choice_text,
+                              persist_state=KEEP)
+    if spec.log:
+        return learning_rate_ui(spec, key, label, help_text)
+    if spec.kind == "float":
+        fine = spec.high <= 0.1  # weight decay: steps of 0.0005
+        return st.number_input(label, step=0.0005 if fine else 0.05, format="%.4f" if fine else "%.2f", key=key,
+                               help=help_text, persist_state=KEEP)
+    if spec.kind == "optional_int":  # empty means "all": an emptied box must give None, not 0
+        return st.number_input(label, value=None, step=100, key=key, help=help_text, placeholder="all",
+                               persist_state=KEEP)
+    return st.number_input(label, step=1, key=key, help=help_text, persist_state=KEEP)
+
+
+def settings_ui():
+    """The dataset, architecture and options; returns (dataset, arch, hparams, training). In class
+    mode only the main ones are drawn, with plain labels; the others keep their values."""
+    simple = class_mode()
+    # Defaults are written once, in the run that first draws the widgets; later the widgets keep
+    # their own values for the whole session.
+    for spec in TRAINING_HPARAMS:
+        st.session_state.setdefault(f"train_{spec.name}", default_value(spec))
+    fit_request_ui()
+    st.selectbox("Preset (one click reproduces a notebook)", list(PRESETS), key="train_preset",
+                 index=None, placeholder="Choose a notebook setup …", on_change=apply_preset,
+                 format_func=lambda p: PRESETS[p]["title"], persist_state=KEEP,
+                 help="Class versions keep a notebook's network and train with settings that learn, fitted "
+                      "to a few minutes on this machine; full versions replay the notebook's own settings.")
+    c1, c2 = st.columns(2)
+    ds_name = c1.selectbox("Dataset", list(DATASETS), key="train_dataset", persist_state=KEEP,
+                           format_func=lambda n: DATASETS[n].title + ("" if DATASETS[n].is_local() else " (download on the Data page)"))
+    arch_name = c2.selectbox("Architecture", list(ARCHITECTURES), key="train_arch", persist_state=KEEP,
+                             format_func=arch_title)
+    arch = ARCHITECTURES[arch_name]
+    st.write(arch.description)
+    hparams = {}
+    for spec in arch.hparams:
+        st.session_state.setdefault(f"train_{arch_name}_{spec.name}", default_value(spec))
+    if simple:
+        hparams = {spec.name: st.session_state[f"train_{arch_name}_{spec.name}"] for spec in arch.hparams}
+    else:
+        for col, spec in zip(st.columns(len(arch.hparams)), arch.hparams):
+            with col:
+                hparams[spec.name] = hparam_ui(spec, f"train_{arch_name}_{spec.name}")
+    st.markdown("**Training options**")
+    st.caption("An epoch is one pass over the training images. Each step learns from one batch of images "
+               "and moves every weight a little, by an amount the learning rate sets.")
+    if simple:
+        training = {name: st.session_state[f"train_{name}"] for name in TRAINING}
+        for col, (name, label) in zip(st.columns(len(CLASS_SETTINGS)), CLASS_SETTINGS.items()):
+            with col:
+                training[name] = hparam_ui(TRAINING[name], f"train_{name}", label)
+        st.caption("Class mode: only the main settings are shown, and the others keep their values. "
+                   "Switch it off on the Home page to see them all.")
+    else:
+        training = {}
+        names = list(TRAINING)
+        for row in range(0, len(names), 5):
+            for col, name in zip(st.columns(5), names[row: row + 5]):
+                with col:
+                    training[name] = hparam_ui(TRAINING[name], f"train_{name}")
+    if st.session_state.pop("train_preset_applied", None):  # as the preset left the form
+        st.session_state["train_preset_form"] = (st.session_state["train_preset"],
+                                                 fingerprint(ds_name, arch_name, hparams, training))
+    return ds_name, arch_name, hparams, training
+
+
+def duration(seconds):
+    """'0.4 s', '12 s', '3 min': a time without 'about'."""
+    return f"{seconds:.1f} s" if seconds < 10 else estimate.describe(seconds).removeprefix("about ")
+
+
+def estimate_ui(ds_name, arch_name, hparams, training, wrong):
+    """How long these settings train on this machine, and a control that fits them to a time budget."""
+    if not wrong and DATASETS[ds_name].is_local():
+        try:
+            config = make_config(ds_name, arch_name, hparams, **training)
+            unmeasured = estimate.stored_speed(config) is None
+            if unmeasured and manager().active():
+                st.caption("Estimated time: measured once no run is training (a run training now would "
+                           "slow the measurement down).")
+            else:
+                with st.spinner(MEASURING) if unmeasured else nullcontext():
+                    found = estimate.estimate(config)
+                sooner = "; early stopping may end it sooner" if training.get("patience") else ""
+                st.markdown(f":material/timer: Estimated time on this machine: **{estimate.describe(found['seconds'])}** "
+                            f"({duration(found['per_epoch'])} per epoch{sooner}).")
+        except CoreError as exc:
+            show_error(exc)
+    st.session_state.setdefault("train_budget_minutes", DEFAULT_BUDGET_MINUTES)
+    b1, b2, _ = st.columns([1, 1, 2], vertical_alignment="bottom")
+    b1.number_input("Fit in (minutes)", step=0.5, format="%.1f", key="train_budget_minutes", persist_state=KEEP,
+                    help="A time budget for the training on this machine.")
+    b2.button("Fit to time budget", key="train_fit_budget", icon=":material/timer:", on_click=request_budget_fit,
+              help="Chooses the epochs (at most those set above) and the number of training images so that "
+                   "the run fits the budget, from a measurement of this machine's speed.")
+    note = st.session_state.pop("train_fit_note", None)
+    if note:
+        kind, text = note
+        if kind == "ok":
+            st.success(text, icon=":material/check_circle:")
+        elif kind == "info":
+            st.info(text, icon=":material/hourglass_top:")
+        else:
+            show_error(text)
