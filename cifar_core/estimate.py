@@ -11,6 +11,7 @@ import math
 import os
 import platform
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .download import keras_cache_dir
@@ -21,6 +22,8 @@ from .runs import write_json
 TIMINGS_ENV = "CIFAR_CORE_TIMINGS"
 MIN_BUDGET_EPOCHS = 3
 _lock = threading.Lock()
+_measuring = {}  # speed key -> the Future of a measurement under way (at most one at a time)
+_measurer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cifar-core-speed")
 
 
 def timings_path():
@@ -87,6 +90,23 @@ def seconds_for(config, measured):
     val_steps = math.ceil(config["n_val"] / max(t["batch_size"], 64))
     epoch = steps * measured["train_batch"] + val_steps * measured["val_batch"] + measured["epoch_overhead"]
     return measured["startup"] + t["epochs"] * epoch
+
+
+def estimate_soon(config):
+    """The estimate if this machine's speed for `config`'s settings is known; else None, with a
+    measurement started in the background (a page shows the estimate when it is ready instead of
+    waiting for it). A failed measurement raises its error on the next call."""
+    key = speed_key(config)
+    if stored_speed(config) is not None:
+        return estimate(config)
+    with _lock:
+        future = _measuring.get(key)
+        if future is None or future.done() and future.exception() is not None:
+            _measuring.pop(key, None)
+            if future is not None:
+                raise future.exception()
+            _measuring[key] = _measurer.submit(speed, config)
+    return None
 
 
 def estimate(config):

@@ -215,21 +215,36 @@ def duration(seconds):
     return f"{seconds:.1f} s" if seconds < 10 else estimate.describe(seconds).removeprefix("about ")
 
 
+def estimate_line_ui(config, patience, pending):
+    """The estimate, or a line saying it is being measured in the background: the form stays usable
+    meanwhile, and this line alone redraws until the estimate is ready."""
+    try:
+        found = estimate.estimate_soon(config)
+    except CoreError as exc:
+        show_error(exc)
+        return
+    if found is None:
+        st.caption(f":material/timer: {MEASURING}")
+        return
+    if pending:
+        st.rerun()  # measured: the whole form again, without the timer
+    sooner = "; early stopping may end it sooner" if patience else ""
+    st.markdown(f":material/timer: Estimated time on this machine: **{estimate.describe(found['seconds'])}** "
+                f"({duration(found['per_epoch'])} per epoch{sooner}).")
+
+
 def estimate_ui(ds_name, arch_name, hparams, training, wrong):
     """How long these settings train on this machine, and a control that fits them to a time budget."""
     if not wrong and DATASETS[ds_name].is_local():
         try:
             config = make_config(ds_name, arch_name, hparams, **training)
-            unmeasured = estimate.stored_speed(config) is None
-            if unmeasured and manager().active():
+            if estimate.stored_speed(config) is None and manager().active():
                 st.caption("Estimated time: measured once no run is training (a run training now would "
                            "slow the measurement down).")
             else:
-                with st.spinner(MEASURING) if unmeasured else nullcontext():
-                    found = estimate.estimate(config)
-                sooner = "; early stopping may end it sooner" if training.get("patience") else ""
-                st.markdown(f":material/timer: Estimated time on this machine: **{estimate.describe(found['seconds'])}** "
-                            f"({duration(found['per_epoch'])} per epoch{sooner}).")
+                pending = estimate.stored_speed(config) is None  # then the line looks again every second
+                st.fragment(estimate_line_ui, run_every=1.0 if pending else None)(
+                    config, bool(training.get("patience")), pending)
         except CoreError as exc:
             show_error(exc)
     st.session_state.setdefault("train_budget_minutes", DEFAULT_BUDGET_MINUTES)

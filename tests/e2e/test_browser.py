@@ -106,7 +106,7 @@ def test_a_user_goes_through_every_page(browser, e2e_env, tmp_path):
         w.shot("4_trained")
 
         go(page, "Evaluate")
-        page.get_by_text("Test accuracy").wait_for(timeout=120_000)
+        page.get_by_text("Test accuracy", exact=True).wait_for(timeout=120_000)
         wait_idle(page)
         before = page.get_by_text(re.compile(r"test images of")).inner_text()
         # Click the cell (true cat, predicted dog) of the matrix: row 4, column 6 of 10.
@@ -258,7 +258,7 @@ def test_server_killed_mid_run_shows_interrupted_after_restart(browser, e2e_env)
         w.assert_clean()
         w.shot("1_interrupted")
         go(page, "Evaluate")  # its history and checkpoint are still usable
-        page.get_by_text("Test accuracy").wait_for(timeout=120_000)
+        page.get_by_text("Test accuracy", exact=True).wait_for(timeout=120_000)
         wait_idle(page)
         w.assert_clean()
     finally:

@@ -115,7 +115,7 @@ def test_settings_survive_leaving_the_page_and_train_as_shown(browser, e2e_env):
         expect(page.get_by_role("button", name="Start training")).to_be_disabled()
         w.shot("2_refused")
         edit(page, LABELS["epochs"], "number", "4")  # long enough to be watched: 4 epochs of 13 batches
-        expect(page.get_by_role("button", name="Start training")).to_be_enabled()
+        expect(page.get_by_role("button", name="Start training")).to_be_enabled(timeout=30_000)
 
         go(page, "Data")  # the Data page's seed came back too
         page.get_by_text("Sample images").wait_for(timeout=60_000)
