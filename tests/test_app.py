@@ -403,6 +403,7 @@ def test_home_offers_ready_runs_on_evaluate_and_feature_maps(trained_run, tmp_pa
 
 
 def test_the_train_page_estimates_the_time_and_fits_a_budget(tmp_path, monkeypatch):
+    monkeypatch.setenv("CIFAR_CORE_TIMINGS", str(tmp_path / "timings.json"))  # nothing measured yet
     at = open_app(tmp_path, monkeypatch, "pages/train.py")
     at.selectbox(key="train_dataset").set_value("digits").run()  # measures a few batches, for real
     assert not at.exception and "Measuring a few batches on this machine" in texts(at)  # in the background

@@ -108,7 +108,7 @@ def test_a_user_goes_through_every_page(browser, e2e_env, tmp_path):
         go(page, "Evaluate")
         page.get_by_text("Test accuracy", exact=True).wait_for(timeout=120_000)
         wait_idle(page)
-        before = page.get_by_text(re.compile(r"test images of")).inner_text()
+        before = page.get_by_text(re.compile(r"^\d+ test images of")).inner_text()
         # Click the cell (true cat, predicted dog) of the matrix: row 4, column 6 of 10.
         matrix = page.locator(".js-plotly-plot").first
         matrix.locator(".scatterlayer .points").first.wait_for(timeout=30_000)
@@ -204,7 +204,7 @@ def test_two_users_at_once(browser, e2e_env):
         c = browser.new_context(viewport=VIEWPORT).new_page()
         d = browser.new_context(viewport=VIEWPORT).new_page()
         wc, wd = Watched(c, "class_c"), Watched(d, "class_d")
-        start_run(a, 1200, 3)
+        start_run(a, 1200, 8)  # long enough to outlast the feature maps below
         for page in (b, c):
             if page is c:
                 page.goto(url)
