@@ -18,7 +18,7 @@ def _notebook(name, title, arch, dataset, full, class_epochs, hparams=None):
     hparams = hparams or {}
     base = {"arch": arch, "dataset": dataset, "hparams": hparams}
     return {
-        name: {"title": f"{title} — class version (under 5 min)", "notebook": name, "version": "class",
+        name: {"title": f"{title.split(' — ')[0]} — class version (under 5 min)", "notebook": name, "version": "class",
                "budget_seconds": CLASS_BUDGET_SECONDS,
                "values": {**base, **full, **_LEARNS, "epochs": class_epochs, "patience": 0}},
         f"{name}_full": {"title": f"{title} — the notebook's full run", "notebook": name, "version": "full",

@@ -60,12 +60,12 @@ def ready_runs_ui(runs):
         short = row["title"].split(" — ")[0]
         best = row.get("best_val_accuracy")
         accuracy = f"best validation accuracy {best:.1%}" if best is not None else "no validation accuracy"
-        text, evaluate, maps = st.columns([3, 1, 1], vertical_alignment="center")
-        text.markdown(f"**{row['title']}** · {dataset_title(row['dataset'])} · {accuracy}")
-        evaluate.page_link("pages/evaluate.py", label=f"{short}: confusion matrix", icon=":material/grid_on:",
-                           query_params={"run": row["run_id"]})
-        maps.page_link("pages/feature_maps.py", label=f"{short}: feature maps", icon=":material/layers:",
-                       query_params={"run": row["run_id"]})
+        st.markdown(f"**{row['title']}** · {dataset_title(row['dataset'])} · {accuracy}")
+        with st.container(horizontal=True):  # full link texts: columns cut them at 1366 px
+            st.page_link("pages/evaluate.py", label=f"{short}: confusion matrix", icon=":material/grid_on:",
+                         query_params={"run": row["run_id"]})
+            st.page_link("pages/feature_maps.py", label=f"{short}: feature maps", icon=":material/layers:",
+                         query_params={"run": row["run_id"]})
 
 
 class_mode_ui()
