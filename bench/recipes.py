@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cifar_core import client, estimate  # noqa: E402  (after the path)
 from cifar_core.jobs import JobManager  # noqa: E402
 from cifar_core.datasets import DATASETS  # noqa: E402
-from cifar_core.presets import PRESETS, preset_settings  # noqa: E402
+from cifar_core.presets import PRESETS  # noqa: E402
 from cifar_core.pretrained import imagenet_weights_available  # noqa: E402
 from cifar_core.run_config import make_config  # noqa: E402
 from cifar_core.runs import RunStore, write_json  # noqa: E402
@@ -33,12 +33,8 @@ TARGETS = (0.45, 0.47, 0.55)  # test accuracy
 def settings(name):
     """A preset's settings as a run would get them: a class version fitted to its budget. Without
     ImageNet weights here (no network), VGG16 starts from random ones: the same work per batch."""
-    dataset, arch, hparams, training = preset_settings(name)
-    if arch == "vgg16_transfer" and not imagenet_weights_available():
-        hparams = {**hparams, "weights": "none"}
-    if PRESETS[name]["budget_seconds"]:
-        training, _ = estimate.fit_to_budget(dataset, arch, hparams, training, PRESETS[name]["budget_seconds"])
-    return dataset, arch, hparams, training
+    offline_vgg = PRESETS[name]["values"]["arch"] == "vgg16_transfer" and not imagenet_weights_available()
+    return estimate.preset_run(name, hparams={"weights": "none"} if offline_vgg else None)
 
 
 def estimates(names):

@@ -62,7 +62,7 @@ def cmd_architectures(args):
     from .hparams import TRAINING_HPARAMS
     print("Training options (every architecture):")
     for spec in TRAINING_HPARAMS:
-        print(f"    {spec.name} = {spec.default!r} ({spec.range_text() if spec.low is not None or spec.choices else ''}): {spec.help}")
+        print(f"    {spec.name} = {spec.default!r} ({spec.range_text()}): {spec.help}")
     return EXIT_OK
 
 
@@ -141,23 +141,20 @@ def _training_flags(args):
 
 
 def _settings(args):
-    """(dataset, arch, hparams, training, preset) from a preset and the flags that override it, fitted
+    """(dataset, arch, hparams, training) from a preset and the flags that override it, fitted
     to the time budget (--time-budget, or a class preset's own) when there is one."""
-    from .estimate import fit_to_budget
-    from .presets import get_preset, preset_settings
-    hparams = _hparams(args.hparam)
+    from .estimate import fit_to_budget, preset_run
+    if args.time_budget is not None and args.time_budget <= 0:
+        raise ParamError(f"--time-budget must be more than 0 seconds, got {args.time_budget:g}.")
+    if args.preset and not args.json:
+        print(f"Preset {args.preset}: fitting it to this machine where it has a time budget …", file=sys.stderr)
     if args.preset:
-        preset = get_preset(args.preset)
-        dataset, arch, hparams, training = preset_settings(
-            args.preset, dataset=args.dataset, arch=args.arch, hparams=hparams, **_training_flags(args))
-        budget = args.time_budget or preset["budget_seconds"]
-    else:
-        dataset, arch, training = args.dataset or "cifar10", args.arch or "seed_cnn", _training_flags(args)
-        budget = args.time_budget
-    if budget:
-        if not args.json:
-            print(f"Fitting the run to {budget:g} s on this machine …", file=sys.stderr)
-        training, _ = fit_to_budget(dataset, arch, hparams, training, budget)
+        return preset_run(args.preset, args.time_budget, dataset=args.dataset, arch=args.arch,
+                          hparams=_hparams(args.hparam), **_training_flags(args))
+    dataset, arch, hparams, training = args.dataset or "cifar10", args.arch or "seed_cnn", \
+        _hparams(args.hparam), _training_flags(args)
+    if args.time_budget:
+        training, _ = fit_to_budget(dataset, arch, hparams, training, args.time_budget)
     return dataset, arch, hparams, training
 
 
@@ -169,7 +166,7 @@ def cmd_train(args):
         return _dry_run(args, dataset, arch, hparams, training)
     manager = JobManager(args.runs_dir)
     if not args.json:
-        print(f"Loading {args.dataset} and starting the workers …", file=sys.stderr)
+        print(f"Loading {dataset} and starting the workers …", file=sys.stderr)
     if args.sweep:
         name, values = parse_sweep(arch, args.sweep)
         run_ids = manager.sweep(dataset, arch, name, values, hparams, **training)
@@ -224,18 +221,14 @@ def _dry_run(args, dataset, arch, hparams, training):
 
 
 def cmd_presets(args):
-    from .estimate import describe, estimate
     from .errors import CoreError
-    from .presets import PRESETS, preset_settings
+    from .estimate import describe, estimate, preset_run
+    from .presets import PRESETS
     from .run_config import make_config
     for name, preset in PRESETS.items():
-        dataset, arch, hparams, training = preset_settings(name)
         try:
-            if preset["budget_seconds"]:
-                from .estimate import fit_to_budget
-                training, found = fit_to_budget(dataset, arch, hparams, training, preset["budget_seconds"])
-            else:
-                found = estimate(make_config(dataset, arch, hparams, **training))
+            dataset, arch, hparams, training = preset_run(name)
+            found = estimate(make_config(dataset, arch, hparams, **training))
             when = f"{describe(found['seconds'])} ({training['epochs']} epochs" + (
                 f", {training['train_size']} images)" if training.get("train_size") else ")")
         except CoreError as exc:
@@ -246,19 +239,22 @@ def cmd_presets(args):
 
 def cmd_prepare(args):
     """Train the class version of every preset that can train here, skipping those already done."""
-    from .estimate import fit_to_budget
+    from .errors import CoreError
+    from .estimate import preset_run
     from .jobs import JobManager
     from .prepare import plan
-    from .presets import PRESETS, preset_settings
     manager = JobManager(args.runs_dir)
     to_train, skipped = plan(manager.store, args.preset)
     for name, why in skipped:
         print(f"Skipped {name}: {why}.")
+    trained = 0
     for i, name in enumerate(to_train, start=1):
-        dataset, arch, hparams, training = preset_settings(name)
-        if PRESETS[name]["budget_seconds"]:
-            training, _ = fit_to_budget(dataset, arch, hparams, training, PRESETS[name]["budget_seconds"])
-        run_id = manager.submit(dataset, arch, hparams, preset=name, **training)
+        try:
+            dataset, arch, hparams, training = preset_run(name)
+            run_id = manager.submit(dataset, arch, hparams, preset=name, **training)
+        except CoreError as exc:  # one preset that cannot start leaves the others to train
+            print(f"Skipped {name}: {exc}")
+            continue
         print(f"[{i}/{len(to_train)}] {name}: run {run_id}", file=sys.stderr)
         try:
             _follow(manager, [run_id], {run_id: f"[{i}/{len(to_train)}] {name} "}, args)
@@ -268,11 +264,13 @@ def cmd_prepare(args):
             manager.wait(run_id)
             return EXIT_PROBLEM
         result = _result(manager, run_id)
+        trained += result["status"] == "completed"
         print(f"\n{name}: {result['status']}" + (f", best val acc {result['best_val_accuracy']:.3f}"
                                                   if result["best_val_accuracy"] is not None else "")
               + (f". {result['reason']}" if result["reason"] else "."))
-    print(f"Ready: {len(to_train)} trained now, {len([s for s in skipped if s[1] == 'already trained'])} "
-          f"already trained, {len([s for s in skipped if s[1] != 'already trained'])} skipped.")
+    done = len([s for s in skipped if s[1] == "already trained"])
+    print(f"Ready: {trained} trained now, {done} already trained, {len(to_train) + len(skipped) - trained - done} "
+          "not ready (see above).")
     return EXIT_OK
 
 

@@ -1,12 +1,13 @@
 """How long a run will take on this machine, before it starts, and settings that fit a time budget.
 
 The first estimate for an architecture, its settings, batch size, augmentation and precision
-measures a few real batches on the inspection worker (`training.measure_speed`, seconds) and keeps
-the measurement in a small JSON file, `timings.json` in the Keras cache folder (~/.keras), or at
-$CIFAR_CORE_TIMINGS. Every later estimate for those settings is arithmetic.
+measures a few real batches on the inspection worker (`training.measure_speed`, seconds), one
+measurement at a time, and keeps it in a small JSON file, `cifar_core-timings.json` in the Keras
+folder (~/.keras, or $KERAS_HOME), or at $CIFAR_CORE_TIMINGS. Every later estimate for those settings is arithmetic.
 """
 
 import json
+import logging
 import math
 import os
 import platform
@@ -15,7 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .download import keras_cache_dir
-from .errors import ParamError
+from .catalog import get_architecture
+from .errors import CoreError, ParamError
 from .run_config import make_config
 from .runs import write_json
 
@@ -24,10 +26,12 @@ MIN_BUDGET_EPOCHS = 3
 _lock = threading.Lock()
 _measuring = {}  # speed key -> the Future of a measurement under way (at most one at a time)
 _measurer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cifar-core-speed")
+MAX_KEPT_MEASUREMENTS = 64
+log = logging.getLogger(__name__)
 
 
 def timings_path():
-    return Path(os.environ.get(TIMINGS_ENV) or keras_cache_dir() / "cifar_core-timings.json")
+    return Path(os.environ.get(TIMINGS_ENV) or keras_cache_dir().parent / "cifar_core-timings.json")
 
 
 def machine():
@@ -56,9 +60,9 @@ def speed_key(config):
                        t["batch_size"], sorted(t["augment"]), t.get("precision", "auto")], sort_keys=True)
 
 
-def _read():
+def _read(path=None):
     try:
-        return json.loads(timings_path().read_text())
+        return json.loads((path or timings_path()).read_text())
     except (OSError, ValueError):
         return {}
 
@@ -70,16 +74,35 @@ def stored_speed(config):
 def speed(config):
     """The measured speed for `config`'s settings: from the timings file, else measured now."""
     found = stored_speed(config)
-    if found is not None:
-        return found
+    return found if found is not None else _measurement(config).result()
+
+
+def _measurement(config):
+    """The measurement of `config`'s settings in this process, started unless there is one already:
+    a failed one keeps its error for these settings (measuring again would fail again)."""
+    key = speed_key(config)
+    with _lock:
+        future = _measuring.get((str(timings_path()), key))
+        if future is None:
+            if len(_measuring) >= MAX_KEPT_MEASUREMENTS:  # bounded: forget finished ones first
+                for done in [k for k, f in _measuring.items() if f.done()]:
+                    del _measuring[done]
+            future = _measurer.submit(_measure_and_keep, config, key, timings_path())
+            _measuring[(str(timings_path()), key)] = future
+    return future
+
+
+def _measure_and_keep(config, key, path):
     from .client import measure_speed
     measured = measure_speed(_measurable(config))
     with _lock:  # one writer per process; the file is replaced atomically
-        timings = _read()
-        timings[speed_key(config)] = measured
-        path = timings_path()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_json(path, timings)
+        timings = _read(path)
+        timings[key] = measured
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_json(path, timings)
+        except (OSError, CoreError) as exc:  # the estimate still works, measured again next time
+            log.warning("Cannot keep measured speeds in %s (%s).", path, exc)
     return measured
 
 
@@ -95,25 +118,23 @@ def seconds_for(config, measured):
 def estimate_soon(config):
     """The estimate if this machine's speed for `config`'s settings is known; else None, with a
     measurement started in the background (a page shows the estimate when it is ready instead of
-    waiting for it). A failed measurement raises its error on the next call."""
-    key = speed_key(config)
-    if stored_speed(config) is not None:
-        return estimate(config)
-    with _lock:
-        future = _measuring.get(key)
-        if future is None or future.done() and future.exception() is not None:
-            _measuring.pop(key, None)
-            if future is not None:
-                raise future.exception()
-            _measuring[key] = _measurer.submit(speed, config)
-    return None
+    waiting for it). A failed measurement raises its error."""
+    if stored_speed(config) is None:
+        future = _measurement(config)
+        if not future.done():
+            return None
+        return _estimate_from(config, future.result(), measured_now=True)
+    return estimate(config)
 
 
 def estimate(config):
     """{seconds, per_epoch, startup, measured_now}: how long `config` trains on this machine. With
     early stopping on, a run may end sooner."""
     measured_now = stored_speed(config) is None
-    measured = speed(config)
+    return _estimate_from(config, speed(config), measured_now)
+
+
+def _estimate_from(config, measured, measured_now):
     total = seconds_for(config, measured)
     return {"seconds": total, "per_epoch": (total - measured["startup"]) / config["training"]["epochs"],
             "startup": measured["startup"], "measured_now": measured_now, "dtype_policy": measured["dtype_policy"]}
@@ -131,6 +152,8 @@ def fit_to_budget(dataset, arch, hparams, training, budget_seconds):
     """Training options that fit `budget_seconds` on this machine: all training images if the
     chosen epochs (or at least MIN_BUDGET_EPOCHS of them) fit, else fewer images. Returns
     (training options, estimate)."""
+    if not budget_seconds or budget_seconds <= 0:
+        raise ParamError(f"A time budget must be more than 0 seconds, got {budget_seconds}.")
     training = dict(training)
     config = make_config(dataset, arch, hparams, **training)
     measured = speed(config)
@@ -151,10 +174,22 @@ def fit_to_budget(dataset, arch, hparams, training, budget_seconds):
         size = min(full, int((budget_seconds - fixed) / per_image) if per_image > 0 else full)
         smallest = max(config["num_classes"] * 10, config["training"]["batch_size"])
         if size < smallest:
-            raise ParamError(f"{describe(budget_seconds)[6:]} is too short for {arch} here: even "
+            raise ParamError(f"{describe(budget_seconds)[6:]} is too short for the {get_architecture(arch).title} here: even "
                              f"{smallest} images for {epochs} epochs take {describe(seconds(epochs, smallest))}. "
                              "Give a longer time budget or a smaller network.")
-    training.update(epochs=epochs, train_size=None if size == config["n_train"] else size)
+    chosen = config["training"]["train_size"]  # a number of images chosen stays, if it fits
+    training.update(epochs=epochs, train_size=size if chosen is not None or size < full else None)
     fitted = make_config(dataset, arch, hparams, **training)
     return training, {"seconds": seconds_for(fitted, measured), "measured_now": False,
                       "dtype_policy": measured["dtype_policy"]}
+
+
+def preset_run(name, budget_seconds=None, **overrides):
+    """(dataset, arch, hparams, training) of a preset with `overrides`, fitted to `budget_seconds`, or
+    else to a class preset's own budget: what the CLI, `prepare` and the benchmarks start."""
+    from .presets import get_preset, preset_settings
+    dataset, arch, hparams, training = preset_settings(name, **overrides)
+    budget = budget_seconds or get_preset(name)["budget_seconds"]
+    if budget:
+        training, _ = fit_to_budget(dataset, arch, hparams, training, budget)
+    return dataset, arch, hparams, training

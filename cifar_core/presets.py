@@ -63,6 +63,9 @@ def preset_settings(name, **overrides):
     """(dataset, arch, hparams, training) of a preset, with `overrides` (training options or the
     keys dataset, arch and hparams) replacing its values: the command line's flags win."""
     values = dict(get_preset(name)["values"])
-    hparams = {**values.pop("hparams"), **(overrides.pop("hparams", None) or {})}
+    own = values.pop("hparams")
+    if overrides.get("arch") not in (None, values["arch"]):
+        own = {}  # another architecture: the preset's architecture settings do not apply
+    hparams = {**own, **(overrides.pop("hparams", None) or {})}
     values.update({k: v for k, v in overrides.items() if v is not None})
     return values.pop("dataset"), values.pop("arch"), hparams, values

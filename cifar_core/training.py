@@ -283,6 +283,9 @@ def measure_speed(config, batches=8):
         ended = time.perf_counter()
     finally:
         shutil.rmtree(store.root, ignore_errors=True)
+        keras.mixed_precision.set_dtype_policy("float32")  # this worker's later calls build in float32
+    if len(marks["epochs"]) < 2:  # the loss became NaN in the first epoch
+        raise RunError(state["failed"] or "These settings could not be timed: the run stopped after one epoch.")
     train_batch = (marks["batch"][-1] - marks["epochs"][1]) / steps  # epoch 2: the graphs are traced
     val_batch = (marks["val"][3] - marks["val"][2]) / val_steps
     epoch_two = ended - marks["epochs"][1]

@@ -95,6 +95,10 @@ def test_a_time_budget_picks_epochs_then_fewer_images(tmp_path, monkeypatch):
     _seed_timings(make_config("digits", "seed_cnn", **training))
     roomy, found = estimate.fit_to_budget("digits", "seed_cnn", {}, training, 10_000)
     assert roomy["epochs"] == 10 and roomy["train_size"] is None
+    chosen, _ = estimate.fit_to_budget("digits", "seed_cnn", {}, {**training, "train_size": 500}, 10_000)
+    assert chosen["train_size"] == 500  # a number of images chosen stays when it fits
+    with pytest.raises(ParamError, match="A time budget must be more than 0"):
+        estimate.fit_to_budget("digits", "seed_cnn", {}, training, 0)
     fewer, found = estimate.fit_to_budget("digits", "seed_cnn", {}, training, 20)
     assert 3 <= fewer["epochs"] < 10 and fewer["train_size"] is None and found["seconds"] <= 20
     small, found = estimate.fit_to_budget("digits", "seed_cnn", {}, training, 8)
@@ -121,6 +125,7 @@ def test_preset_flags_override_and_presets_come_in_two_versions():
     dataset, arch, hparams, training = preset_settings("plain_cnn_full", epochs=3, hparams={"width": 0.5})
     assert (dataset, arch, training["epochs"], training["learning_rate"]) == ("cifar10", "seed_cnn", 3, 1e-4)
     assert hparams == {"width": 0.5}
+    assert preset_settings("fast", arch="seed_cnn")[2] == {}  # fast_cnn's width is not the plain CNN's
     for name, preset in PRESETS.items():
         if preset["notebook"]:
             other = name[:-5] if name.endswith("_full") else f"{name}_full"
