@@ -206,10 +206,10 @@ def test_two_users_at_once(browser, e2e_env):
         wc, wd = Watched(c, "class_c"), Watched(d, "class_d")
         start_run(a, 1200, 8)  # long enough to outlast the feature maps below
         for page in (b, c):
-            if page is c:
-                page.goto(url)
+            page.goto(url)  # a fresh look: b's Train page, idle since its run ended, is not ticking
             open_train(page)
-            page.get_by_text(re.compile(r"— running")).wait_for(timeout=60_000)
+            # Queued first while the worker takes it; on 2 busy cores that can take a while.
+            page.get_by_text(re.compile(r"— running")).wait_for(timeout=180_000)
         before = [progress_text(page) for page in (a, b, c)]
         d.goto(url)
         go(d, "Feature maps")
