@@ -150,14 +150,27 @@ def _progress_callback(store, run_id, listener, stop_event, state, n_train, batc
     return Progress()
 
 
+def _new_state():
+    """What the progress callback tracks during one run."""
+    return {"epoch": 0, "images_seen": 0, "stopped": False, "failed": None,
+            "best_val_loss": math.inf, "best_epoch": None, "epoch_start": time.perf_counter()}
+
+
+def _run_callbacks(store, run_id, listener, stop_event, state, n_train, batch_size):
+    """Every run's callbacks: progress, checkpoints and history; TensorBoard logs."""
+    import keras
+    return [_progress_callback(store, run_id, listener, stop_event, state, n_train, batch_size),
+            keras.callbacks.TensorBoard(str(store.path(run_id) / runs_mod.LOGS), write_graph=False,
+                                        update_freq="epoch", profile_batch=0)]
+
+
 def train_run(store, run_id, listener=None, stop_event=None):
     """Train the run `run_id` of `store` from its config. Returns its final status record.
 
     Never raises for a training problem: the run ends as failed with the reason.
     """
     listener = listener or TrainingListener()
-    state = {"epoch": 0, "images_seen": 0, "stopped": False, "failed": None,
-             "best_val_loss": math.inf, "best_epoch": None, "epoch_start": time.perf_counter()}
+    state = _new_state()
     started = time.perf_counter()
     status, reason = "failed", ""
     try:
@@ -217,9 +230,7 @@ def _fit(store, run_id, config, listener, stop_event, state):
     state["dtype_policy"] = model.dtype_policy.name
     batch_size, n_train = training["batch_size"], len(split.train)
     steps = math.ceil(n_train / batch_size)
-    callbacks = [_progress_callback(store, run_id, listener, stop_event, state, n_train, batch_size),
-                 keras.callbacks.TensorBoard(str(store.path(run_id) / runs_mod.LOGS), write_graph=False,
-                                             update_freq="epoch", profile_batch=0)]
+    callbacks = _run_callbacks(store, run_id, listener, stop_event, state, n_train, batch_size)
     if training["patience"]:
         callbacks.append(keras.callbacks.EarlyStopping(patience=training["patience"],
                                                        restore_best_weights=True))
@@ -272,12 +283,9 @@ def measure_speed(config, batches=8):
         started = time.perf_counter()
         run_id = store.create({**config, "training": {**training, "epochs": 2}})
         model, train_ds, val_ds = compiled_model(config, ds, split)
-        state = {"epoch": 0, "images_seen": 0, "stopped": False, "failed": None, "best_val_loss": math.inf,
-                 "best_epoch": None, "epoch_start": started}
-        callbacks = [Clock(), _progress_callback(store, run_id, TrainingListener(), None, state, steps * batch_size,
-                                                 batch_size),
-                     keras.callbacks.TensorBoard(str(store.path(run_id) / runs_mod.LOGS), write_graph=False,
-                                                 update_freq="epoch", profile_batch=0)]
+        state = _new_state()
+        callbacks = [Clock(), *_run_callbacks(store, run_id, TrainingListener(), None, state,
+                                              steps * batch_size, batch_size)]
         model.fit(train_ds.repeat(), epochs=2, steps_per_epoch=steps, validation_data=val_ds.repeat(),
                   validation_steps=val_steps, shuffle=False, verbose=0, callbacks=callbacks)
         ended = time.perf_counter()

@@ -96,7 +96,7 @@ def fit_request_ui():
     training = {**training, "train_size": None}  # every image, if they fit
     try:
         config = make_config(ds_name, arch_name, hparams, **training)
-        if estimate.stored_speed(config) is None and manager().active():
+        if measuring_now_would_be_skewed(config):
             st.session_state["train_fit_note"] = (
                 "info", "Fitting to a time budget measures this machine's speed, which a run training now "
                         "would slow down: try again when it has finished.")
@@ -210,6 +210,11 @@ def settings_ui():
     return ds_name, arch_name, hparams, training
 
 
+def measuring_now_would_be_skewed(config):
+    """A first measurement while a run trains would be slowed by it, and be kept."""
+    return estimate.stored_speed(config) is None and bool(manager().active())
+
+
 def duration(seconds):
     """'0.4 s', '12 s', '3 min': a time without 'about'."""
     return f"{seconds:.1f} s" if seconds < 10 else estimate.describe(seconds).removeprefix("about ")
@@ -238,7 +243,7 @@ def estimate_ui(ds_name, arch_name, hparams, training, wrong):
     if not wrong and DATASETS[ds_name].is_local():
         try:
             config = make_config(ds_name, arch_name, hparams, **training)
-            if estimate.stored_speed(config) is None and manager().active():
+            if measuring_now_would_be_skewed(config):
                 st.caption("Estimated time: measured once no run is training (a run training now would "
                            "slow the measurement down).")
             else:
