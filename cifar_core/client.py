@@ -44,13 +44,19 @@ def evaluate(store, run_id, progress=None):
 
 
 def model_info(store, run_id):
-    """{feature_layers, weight_layers, filters (uint8 tiles)} of the run's saved model."""
+    """{feature_layers, weight_layers, cam_layers, filters (uint8 tiles)} of the run's saved model."""
     return _call(worker.model_info_task, str(store.root), run_id)
 
 
 def feature_maps(store, run_id, image, layers):
     """Outputs of `layers` for one uint8 image: [{name, type, shape, values}]."""
     return _call(worker.feature_maps_task, str(store.root), run_id, image, list(layers))
+
+
+def grad_cam(store, run_id, image, class_indices, layer=None):
+    """Grad-CAM heatmaps of one uint8 image for each class index (see `inspection.grad_cam`):
+    {layer, heatmaps: {class index: float32 (h, w) in 0–1}, probabilities}."""
+    return _call(worker.grad_cam_task, str(store.root), run_id, image, [int(c) for c in class_indices], layer)
 
 
 def predict_image(store, run_id, image, class_names):

@@ -130,3 +130,19 @@ def tile_channels(values, columns=None, pad=1, max_channels=None, lut=None):
     tiles = channels[..., None] if lut is None else apply_colour_map(channels, lut)
     grid = tile_images(tiles, columns or math.ceil(math.sqrt(count)), pad)
     return grid[..., 0] if lut is None else grid
+
+
+def resize_heatmap(heatmap, size):
+    """A float heatmap (h, w) resized smoothly (bilinear) to `size` (H, W), as Grad-CAM draws it."""
+    image = Image.fromarray(np.asarray(heatmap, dtype=np.float32), mode="F")
+    return np.asarray(image.resize((size[1], size[0]), Image.Resampling.BILINEAR), dtype=np.float32)
+
+
+def heatmap_overlay(image, heatmap, lut, alpha=0.45, size=None):
+    """An RGB uint8 picture of `heatmap` (h, w, values 0–1) through a colour map, laid over the uint8
+    image (H, W, C) at `alpha`, at `size` (H, W) pixels (default: the image's)."""
+    size = size or image.shape[:2]
+    base = np.asarray(enlarge(image, size=(size[1], size[0])).convert("RGB"), dtype=np.float32)
+    heat = np.clip(resize_heatmap(heatmap, size), 0, 1)
+    colours = apply_colour_map(np.round(heat * 255), lut).astype(np.float32)
+    return np.round((1 - alpha) * base + alpha * colours).astype(np.uint8)

@@ -93,3 +93,71 @@ def predict_image(model, image, class_names, top_k=5):
     probs = np.asarray(model(np.asarray(image, np.float32)[None], training=False))[0]
     order = np.argsort(probs)[::-1][:top_k]
     return [(class_names[i], float(probs[i])) for i in order]
+
+
+def cam_layers(model):
+    """For each convolution, input to output, the layer that gives its maps once activated: the
+    convolution itself when it has its own activation, else the batch norm, pooling and ReLU after it.
+
+    Grad-CAM reads activated maps (keras-io's example uses `block14_sepconv2_act`): before the ReLU a
+    map is also negative, and a negative map times a negative weight would light up the background.
+    """
+    layers = model.layers
+    names = []
+    for i, layer in enumerate(layers):
+        if type(layer).__name__ != "Conv2D" or len(layer.output.shape) != 4:
+            continue
+        activated = layer.get_config().get("activation") not in (None, "linear")
+        while i + 1 < len(layers):
+            kind = type(layers[i + 1]).__name__
+            if kind in ("Activation", "ReLU") and not activated:
+                activated = True
+            elif activated or kind not in ("BatchNormalization", "MaxPooling2D"):
+                break
+            i += 1
+        names.append(layers[i].name)
+    return names
+
+
+def grad_cam(model, image, class_indices, layer=None):
+    """Grad-CAM (Selvaraju et al., 2017) of one uint8 image (H, W, C) for each class in `class_indices`.
+
+    The class score is the logit before the softmax (as keras-io's `grad_cam.py` removes the last
+    activation): softmax gradients vanish on a confident prediction. Each channel of the layer's
+    output is weighted by the spatial mean of the score's gradient, summed, and only the positive
+    evidence kept. Returns {layer, heatmaps: {class index: float32 (h, w) in 0–1 at the layer's
+    resolution}, probabilities: float32 (num_classes,)}.
+    """
+    import keras
+    import tensorflow as tf
+
+    layer = layer or cam_layers(model)[-1]  # the last convolution
+    head = model.layers[-1]  # the softmax Dense: its input and kernel give the logits
+    explain = _cam_model(model, layer)
+    batch = tf.constant(np.asarray(image, np.float32)[None])
+    with tf.GradientTape(persistent=True) as tape:
+        maps, features = explain(batch, training=False)
+        logits = tf.cast(features, tf.float32) @ tf.cast(head.kernel, tf.float32) + tf.cast(head.bias, tf.float32)
+        scores = [logits[0, int(c)] for c in class_indices]
+    heatmaps = {}
+    for c, score in zip(class_indices, scores):
+        grads = tf.cast(tape.gradient(score, maps)[0], tf.float32)  # (h, w, channels)
+        weights = tf.reduce_mean(grads, axis=(0, 1))  # one importance per channel
+        cam = tf.nn.relu(tf.reduce_sum(tf.cast(maps[0], tf.float32) * weights, axis=-1)).numpy()
+        top = cam.max()
+        heatmaps[int(c)] = (cam / top if top > 0 else cam).astype(np.float32)
+    del tape
+    probabilities = np.asarray(keras.ops.softmax(logits[0]), dtype=np.float32)
+    return {"layer": layer, "heatmaps": heatmaps, "probabilities": probabilities}
+
+
+def _cam_model(model, layer):
+    """A model from the input to (the layer's maps, the input of the softmax layer), cached per model."""
+    import keras
+    with _extractors_lock:
+        per_model = _extractors.setdefault(model, {})
+        key = ("grad_cam", layer)
+        if key not in per_model:
+            per_model[key] = keras.Model(inputs=model.inputs,
+                                         outputs=[model.get_layer(layer).output, model.layers[-1].input])
+        return per_model[key]

@@ -201,15 +201,20 @@ def evaluate_task(runs_dir, run_id, data_env, queue_name=None):
 
 def model_info_task(runs_dir, run_id):
     """What the Feature maps page lists: layers with maps, layers with weights, first-layer filters."""
-    from .inspection import feature_layers, first_conv_filters, weight_layers
+    from .inspection import cam_layers, feature_layers, first_conv_filters, weight_layers
     model = _model(runs_dir, run_id)
     return {"feature_layers": feature_layers(model), "weight_layers": weight_layers(model),
-            "filters": first_conv_filters(model)}
+            "cam_layers": cam_layers(model), "filters": first_conv_filters(model)}
 
 
 def feature_maps_task(runs_dir, run_id, image, layers):
     from .inspection import feature_maps
     return feature_maps(_model(runs_dir, run_id), image, layers)
+
+
+def grad_cam_task(runs_dir, run_id, image, class_indices, layer):
+    from .inspection import grad_cam
+    return grad_cam(_model(runs_dir, run_id), image, class_indices, layer)
 
 
 def predict_task(runs_dir, run_id, image, class_names):
