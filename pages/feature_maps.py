@@ -7,13 +7,16 @@ import streamlit as st
 from cifar_core import client
 from cifar_core.datasets import load_dataset
 from cifar_core.errors import CoreError
-from cifar_core.images import colour_map_lut, enlarge, tile_channels, tile_images, to_model_image
+from cifar_core.images import colour_map_lut, enlarge, heatmap_overlay, tile_channels, tile_images, to_model_image
 from pages import figures
 from pages.shared import KEEP, class_mode, keep_valid, pick_run_ui, show_error, store, with_article
 
 # Viridis reads on a projector: dark purple for weak responses, yellow for strong, and it stays
 # ordered in greyscale and for colour-blind viewers.
 LUT = colour_map_lut(plotly.colors.sequential.Viridis)
+# Grad-CAM over a photo: Inferno keeps the photo readable under dark (unimportant) regions.
+CAM_LUT = colour_map_lut(plotly.colors.sequential.Inferno)
+CAM_PIXELS = 256
 MAP_PIXELS = 440  # a layer's grid fits one screen, two side by side, at 1366×768
 
 class_mode()  # ?mode=class in the address holds for the whole tab
@@ -35,8 +38,23 @@ except CoreError as exc:
 names = config["class_names"]
 
 
+def follow_image_in_address():
+    """`?image=<test index>` (a link from Evaluate's mistakes) opens that test image, once per link."""
+    wanted = st.query_params.get("image")
+    if wanted is None or wanted == st.session_state.get("fm_image_applied"):
+        return
+    st.session_state["fm_image_applied"] = wanted
+    if not wanted.isdigit() or int(wanted) >= len(ds.y_test):
+        show_error(f"The address names test image {wanted!r}, which this run's test set does not have "
+                   f"(0 to {len(ds.y_test) - 1}).")
+        return
+    st.session_state["fm_source"], st.session_state["fm_index"] = "By index", int(wanted)
+
+
 def image_choice_ui():
-    """The image to inspect, as uint8 (H, W, C), and a caption; None if there is none yet."""
+    """The image to inspect, as uint8 (H, W, C), a caption and its true class index (None for a
+    photo); (None, None, None) if there is none yet."""
+    follow_image_in_address()
     source = st.radio("Image", ["By index", "By class", "At random", "Upload a photo"], key="fm_source",
                       horizontal=True, persist_state=KEEP)
     if source == "By index":
@@ -48,7 +66,7 @@ def image_choice_ui():
         pool = np.flatnonzero(ds.y_test == names.index(chosen))
         if not len(pool):
             st.info(f"The test set has no image of {chosen}: choose another class.", icon=":material/info:")
-            return None, None
+            return None, None, None
         index = int(pool[st.session_state.get("fm_class_pick", 0) % len(pool)])
         if st.button("Another one", key="fm_class_next"):
             st.session_state["fm_class_pick"] = st.session_state.get("fm_class_pick", 0) + 1
@@ -63,16 +81,17 @@ def image_choice_ui():
                                   key="fm_upload")
         if upload is None:
             st.info("Upload a photo to see what the network makes of it.", icon=":material/upload:")
-            return None, None
+            return None, None, None
         try:
-            return to_model_image(upload.getvalue(), shape), f"your photo {upload.name}"
+            return to_model_image(upload.getvalue(), shape), f"your photo {upload.name}", None
         except CoreError as exc:
             show_error(exc)
-            return None, None
-    return ds.x_test[index], f"test image #{index}, {with_article(names[ds.y_test[index]])}"
+            return None, None, None
+    truth = int(ds.y_test[index])
+    return ds.x_test[index], f"test image #{index}, {with_article(names[truth])}", truth
 
 
-image, caption = image_choice_ui()
+image, caption, truth = image_choice_ui()
 if image is None:
     st.stop()
 
@@ -88,6 +107,48 @@ with st.sidebar:
     st.plotly_chart(figures.top_predictions(top, height=260), key="fm_predictions")
     st.caption("The five classes the network finds most likely, with its confidence in each (they add up "
                "to 100 % over all classes).")
+
+
+
+def grad_cam_ui():
+    """Grad-CAM for the predicted class and, on a test image, the true one (else the runner-up)."""
+    st.header("Where the network looked")
+    st.caption("Grad-CAM: how much each region of the image pushed the network towards a class, measured "
+               "at one convolution by how the class's score changes with each feature map. Bright means "
+               "strong evidence for that class; dark, none.")
+    if not info["cam_layers"]:
+        st.info("This network has no convolution to explain.", icon=":material/info:")
+        return
+    keep_valid("fm_cam_layer", info["cam_layers"], info["cam_layers"][-1])
+    layer = st.selectbox("Layer (the last convolution sees whole objects; early ones, edges)", info["cam_layers"],
+                         key="fm_cam_layer", persist_state=KEEP)
+    predicted = names.index(top[0][0])
+    second = truth if truth is not None and truth != predicted else names.index(top[1][0])
+    try:
+        cam = client.grad_cam(store(), run_id, image, [predicted, second], layer)
+    except CoreError as exc:
+        show_error(exc)
+        return
+    probs = cam["probabilities"]
+    h, w = cam["heatmaps"][predicted].shape
+    panels = [(predicted, "predicted")]
+    if truth is None or truth != predicted:
+        panels.append((second, "true class" if truth is not None else "runner-up"))
+    for col, (index, role) in zip(st.columns(2), panels):
+        title = f"{role.capitalize()}: {names[index]} ({probs[index]:.0%})"
+        col.image(heatmap_overlay(image, cam["heatmaps"][index], CAM_LUT, size=(CAM_PIXELS, CAM_PIXELS)),
+                  caption=title, width=CAM_PIXELS,
+                  alt=f"Grad-CAM heatmap over {caption}: where layer {layer} found evidence for "
+                      f"{names[index]}, the {role}, bright where it is strongest")
+    if len(panels) == 1:
+        st.caption(f"The network got this one right: the heatmap shows what made it say {names[predicted]}. "
+                   f"Layer {layer} sees the image as a {h}×{w} grid, so the heatmap is that coarse.")
+    else:
+        st.caption(f"Compare the two: a mistake often comes from looking at the background or at a part "
+                   f"two classes share. Layer {layer} sees the image as a {h}×{w} grid.")
+
+
+grad_cam_ui()
 
 st.header("Layers")
 available = info["feature_layers"]

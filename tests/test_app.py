@@ -261,6 +261,26 @@ def test_feature_maps_for_a_test_image_and_an_upload(trained_run, monkeypatch):
     assert not at.exception and "not an image" in texts(at)
 
 
+def test_a_mistake_opens_in_grad_cam(trained_run, monkeypatch):
+    store, run_id = trained_run
+    at = open_app(store.root, monkeypatch, "pages/evaluate.py")
+    at.toggle(key="eval_only_wrong").set_value(True).run()
+    links = [link.proto for link in at.page_link if link.proto.label == "Why?"]
+    assert links and all(link.page == "feature_maps" for link in links), links
+    query = dict(pair.split("=") for pair in links[0].query_string.split("&"))
+    assert query["run"] == run_id
+    at = open_app(store.root, monkeypatch, "pages/feature_maps.py", query=query)
+    index = int(query["image"])
+    assert at.radio(key="fm_source").value == "By index" and at.number_input(key="fm_index").value == index
+    captions = [c for c in image_captions(at) if c.startswith(("Predicted:", "True class:"))]
+    assert len(captions) == 2, captions  # a mistake: the predicted and the true class side by side
+    assert at.selectbox(key="fm_cam_layer").value == "block3_conv2"  # the last convolution
+    at.selectbox(key="fm_cam_layer").set_value("block1_conv1").run()
+    assert not at.exception and "Layer block1_conv1 sees the image as a 8×8 grid" in texts(at)
+    at = open_app(store.root, monkeypatch, "pages/feature_maps.py", query={"run": run_id, "image": "99999"})
+    assert "does not have" in texts(at)
+
+
 def test_start_refuses_an_out_of_range_value_and_names_it(tmp_path, monkeypatch):
     from cifar_core.catalog import ARCHITECTURES
     width = next(spec for spec in ARCHITECTURES["seed_cnn"].hparams if spec.name == "width")
