@@ -1,4 +1,5 @@
-"""Command line: python -m cifar_core {datasets,download,architectures,runs,train,evaluate,presets,prepare}.
+"""Command line: python -m cifar_core {datasets,download,architectures,runs,train,evaluate,presets,prepare,
+recipe,export-script}.
 
 Exit codes: 0 done; 1 a data or run problem (one-line reason); 2 bad arguments.
 """
@@ -8,7 +9,7 @@ import json
 import sys
 import time
 
-from .errors import CoreError, ParamError
+from .errors import CoreError, DataError, ParamError
 from .process import configure_process
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
@@ -28,10 +29,16 @@ def _byte_progress(label):
 
 
 def cmd_datasets(args):
-    from .datasets import DATASETS
-    for info in DATASETS.values():
+    from .datasets import DATASETS, dataset_info, dataset_names
+    from .folder_sets import configured_folders
+    for name in dataset_names():
+        info = dataset_info(name)
         state = "available" if info.is_local() else "needs download"
-        print(f"{info.name:14} {state:15} {info.description}")
+        about = info.description if name in DATASETS else f"{info.title}: {info.description}"
+        print(f"{name:14} {state:15} {about}")
+    for path, _, error in configured_folders():
+        if error:
+            print(f"error: CIFAR_CORE_IMAGE_FOLDERS names {path}, which was refused: {error}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -144,8 +151,11 @@ def _settings(args):
     """(dataset, arch, hparams, training) from a preset and the flags that override it, fitted
     to the time budget (--time-budget, or a class preset's own) when there is one."""
     from .estimate import fit_to_budget, preset_run
+    args.dataset = _dataset_argument(args)
     if args.time_budget is not None and args.time_budget <= 0:
         raise ParamError(f"--time-budget must be more than 0 seconds, got {args.time_budget:g}.")
+    if args.preset and args.recipe:
+        raise ParamError("Give --recipe or --preset, not both: each sets every setting.")
     if args.preset and not args.json:
         print(f"Preset {args.preset}: fitting it to this machine where it has a time budget …", file=sys.stderr)
     if args.preset:
@@ -153,9 +163,68 @@ def _settings(args):
                           hparams=_hparams(args.hparam), **_training_flags(args))
     dataset, arch, hparams, training = args.dataset or "cifar10", args.arch or "seed_cnn", \
         _hparams(args.hparam), _training_flags(args)
+    if args.recipe:
+        dataset, arch, hparams, training = _recipe_settings(args)
     if args.time_budget:
         training, _ = fit_to_budget(dataset, arch, hparams, training, args.time_budget)
     return dataset, arch, hparams, training
+
+
+def _dataset_argument(args):
+    """The --dataset flag as a dataset name: folder:PATH is imported (once) and named by its images."""
+    from .folder_sets import describe, resolve_argument
+    name, imported = resolve_argument(args.dataset, args.image_size)
+    if imported:
+        print(f"Image folder {name}: {describe(imported)}", file=sys.stderr)
+    return name
+
+
+def _recipe_settings(args):
+    """(dataset, arch, hparams, training) of a recipe file, with the flags given overriding it (the
+    recipe's network settings only while the network stays the recipe's)."""
+    from .recipes import read_recipe
+    recipe = read_recipe(args.recipe)
+    arch = args.arch or recipe["arch"]
+    hparams = {**(recipe["hparams"] if arch == recipe["arch"] else {}), **_hparams(args.hparam)}
+    return (args.dataset or recipe["dataset"], arch, hparams, {**recipe["training"], **_training_flags(args)})
+
+
+def _run_config(args):
+    from .runs import RunStore, check_run_id
+    check_run_id(args.run_id)
+    store = RunStore(args.runs_dir)
+    store.require(args.run_id)
+    return store.config(args.run_id)
+
+
+def _write(path, text, what):
+    """Write a text file the user asked for; a path that cannot be written is a one-line error."""
+    from pathlib import Path
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise DataError(f"Cannot write the {what} to {path} ({exc.strerror or exc}). Choose a writable path.") from None
+
+
+def cmd_recipe(args):
+    """Write a run's recipe: its dataset, network, hyperparameters and every training setting."""
+    from .recipes import recipe_json, recipe_of
+    text = recipe_json(recipe_of(_run_config(args)))
+    if not args.output:
+        print(text, end="")
+        return EXIT_OK
+    _write(args.output, text, "recipe")
+    print(f"Wrote {args.output}: train it again with 'python -m cifar_core train --recipe {args.output}'.",
+          file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_export_script(args):
+    """Write a run as one standalone Keras script (keras, numpy and the standard library only)."""
+    from .export_script import export_script
+    _write(args.output, export_script(_run_config(args), args.run_id), "script")
+    print(f"Wrote {args.output}: run it with 'python {args.output} cifar-10-python.tar.gz'.", file=sys.stderr)
+    return EXIT_OK
 
 
 def cmd_train(args):
@@ -322,7 +391,12 @@ def build_parser():
     p = sub.add_parser("train", help="train one run")
     p.add_argument("--preset", help="start from a preset's settings (python -m cifar_core presets); "
                                     "the flags given override them")
-    p.add_argument("--dataset", choices=list(DATASETS), help="default cifar10")
+    p.add_argument("--recipe", metavar="FILE", help="train a recipe (python -m cifar_core recipe RUN_ID); "
+                                                    "the flags given override it")
+    p.add_argument("--dataset", help=f"{', '.join(DATASETS)} (default cifar10), folder:PATH (a folder of class "
+                                     "folders, or a .zip of them) or an imported folder:ID")
+    p.add_argument("--image-size", type=int, metavar="N", help="with folder:PATH: images resized to N×N "
+                                                                 "(default 32)")
     p.add_argument("--arch", help="default seed_cnn")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
@@ -357,12 +431,20 @@ def build_parser():
     p.add_argument("run_id")
     p.add_argument("--runs-dir")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    p = sub.add_parser("recipe", help="write a run's recipe (JSON): train it again with train --recipe")
+    p.add_argument("run_id")
+    p.add_argument("--runs-dir")
+    p.add_argument("-o", "--output", metavar="FILE", help="write it here (default: print it)")
+    p = sub.add_parser("export-script", help="write a CIFAR-10 run as a standalone Keras script")
+    p.add_argument("run_id")
+    p.add_argument("--runs-dir")
+    p.add_argument("-o", "--output", metavar="FILE", required=True, help="the .py file to write")
     return parser
 
 
 COMMANDS = {"datasets": cmd_datasets, "download": cmd_download, "architectures": cmd_architectures,
             "runs": cmd_runs, "train": cmd_train, "evaluate": cmd_evaluate, "presets": cmd_presets,
-            "prepare": cmd_prepare}
+            "prepare": cmd_prepare, "recipe": cmd_recipe, "export-script": cmd_export_script}
 
 
 def main(argv=None):

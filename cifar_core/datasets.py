@@ -42,6 +42,7 @@ FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
 DEFAULT_VAL_SPLIT = 0.3
 DEFAULT_SEED = 777
 MAX_CACHED_DATASETS = 3  # CIFAR-10 is memory-mapped; the others are small
+FOLDER_PREFIX = "folder:"  # an imported image folder: folder:<id> (see `folder_sets`)
 
 
 @dataclass
@@ -196,11 +197,21 @@ DATASETS = {
 _datasets = BoundedCache(MAX_CACHED_DATASETS)  # loads of different keys run in parallel
 
 
+def dataset_names():
+    """Every dataset a page or the CLI offers: the built-in ones, then the image folders imported on
+    this machine (uploads, and the server's own CIFAR_CORE_IMAGE_FOLDERS)."""
+    from .folder_sets import folder_names
+    return [*DATASETS, *folder_names()]
+
+
 def dataset_info(name):
-    try:
+    if name in DATASETS:
         return DATASETS[name]
-    except KeyError:
-        raise ParamError(f"Unknown dataset '{name}'. Choose one of: {', '.join(DATASETS)}.") from None
+    from .folder_sets import folder_info, is_folder_name
+    if is_folder_name(name):
+        return folder_info(name)
+    raise ParamError(f"Unknown dataset '{name}'. Choose one of: {', '.join(DATASETS)}, an imported "
+                     "folder:ID ('python -m cifar_core datasets' lists them), or folder:PATH.")
 
 
 def is_available(name):
@@ -212,6 +223,9 @@ def check_available(name):
     info = dataset_info(name)
     if info.is_local():
         return info
+    if name.startswith(FOLDER_PREFIX):
+        from .folder_sets import missing_message
+        raise DataError(missing_message(name))
     command = f"'python -m cifar_core download {name}'"
     pointed = os.environ.get(info.env_var) if info.env_var else None
     if pointed:

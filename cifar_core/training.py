@@ -156,10 +156,15 @@ def _new_state():
             "best_val_loss": math.inf, "best_epoch": None, "epoch_start": time.perf_counter()}
 
 
-def _run_callbacks(store, run_id, listener, stop_event, state, n_train, batch_size):
-    """Every run's callbacks: progress, checkpoints and history; TensorBoard logs."""
+def _run_callbacks(store, run_id, listener, stop_event, state, n_train, batch_size, ds, epochs):
+    """Every run's callbacks: progress, checkpoints and history; the time-lapse of `ds`'s test
+    images; TensorBoard logs. The time-lapse comes before the progress callback, so an epoch's
+    snapshot is on disk when the epoch is reported (and shipped with it)."""
     import keras
-    return [_progress_callback(store, run_id, listener, stop_event, state, n_train, batch_size),
+
+    from .timelapse import recorder
+    return [recorder(store.path(run_id), ds.x_test, ds.y_test, epochs),
+            _progress_callback(store, run_id, listener, stop_event, state, n_train, batch_size),
             keras.callbacks.TensorBoard(str(store.path(run_id) / runs_mod.LOGS), write_graph=False,
                                         update_freq="epoch", profile_batch=0)]
 
@@ -230,7 +235,8 @@ def _fit(store, run_id, config, listener, stop_event, state):
     state["dtype_policy"] = model.dtype_policy.name
     batch_size, n_train = training["batch_size"], len(split.train)
     steps = math.ceil(n_train / batch_size)
-    callbacks = _run_callbacks(store, run_id, listener, stop_event, state, n_train, batch_size)
+    callbacks = _run_callbacks(store, run_id, listener, stop_event, state, n_train, batch_size, ds,
+                               training["epochs"])
     if training["patience"]:
         callbacks.append(keras.callbacks.EarlyStopping(patience=training["patience"],
                                                        restore_best_weights=True))
@@ -240,7 +246,7 @@ def _fit(store, run_id, config, listener, stop_event, state):
         model.fit(train_ds, validation_data=val_ds, epochs=training["epochs"], callbacks=callbacks, shuffle=False,
                   verbose=0)  # the pipeline shuffles
     except StopRequested:  # the partial epoch: its training metrics so far, its weights as the last model
-        callbacks[0].on_epoch_end(state["epoch"], state["last_logs"])
+        callbacks[1].on_epoch_end(state["epoch"], state["last_logs"])
     if state["failed"]:
         return "failed", state["failed"]
     if state["stopped"]:
@@ -285,7 +291,7 @@ def measure_speed(config, batches=8):
         model, train_ds, val_ds = compiled_model(config, ds, split)
         state = _new_state()
         callbacks = [Clock(), *_run_callbacks(store, run_id, TrainingListener(), None, state,
-                                              steps * batch_size, batch_size)]
+                                              steps * batch_size, batch_size, ds, 2)]
         model.fit(train_ds.repeat(), epochs=2, steps_per_epoch=steps, validation_data=val_ds.repeat(),
                   validation_steps=val_steps, shuffle=False, verbose=0, callbacks=callbacks)
         ended = time.perf_counter()

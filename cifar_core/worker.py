@@ -20,6 +20,7 @@ from pathlib import Path
 from .cache import BoundedCache
 from .errors import CoreError, DataError
 from .runs import CONFIG, HISTORY, STATUS, RunStore, write_json
+from .timelapse import FOLDER as TIMELAPSE
 from .training import TrainingListener, train_run
 
 BATCH_SEND_SECONDS = 0.25  # per-batch points go out at most this often
@@ -95,13 +96,16 @@ class Sender(TrainingListener):
         self.last_sent = time.monotonic()
 
     def changed_files(self):
-        """Model files saved since the last message: a checkpoint reaches the server every epoch."""
+        """Model files and time-lapse snapshots saved since the last message: a checkpoint and the
+        epoch's snapshot reach the server every epoch."""
         changed = {}
-        for path in self.store.path(self.run_id).glob("*.keras"):
+        folder = self.store.path(self.run_id)
+        for path in [*folder.glob("*.keras"), *folder.glob(f"{TIMELAPSE}/*")]:
+            name = str(path.relative_to(folder))
             stamp = path.stat().st_mtime_ns
-            if ".part" not in path.name and self.sent_files.get(path.name) != stamp:
-                changed[path.name] = path.read_bytes()
-                self.sent_files[path.name] = stamp
+            if ".part" not in path.name and self.sent_files.get(name) != stamp:
+                changed[name] = path.read_bytes()
+                self.sent_files[name] = stamp
         return changed
 
     def on_epoch(self, record):

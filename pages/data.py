@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 
 from cifar_core import datasets as core
+from cifar_core import folder_sets, image_folder
 from cifar_core.errors import CoreError
 from cifar_core.images import enlarge
 from pages import figures
@@ -13,10 +14,62 @@ class_mode()  # ?mode=class in the address holds for the whole tab
 st.title("Data")
 st.caption("Look at the images before training on them: classes, balance and pixel statistics.")
 
-name = st.selectbox("Dataset", list(core.DATASETS), key="data_dataset", persist_state=KEEP,
-                    format_func=lambda n: core.DATASETS[n].title)
-info = core.DATASETS[name]
+
+def import_upload():
+    """Callback of the uploader and of the image size: import the zip (once per file and size),
+    select the new dataset, and keep a note for the page. A refusal changes nothing else."""
+    upload = st.session_state.get("data_upload")
+    if upload is None:
+        return
+    size = st.session_state.get("data_upload_size") or image_folder.DEFAULT_IMAGE_SIZE
+    try:
+        meta = folder_sets.import_upload(upload.getvalue(), upload.name, size)
+    except CoreError as exc:
+        st.session_state["data_upload_note"] = ("error", str(exc))
+        return
+    st.session_state["data_dataset"] = meta["name"]
+    st.session_state["data_upload_note"] = ("ok", f"Imported **{meta['title']}**: {folder_sets.describe(meta)}")
+
+
+def upload_ui(name):
+    """Your own images: a .zip of class folders becomes a dataset of this server, selected above."""
+    note = st.session_state.get("data_upload_note")
+    opened = bool(note) and (note[0] == "error" or name.startswith(core.FOLDER_PREFIX))
+    with st.expander("Your own images: a .zip of class folders", icon=":material/upload:", expanded=opened):
+        for path, _, error in folder_sets.configured_folders():
+            if error:  # the server's own folders: for whoever runs it
+                st.warning(f"{folder_sets.FOLDERS_ENV} names {path}, which was refused: {error}",
+                           icon=":material/warning:")
+        if not folder_sets.uploads_allowed():
+            st.info(f"This server takes no uploads ({folder_sets.UPLOADS_ENV}=off). Ask whoever runs it to "
+                    f"add your images with {folder_sets.FOLDERS_ENV}.", icon=":material/block:")
+            return
+        st.markdown(
+            f"One folder of images per class (`cats/…`, `dogs/…`): at least {image_folder.MIN_CLASSES} classes of "
+            f"{image_folder.MIN_IMAGES_PER_CLASS} images each, at most {image_folder.MAX_IMAGES:,} images and "
+            f"{image_folder.MAX_TOTAL_BYTES // 1_000_000} MB unpacked, {st.get_option('server.maxUploadSize')} MB "
+            "as uploaded. PNG, JPEG, GIF, BMP or WebP; other files are skipped. Each image is cropped to its "
+            f"centre square and resized, and {image_folder.TEST_SHARE:.0%} of each class is kept back for "
+            "testing. The set stays on this server, for everyone who uses it.")
+        c1, c2 = st.columns([1, 3])
+        sizes = list(image_folder.IMAGE_SIZES)
+        c1.selectbox("Image size", sizes, index=sizes.index(image_folder.DEFAULT_IMAGE_SIZE), key="data_upload_size",
+                     format_func=lambda s: f"{s}×{s} pixels", on_change=import_upload, persist_state=KEEP,
+                     help="Larger images keep more detail and train more slowly. CIFAR-10 is 32×32.")
+        c2.file_uploader("Zip of class folders", type=["zip"], key="data_upload", on_change=import_upload)
+        if note and note[0] == "ok":
+            st.success(note[1], icon=":material/check_circle:")
+        elif note:
+            show_error(note[1])
+
+
+names = core.dataset_names()
+keep_valid("data_dataset", names, names[0])
+name = st.selectbox("Dataset", names, key="data_dataset", persist_state=KEEP,
+                    format_func=lambda n: core.dataset_info(n).title)
+info = core.dataset_info(name)
 st.write(info.description)
+upload_ui(name)
 
 
 @st.fragment(run_every=1.0)
@@ -26,7 +79,7 @@ def download_progress_ui(name):
         st.rerun()  # done: redraw the whole page with the data
     total = state["total"]
     st.progress(state["done"] / total if total else 0.0,
-                text=f"Downloading {core.DATASETS[name].title}: {state['done'] / 1e6:.1f} MB"
+                text=f"Downloading {core.dataset_info(name).title}: {state['done'] / 1e6:.1f} MB"
                      + (f" of {total / 1e6:.1f} MB" if total else ""))
 
 

@@ -12,6 +12,7 @@ from cifar_core.errors import CoreError
 from cifar_core.images import enlarge
 from cifar_core.runs import RunStore
 from pages import figures
+from pages.recipe_ui import recipe_actions_ui
 from pages.shared import KEEP, class_mode, keep_valid, pick_run_ui, runs_dir, show_error, store, with_article
 
 CELL_PAGE = 30  # images of one matrix cell shown at a time
@@ -22,6 +23,7 @@ st.caption("How a trained network does on test images it has never seen, class b
 
 run, config = pick_run_ui("eval_run")
 run_id = run["run_id"]
+recipe_actions_ui(store(), run_id)  # a link, the recipe and a Keras script of this run
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -107,7 +109,7 @@ st.dataframe(result["report"], hide_index=True, key="eval_report",
 
 st.header("Predictions on test images")
 st.caption("Twenty test images with the class the network gave each; switch on Only mistakes to see "
-           "where it goes wrong.")
+           "where it goes wrong, and Why? under a mistake to see where the network looked.")
 g1, g2, _ = st.columns([1, 1, 2], vertical_alignment="bottom")
 only_wrong = g1.toggle("Only mistakes", key="eval_only_wrong", persist_state=KEEP)
 seed = g2.number_input("Sample seed", 0, 10**6, key="eval_grid_seed", persist_state=KEEP)
@@ -121,6 +123,10 @@ for i, index in enumerate(sample_indices(pool, 20, seed)):
                        caption=f"right: {guess}" if right else f"WRONG: {guess} (true {truth})",
                        alt=f"Test image #{index}, {with_article(truth)}, predicted {guess}"
                            + ("" if right else " (a mistake)"))
+    if not right:  # straight to Grad-CAM: where it looked for each of the two classes
+        cols[i % 10].page_link("pages/feature_maps.py", label="Why?", icon=":material/visibility:",
+                               query_params={"run": run_id, "image": str(index)},
+                               help=f"Where the network looked, for {guess} and for {truth} (Grad-CAM)")
 
 # ---- curves and downloads --------------------------------------------------------------
 st.header("Learning curves")

@@ -4,12 +4,12 @@ import numpy as np
 import plotly.colors
 import streamlit as st
 
-from cifar_core import client
+from cifar_core import client, timelapse
 from cifar_core.datasets import load_dataset
 from cifar_core.errors import CoreError
 from cifar_core.images import colour_map_lut, enlarge, heatmap_overlay, tile_channels, tile_images, to_model_image
 from pages import figures
-from pages.shared import KEEP, class_mode, keep_valid, pick_run_ui, show_error, store, with_article
+from pages.shared import USABLE, KEEP, class_mode, keep_valid, pick_run_ui, show_error, store, with_article
 
 # Viridis reads on a projector: dark purple for weak responses, yellow for strong, and it stays
 # ordered in greyscale and for colour-blind viewers.
@@ -25,7 +25,7 @@ st.caption("Feed one image through a trained network and see every layer's chann
            "small square is one feature map: the output of one filter, bright (yellow) where the pattern "
            "it looks for appears in the image, dark (purple) where it does not.")
 
-run, config = pick_run_ui("fm_run")
+run, config = pick_run_ui("fm_run", usable=USABLE + ("running",))  # a running run: from its last epoch
 run_id = run["run_id"]
 shape = tuple(config["image_shape"])
 try:
@@ -170,6 +170,50 @@ for pair in range(0, len(maps), 2):  # two layers side by side: each fits one sc
         col.image(enlarge(grid, scale=max(1, MAP_PIXELS // max(grid.shape[:2]))), output_format="PNG",
                   width="stretch", alt=f"Feature maps of layer {fmap['name']} ({fmap['type']}, "
                                        f"{min(channels, 64)} channels of {height}×{width}) for {caption}")
+
+
+
+def timelapse_ui():
+    """The run's time-lapse: filters and maps of a fixed probe, epoch by epoch."""
+    folder = store().path(run_id)
+    epochs, probe = timelapse.recorded_epochs(folder), timelapse.read_probe(folder)
+    if not epochs or probe is None:
+        st.info("This run has no time-lapse: it was trained before runs recorded one.", icon=":material/info:")
+        return
+    keep_valid("fm_timelapse_epoch", epochs, epochs[-1])
+    epoch = st.select_slider("Epoch", epochs, key="fm_timelapse_epoch", persist_state=KEEP,
+                             format_func=lambda e: "before training" if e == 0 else f"after epoch {e}")
+    indices = probe["indices"]
+    keep_valid("fm_timelapse_image", list(range(len(indices))), 0)
+    shown = st.radio("Probe image", range(len(indices)), key="fm_timelapse_image", horizontal=True,
+                     persist_state=KEEP, format_func=lambda i: f"#{indices[i]} {names[ds.y_test[indices[i]]]}")
+    snap = timelapse.read_snapshot(folder, epoch)
+    when = "before training" if epoch == 0 else f"after epoch {epoch}"
+    t1, t2, t3, t4 = st.columns([1, 2, 2, 2])
+    t1.image(enlarge(ds.x_test[indices[shown]], size=(128, 128)), caption=f"test image #{indices[shown]}",
+             alt=f"Probe image: test image #{indices[shown]}, {with_article(names[ds.y_test[indices[shown]]])}")
+    if len(snap["filters"]):
+        tiles = tile_images(snap["filters"], columns=8, pad=1)
+        t2.image(enlarge(tiles, scale=max(1, 240 // tiles.shape[1])), output_format="PNG",
+                 caption=f"First-layer filters {when}",
+                 alt=f"The first convolution's {len(snap['filters'])} filters {when}, as colour patches")
+    for col, role in ((t3, "first"), (t4, "deeper")):
+        if f"{role}_maps" in snap:
+            maps = snap[f"{role}_maps"][shown].astype(np.float32)
+            grid = tile_channels(maps, lut=LUT)
+            layer = probe["layers"][role]
+            col.image(enlarge(grid, scale=max(1, 240 // max(grid.shape[:2]))), output_format="PNG",
+                      caption=f"{layer} {when}",
+                      alt=f"The first {maps.shape[-1]} feature maps of layer {layer} for the probe image {when}")
+    if run["status"] in ("queued", "running"):
+        st.caption(f"Still training: epochs appear here as they finish ({epochs[-1]} so far).")
+
+
+st.header("Filters forming, epoch by epoch")
+st.caption("A time-lapse of training: the same test images and the first layer's filters after every "
+           "epoch. Before training the filters are random noise; epoch by epoch they turn into edge and "
+           "colour detectors, and the maps sharpen from noise into shapes.")
+st.fragment(timelapse_ui, run_every=3 if run["status"] in ("queued", "running") else None)()
 
 st.header("What the first layer learned")
 st.caption("A filter is a small patch of weights (3×3 pixels here) that the first layer slides over the "

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from cifar_core import cluster, prepare
-from cifar_core.datasets import DATASETS
+from cifar_core.datasets import dataset_info, dataset_names
 from cifar_core.errors import CoreError
 from cifar_core.runs import ACTIVE
 from pages.shared import arch_title, class_mode, dataset_title, store
@@ -72,7 +72,7 @@ class_mode_ui()
 
 runs = store().list()
 training = [r for r in runs if r["status"] in ACTIVE]
-ready = [info.title for info in DATASETS.values() if info.is_local()]
+ready = [info.title for info in map(dataset_info, dataset_names()) if info.is_local()]
 
 col1, col2, col3 = st.columns(3)
 col1.metric("Datasets ready", len(ready), help=", ".join(ready))
@@ -80,7 +80,7 @@ col2.metric("Runs", len(runs))
 col3.metric("Training now", len(training))
 st.caption(f"Workers: {cluster.describe()}")
 
-cifar = DATASETS["cifar10"]
+cifar = dataset_info("cifar10")
 if not cifar.is_local():
     st.warning(f"CIFAR-10 is not on this machine yet. Open **Data** to download it, set `{cifar.env_var}`, "
                "or use the offline Digits set.", icon=":material/cloud_download:")

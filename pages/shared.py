@@ -7,7 +7,7 @@ models are read by the inspection worker through `cifar_core.client`.
 import streamlit as st
 
 from cifar_core.catalog import ARCHITECTURES
-from cifar_core.datasets import DATASETS
+from cifar_core.datasets import dataset_info
 from cifar_core.errors import CoreError
 from cifar_core.jobs import JobManager
 from cifar_core.runs import ACTIVE, RunStore, check_run_id, default_runs_dir
@@ -46,7 +46,10 @@ def arch_title(name):
 
 
 def dataset_title(name):
-    return DATASETS[name].title if name in DATASETS else name
+    try:
+        return dataset_info(name).title
+    except CoreError:  # a run of a dataset this version does not know
+        return name
 
 
 def runs_dir():

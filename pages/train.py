@@ -5,7 +5,7 @@ import streamlit as st
 
 from cifar_core import client, curves
 from cifar_core.catalog import ARCHITECTURES, sweep_values, sweepable
-from cifar_core.datasets import DATASETS, load_dataset
+from cifar_core.datasets import dataset_info, load_dataset
 from cifar_core.errors import CoreError
 from cifar_core.hparams import TRAINING_HPARAMS, problems
 from cifar_core.images import enlarge, tile_images
@@ -50,7 +50,7 @@ def get_augment_preview(ds_name, augment):
 
 def summary_ui(ds_name, arch_name, hparams, augment):
     """Parameter count and layer table before anything trains; a preview of augmentation."""
-    info = DATASETS[ds_name]
+    info = dataset_info(ds_name)
     shape = info.image_shape
     try:
         params, table = get_layer_table(arch_name, shape, info.num_classes, tuple(sorted(hparams.items())))
@@ -83,8 +83,8 @@ def start_ui(ds_name, arch_name, hparams, training, wrong):
     if not st.button("Start training", key="train_start", type="primary", icon=":material/play_arrow:",
                      disabled=bool(wrong), help="Correct the values named above first." if wrong else None):
         return
-    if not DATASETS[ds_name].is_local():
-        st.error(f"{DATASETS[ds_name].title} is not on this machine: download it on the Data page first.")
+    if not dataset_info(ds_name).is_local():
+        st.error(f"{dataset_info(ds_name).title} is not on this machine: download it on the Data page first.")
         return
     applied = st.session_state.get("train_preset_form")  # a preset, as applied and not changed since
     preset = applied[0] if applied and applied[1] == fingerprint(ds_name, arch_name, hparams, training) else None

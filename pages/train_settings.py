@@ -7,10 +7,11 @@ import streamlit as st
 
 from cifar_core import estimate
 from cifar_core.catalog import ARCHITECTURES
-from cifar_core.datasets import DATASETS
+from cifar_core.datasets import dataset_info, dataset_names
 from cifar_core.errors import CoreError
 from cifar_core.hparams import TRAINING_HPARAMS
 from cifar_core.presets import PRESETS, preset_settings
+from cifar_core.recipes import describe, recipe_from_query, recipe_params
 from cifar_core.run_config import make_config
 from pages.shared import KEEP, arch_title, class_mode, manager, show_error
 
@@ -42,7 +43,7 @@ def choice_text(value):
 
 def form_values():
     """(dataset, arch, hparams, training) as this tab's session holds them, drawn or not."""
-    ds_name = st.session_state.get("train_dataset") or next(iter(DATASETS))
+    ds_name = st.session_state.get("train_dataset") or dataset_names()[0]
     arch_name = st.session_state.get("train_arch") or next(iter(ARCHITECTURES))
     hparams = {spec.name: st.session_state.get(f"train_{arch_name}_{spec.name}", default_value(spec))
                for spec in ARCHITECTURES[arch_name].hparams}
@@ -75,6 +76,32 @@ def apply_preset():
         st.session_state[FIT_REQUEST] = budget
     st.session_state["train_preset_applied"] = chosen  # remembered as drawn, once the form shows it
     st.session_state.pop("train_preset_form", None)
+
+
+def shared_recipe_ui():
+    """A recipe in the address (a link from the Evaluate page) fills the form once, before its widgets
+    are drawn; its parameters then leave the address, so later edits are not overwritten (`mode`
+    stays). A bad link leaves the form as it was and says why."""
+    names = recipe_params(st.query_params.to_dict())
+    if not names:
+        return
+    params = st.query_params.to_dict()
+    for name in names:
+        del st.query_params[name]
+    try:
+        recipe = recipe_from_query(params)
+    except CoreError as exc:
+        show_error(f"The link's settings were not used: {exc}")
+        return
+    arch_name = recipe["arch"]
+    st.session_state["train_dataset"], st.session_state["train_arch"] = recipe["dataset"], arch_name
+    for name, value in recipe["hparams"].items():
+        st.session_state[f"train_{arch_name}_{name}"] = value
+    for name, value in recipe["training"].items():
+        st.session_state[f"train_{name}"] = value
+    st.session_state["train_preset"] = None  # the settings are the recipe's, not a preset's
+    st.session_state.pop("train_preset_form", None)
+    st.success(f"Settings from a shared recipe: {describe(recipe)}.", icon=":material/link:")
 
 
 def request_budget_fit():
@@ -161,6 +188,7 @@ def settings_ui():
     """The dataset, architecture and options; returns (dataset, arch, hparams, training). In class
     mode only the main ones are drawn, with plain labels; the others keep their values."""
     simple = class_mode()
+    shared_recipe_ui()
     # Defaults are written once, in the run that first draws the widgets; later the widgets keep
     # their own values for the whole session.
     for spec in TRAINING_HPARAMS:
@@ -172,8 +200,8 @@ def settings_ui():
                  help="Class versions keep a notebook's network and train with settings that learn, fitted "
                       "to a few minutes on this machine; full versions replay the notebook's own settings.")
     c1, c2 = st.columns(2)
-    ds_name = c1.selectbox("Dataset", list(DATASETS), key="train_dataset", persist_state=KEEP,
-                           format_func=lambda n: DATASETS[n].title + ("" if DATASETS[n].is_local() else " (download on the Data page)"))
+    ds_name = c1.selectbox("Dataset", dataset_names(), key="train_dataset", persist_state=KEEP,
+                           format_func=lambda n: dataset_info(n).title + ("" if dataset_info(n).is_local() else " (download on the Data page)"))
     arch_name = c2.selectbox("Architecture", list(ARCHITECTURES), key="train_arch", persist_state=KEEP,
                              format_func=arch_title)
     arch = ARCHITECTURES[arch_name]
@@ -240,7 +268,7 @@ def estimate_line_ui(config, patience, pending):
 
 def estimate_ui(ds_name, arch_name, hparams, training, wrong):
     """How long these settings train on this machine, and a control that fits them to a time budget."""
-    if not wrong and DATASETS[ds_name].is_local():
+    if not wrong and dataset_info(ds_name).is_local():
         try:
             config = make_config(ds_name, arch_name, hparams, **training)
             if measuring_now_would_be_skewed(config):

@@ -281,6 +281,18 @@ def test_a_mistake_opens_in_grad_cam(trained_run, monkeypatch):
     assert "does not have" in texts(at)
 
 
+def test_the_time_lapse_slider_goes_back_to_before_training(trained_run, monkeypatch):
+    store, run_id = trained_run
+    at = open_app(store.root, monkeypatch, "pages/feature_maps.py")
+    slider = at.select_slider(key="fm_timelapse_epoch")
+    assert list(slider.options) == ["before training", "after epoch 1", "after epoch 2"]
+    assert "First-layer filters after epoch 2" in image_captions(at)
+    slider.set_value(0).run()
+    at.radio(key="fm_timelapse_image").set_value(3).run()
+    assert not at.exception and "First-layer filters before training" in image_captions(at)
+    assert "block1_conv1 before training" in image_captions(at)
+
+
 def test_start_refuses_an_out_of_range_value_and_names_it(tmp_path, monkeypatch):
     from cifar_core.catalog import ARCHITECTURES
     width = next(spec for spec in ARCHITECTURES["seed_cnn"].hparams if spec.name == "width")

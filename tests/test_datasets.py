@@ -1,7 +1,6 @@
 import gzip
 import os
 import pickle
-import tarfile
 
 import numpy as np
 import pytest
