@@ -66,9 +66,14 @@ def test_non_finite_loss_fails_the_run(tmp_path):
     manager = JobManager(tmp_path)
     # A constant rate in float32: the default warm-up (and bfloat16) can leave a rate of 10 at chance
     # level without ever reaching a non-finite loss.
-    run_id = manager.submit("digits", "seed_cnn", epochs=3, batch_size=64, optimizer="sgd", learning_rate=10.0,
-                            lr_schedule="constant", precision="float32")
-    status = manager.wait(run_id, timeout=120)
+    # A rate of 10 is chaotic: most starts overflow within a few batches, but one whose ReLUs all die
+    # first stays finite at chance level (seen once in a full CI run). Up to three seeds, until one fails.
+    for seed in (1, 2, 3):
+        run_id = manager.submit("digits", "seed_cnn", epochs=3, batch_size=64, optimizer="sgd", learning_rate=10.0,
+                                lr_schedule="constant", precision="float32", seed=seed)
+        status = manager.wait(run_id, timeout=120)
+        if status["status"] == "failed":
+            break
     assert status["status"] == "failed" and "learning rate is probably too high" in status["reason"]
     assert manager.progress(run_id)["status"] == "failed"
 
