@@ -2,6 +2,10 @@
 
 from pathlib import Path
 
+# Imported whole before any page runs: Plotly looks pandas up in sys.modules without the import
+# lock, so a chart drawn while another session is still importing pandas (for a table) met a
+# half-initialised module ("partially initialized module 'pandas' has no attribute 'Series'").
+import pandas  # noqa: F401
 import streamlit as st
 
 from cifar_core import cluster
