@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas  # noqa: F401
 import streamlit as st
 
-from cifar_core import cluster
 from cifar_core.process import configure_process
+from cifar_core.server import cluster
 
 PAGES = Path(__file__).parent / "pages"
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from cifar_core.hparams import TRAINING_HPARAMS  # noqa: E402  (after the path)
+from cifar_core.config.hparams import TRAINING_HPARAMS  # noqa: E402  (after the path)
 
 TITLES = {spec.name: spec.title for spec in TRAINING_HPARAMS}  # the Train page's labels
 SAMPLE = ROOT.parent / "shared" / "data" / "cifar-10-python-subset.tar.gz"
@@ -92,7 +92,7 @@ def scenario(tabs, pin, epochs, train_size):
             first.goto(url + "/train")
             first.get_by_role("heading", name="Train").wait_for(timeout=120_000)
             time.sleep(8)  # the workers start and import TensorFlow
-            workers = [c for c in _children(server.pid)]
+            workers = list(_children(server.pid))
             if pin:
                 for pid in workers + [g for w in workers for g in _children(w)]:
                     subprocess.run(["taskset", "-a", "-p", "-c", "0", str(pid)], capture_output=True)

@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from cifar_core.datasets import DEFAULT_SEED
+from cifar_core.data.splits import DEFAULT_SEED
 
 
 def standardise_like_the_notebooks(x_train, x_val):
@@ -23,7 +23,7 @@ def train_notebook_way(x_train, y_train, x_val, y_val, epochs=2, batch_size=32, 
     """Train seed_cnn as the notebook did; returns per-epoch seconds (training and validation)."""
     import keras
 
-    from cifar_core.architectures import build_model
+    from cifar_core.worker.models import build_model
 
     keras.utils.set_random_seed(seed)
     xs_train, xs_val = standardise_like_the_notebooks(x_train, x_val)

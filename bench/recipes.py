@@ -19,12 +19,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cifar_core import client, estimate  # noqa: E402  (after the path)
-from cifar_core.jobs import JobManager  # noqa: E402
-from cifar_core.datasets import DATASETS  # noqa: E402
-from cifar_core.presets import PRESETS  # noqa: E402
-from cifar_core.pretrained import imagenet_weights_available  # noqa: E402
-from cifar_core.run_config import make_config  # noqa: E402
-from cifar_core.runs import RunStore, write_json  # noqa: E402
+from cifar_core.config.presets import PRESETS  # noqa: E402
+from cifar_core.config.run_config import make_config  # noqa: E402
+from cifar_core.data.datasets import DATASETS  # noqa: E402
+from cifar_core.data.download import imagenet_weights_available  # noqa: E402
+from cifar_core.runs.store import RunStore, write_json  # noqa: E402
+from cifar_core.server.jobs import JobManager  # noqa: E402
 
 MARKS = (30, 60, 120)  # seconds of training
 TARGETS = (0.45, 0.47, 0.55)  # test accuracy
@@ -114,7 +114,7 @@ def main(argv=None):
     parser.add_argument("--preset", action="append", choices=list(PRESETS))
     args = parser.parse_args(argv)
     if args.what == "estimates":
-        result = estimates(args.preset or [n for n in PRESETS])
+        result = estimates(args.preset or list(PRESETS))
     else:
         result = [accuracy_over_time(n) for n in args.preset or ("fast", "plain_cnn_full")]
         print("| Recipe | After 30 s | After 60 s | After 120 s | To 0.45 | To 0.47 | To 0.55 |")

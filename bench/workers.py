@@ -17,7 +17,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cifar_core.datasets import DEFAULT_SEED, DEFAULT_VAL_SPLIT  # noqa: E402  (after the path)
+from cifar_core.data.datasets import DEFAULT_VAL_SPLIT  # noqa: E402  (after the path
+from cifar_core.data.splits import DEFAULT_SEED
 from cifar_core.process import configure_process  # noqa: E402
 
 
@@ -40,7 +41,8 @@ def write_synthetic(folder, per_batch, n_test):
 
 
 def _split(train_size):
-    from cifar_core.datasets import load_dataset, split_dataset
+    from cifar_core.data.datasets import load_dataset
+    from cifar_core.data.splits import split_dataset
     ds = load_dataset("cifar10")
     split = split_dataset(ds, DEFAULT_VAL_SPLIT, DEFAULT_SEED, int(train_size))
     return ds, split
@@ -56,7 +58,7 @@ def train_product(train_size, epochs=4):
     """The product's path: the job manager, its live-progress listener, the tf.data pipeline.
 
     Epoch seconds cover training and validation, as the notebook's below do."""
-    from cifar_core.jobs import JobManager
+    from cifar_core.server.jobs import JobManager
     with tempfile.TemporaryDirectory() as runs:
         manager = JobManager(runs)
         run_id = manager.submit("cifar10", "seed_cnn", epochs=int(epochs), batch_size=32, learning_rate=1e-4,
@@ -76,8 +78,8 @@ def train_notebook(train_size, epochs=4):
 
 
 def memory_product(train_size=2000):
-    from cifar_core.datasets import load_dataset
-    from cifar_core.jobs import JobManager
+    from cifar_core.data.datasets import load_dataset
+    from cifar_core.server.jobs import JobManager
     load_dataset("cifar10")
     with tempfile.TemporaryDirectory() as runs:
         manager = JobManager(runs)
@@ -90,10 +92,10 @@ def memory_product(train_size=2000):
 
 def memory_notebook(train_size=2000):
     """The notebooks held the whole set as standardised float64 arrays, then split off validation."""
+    from notebook_way import train_notebook_way
     from sklearn.model_selection import train_test_split
 
-    from cifar_core.datasets import load_dataset
-    from notebook_way import train_notebook_way
+    from cifar_core.data.datasets import load_dataset
     ds = load_dataset("cifar10")
     x_train = ds.x_train.astype("float64")
     x_test = ds.x_test.astype("float64")
@@ -124,22 +126,22 @@ def data_page():
 def model_answers(repeats=10):
     """Through the product's inspection worker (warm, model kept): feature maps of every layer for one
     image, and the evaluation's throughput on the test set."""
-    from cifar_core import client
-    from cifar_core.datasets import load_dataset
-    from cifar_core.jobs import JobManager
+    from cifar_core.data.datasets import load_dataset
+    from cifar_core.server import inspection
+    from cifar_core.server.jobs import JobManager
     ds = load_dataset("cifar10")
     with tempfile.TemporaryDirectory() as runs:
         manager = JobManager(runs)
         run_id = manager.submit("cifar10", "seed_cnn", epochs=1, batch_size=32, train_size=500)
         assert manager.wait(run_id)["status"] == "completed"
-        layers = client.model_info(manager.store, run_id)["feature_layers"]
-        client.feature_maps(manager.store, run_id, ds.x_test[0], layers)  # loads the model, builds the extractor
+        layers = inspection.model_info(manager.store, run_id)["feature_layers"]
+        inspection.feature_maps(manager.store, run_id, ds.x_test[0], layers)  # loads the model, builds the extractor
         times = []
         for i in range(repeats):
             started = time.perf_counter()
-            client.feature_maps(manager.store, run_id, ds.x_test[i + 1], layers)
+            inspection.feature_maps(manager.store, run_id, ds.x_test[i + 1], layers)
             times.append(time.perf_counter() - started)
-        evaluation = client.evaluate(manager.store, run_id)
+        evaluation = inspection.evaluate(manager.store, run_id)
     return {"feature_maps_seconds": round(float(np.median(times)), 4),
             "eval_images_per_second": evaluation["images_per_second"]}
 

@@ -1,7 +1,7 @@
 import sys
 
-from .cli import main
-from .cluster import close
+from cifar_core.cli.main import main
+from cifar_core.server.cluster import close
 
 if __name__ == "__main__":
     try:

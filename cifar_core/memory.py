@@ -8,7 +8,6 @@ parsed CIFAR-10 would hold about as much again as the dataset itself. `malloc_tr
 import ctypes
 import ctypes.util
 
-
 M_ARENA_MAX = -8
 
 

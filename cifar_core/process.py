@@ -6,7 +6,7 @@ task), the CLI and the benchmarks' workers.
 
 import os
 
-from .memory import limit_malloc_arenas
+from cifar_core.memory import limit_malloc_arenas
 
 
 def configure_process():

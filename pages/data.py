@@ -3,10 +3,9 @@
 import numpy as np
 import streamlit as st
 
-from cifar_core import datasets as core
-from cifar_core import folder_sets, image_folder
+from cifar_core.data import datasets, folder_sets, image_folder, splits
+from cifar_core.data.images import enlarge
 from cifar_core.errors import CoreError
-from cifar_core.images import enlarge
 from pages import figures
 from pages.shared import KEEP, class_mode, keep_valid, show_error
 
@@ -28,13 +27,13 @@ def import_upload():
         st.session_state["data_upload_note"] = ("error", str(exc))
         return
     st.session_state["data_dataset"] = meta["name"]
-    st.session_state["data_upload_note"] = ("ok", f"Imported **{meta['title']}**: {folder_sets.describe(meta)}")
+    st.session_state["data_upload_note"] = ("ok", f"Imported **{meta['title']}**: {folder_sets.describe_folder_set(meta)}")
 
 
 def upload_ui(name):
     """Your own images: a .zip of class folders becomes a dataset of this server, selected above."""
     note = st.session_state.get("data_upload_note")
-    opened = bool(note) and (note[0] == "error" or name.startswith(core.FOLDER_PREFIX))
+    opened = bool(note) and (note[0] == "error" or name.startswith(splits.FOLDER_PREFIX))
     with st.expander("Your own images: a .zip of class folders", icon=":material/upload:", expanded=opened):
         for path, _, error in folder_sets.configured_folders():
             if error:  # the server's own folders: for whoever runs it
@@ -63,27 +62,27 @@ def upload_ui(name):
             show_error(note[1])
 
 
-names = core.dataset_names()
+names = datasets.dataset_names()
 keep_valid("data_dataset", names, names[0])
 name = st.selectbox("Dataset", names, key="data_dataset", persist_state=KEEP,
-                    format_func=lambda n: core.dataset_info(n).title)
-info = core.dataset_info(name)
+                    format_func=lambda n: datasets.dataset_info(n).title)
+info = datasets.dataset_info(name)
 st.write(info.description)
 upload_ui(name)
 
 
 @st.fragment(run_every=1.0)
 def download_progress_ui(name):
-    state = core.download_state(name)
+    state = datasets.download_state(name)
     if state is None or state["finished"]:
         st.rerun()  # done: redraw the whole page with the data
     total = state["total"]
     st.progress(state["done"] / total if total else 0.0,
-                text=f"Downloading {core.dataset_info(name).title}: {state['done'] / 1e6:.1f} MB"
+                text=f"Downloading {datasets.dataset_info(name).title}: {state['done'] / 1e6:.1f} MB"
                      + (f" of {total / 1e6:.1f} MB" if total else ""))
 
 
-state = core.download_state(name)
+state = datasets.download_state(name)
 if not info.is_local():
     if state and not state["finished"]:
         download_progress_ui(name)
@@ -95,13 +94,13 @@ if not info.is_local():
                 f"- set `{info.env_var}` to a copy and restart the app, or\n"
                 f"- use **Digits (offline)**, which needs no download.")
     if st.button(f"Download {info.title}", key="data_download", icon=":material/download:"):
-        core.start_download(name)
+        datasets.start_download(name)
         st.rerun()
     st.stop()
 
 try:
     with st.spinner("Loading the dataset …"):
-        ds = core.load_dataset(name)  # parsed once per server; the core keeps a few datasets
+        ds = datasets.load_dataset(name)  # parsed once per server; the core keeps a few datasets
 except CoreError as exc:
     show_error(exc)
     st.stop()
@@ -130,7 +129,7 @@ seed = c3.number_input("Seed", 0, 10**6, key="data_seed", persist_state=KEEP)
 c4.button("Reshuffle", key="data_reshuffle", icon=":material/shuffle:", on_click=reshuffle)
 wanted = [ds.class_names.index(c) for c in classes] or list(range(ds.num_classes))
 pool = np.flatnonzero(np.isin(ds.y_train, wanted))
-shown = core.sample_indices(pool, size * size, seed)
+shown = splits.sample_indices(pool, size * size, seed)
 
 
 def image_text(index):
@@ -160,20 +159,20 @@ st.header("Classes and pixels")
 @st.cache_data(show_spinner="Computing statistics …", max_entries=8)
 def get_statistics(name):
     """Class counts per split, channel mean/std of the training split and pixel histograms."""
-    ds = core.load_dataset(name)
-    split = core.split_dataset(ds, core.DEFAULT_VAL_SPLIT, core.DEFAULT_SEED)
-    mean, std = core.channel_stats(ds.x_train, split.train)
-    counts = {"train": core.class_counts(ds.y_train[split.train], ds.num_classes),
-              "validation": core.class_counts(ds.y_train[split.val], ds.num_classes),
-              "test": core.class_counts(ds.y_test, ds.num_classes)}
-    return counts, mean, std, core.pixel_histograms(ds.x_train[split.train[:2000]], mean, std)
+    ds = datasets.load_dataset(name)
+    split = splits.split_dataset(ds, splits.DEFAULT_VAL_SPLIT, splits.DEFAULT_SEED)
+    mean, std = splits.channel_stats(ds.x_train, split.train)
+    counts = {"train": splits.class_counts(ds.y_train[split.train], ds.num_classes),
+              "validation": splits.class_counts(ds.y_train[split.val], ds.num_classes),
+              "test": splits.class_counts(ds.y_test, ds.num_classes)}
+    return counts, mean, std, splits.pixel_histograms(ds.x_train[split.train[:2000]], mean, std)
 
 
 counts, mean, std, hist = get_statistics(name)
 st.plotly_chart(figures.class_counts(counts, ds.class_names), key="data_counts_chart")
 st.caption("Bars: the images of each class in the training set (what the network learns from), the "
-           f"validation set (a stratified {core.DEFAULT_VAL_SPLIT:.0%} of the training images, seed "
-           f"{core.DEFAULT_SEED}, checked after every epoch) and the test set (kept back for the final score, "
+           f"validation set (a stratified {splits.DEFAULT_VAL_SPLIT:.0%} of the training images, seed "
+           f"{splits.DEFAULT_SEED}, checked after every epoch) and the test set (kept back for the final score, "
            "never used in training). Equal bars mean no class is favoured.")
 
 channel_names = ["red", "green", "blue"] if len(mean) == 3 else ["grey"]

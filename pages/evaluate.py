@@ -5,12 +5,13 @@ import math
 import numpy as np
 import streamlit as st
 
-from cifar_core import client
-from cifar_core.curves import batch_series, history_csv
-from cifar_core.datasets import load_dataset, sample_indices
+from cifar_core.data.datasets import load_dataset
+from cifar_core.data.images import enlarge
+from cifar_core.data.splits import sample_indices
 from cifar_core.errors import CoreError
-from cifar_core.images import enlarge
-from cifar_core.runs import RunStore
+from cifar_core.runs.curves import batch_series, history_csv
+from cifar_core.runs.store import RunStore
+from cifar_core.server import inspection
 from pages import figures
 from pages.recipe_ui import recipe_actions_ui
 from pages.shared import KEEP, class_mode, keep_valid, pick_run_ui, runs_dir, show_error, store, with_article
@@ -29,14 +30,14 @@ recipe_actions_ui(store(), run_id)  # a link, the recipe and a Keras script of t
 @st.cache_data(show_spinner=False, max_entries=16)
 def get_evaluation(directory, run_id, model_file, mtime_ns):
     """The run's stored evaluation, read once per model version."""
-    return client.evaluate(RunStore(directory), run_id)
+    return inspection.evaluate(RunStore(directory), run_id)
 
 
 try:
     stamp = store().model_stamp(run_id)
     if not store().has_evaluation(run_id):  # first time for this model: evaluate with a progress bar
         bar = st.progress(0.0, text="Evaluating on the test set …")
-        client.evaluate(store(), run_id, progress=lambda done, total: bar.progress(
+        inspection.evaluate(store(), run_id, progress=lambda done, total: bar.progress(
             done / total, text=f"Evaluating {done:,} of {total:,} test images"))
         bar.empty()
     result = get_evaluation(runs_dir(), run_id, stamp["model"], stamp["mtime_ns"])

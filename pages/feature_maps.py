@@ -4,12 +4,13 @@ import numpy as np
 import plotly.colors
 import streamlit as st
 
-from cifar_core import client, timelapse
-from cifar_core.datasets import load_dataset
+from cifar_core.data.datasets import load_dataset
+from cifar_core.data.images import colour_map_lut, enlarge, heatmap_overlay, tile_channels, tile_images, to_model_image
 from cifar_core.errors import CoreError
-from cifar_core.images import colour_map_lut, enlarge, heatmap_overlay, tile_channels, tile_images, to_model_image
+from cifar_core.runs import timelapse
+from cifar_core.server import inspection
 from pages import figures
-from pages.shared import USABLE, KEEP, class_mode, keep_valid, pick_run_ui, show_error, store, with_article
+from pages.shared import KEEP, USABLE, class_mode, keep_valid, pick_run_ui, show_error, store, with_article
 
 # Viridis reads on a projector: dark purple for weak responses, yellow for strong, and it stays
 # ordered in greyscale and for colour-blind viewers.
@@ -30,7 +31,7 @@ run_id = run["run_id"]
 shape = tuple(config["image_shape"])
 try:
     with st.spinner("Loading the model …"):
-        info = client.model_info(store(), run_id)  # the inspection worker keeps recently used models
+        info = inspection.model_info(store(), run_id)  # the inspection worker keeps recently used models
     ds = load_dataset(config["dataset"])
 except CoreError as exc:
     show_error(exc)
@@ -100,7 +101,7 @@ with st.sidebar:
     st.image(enlarge(image, size=(224, 224)), caption=f"{caption}, as the model sees it ({shape[0]}×{shape[1]})",
              alt=f"The image being inspected: {caption}")
     try:
-        top = client.predict_image(store(), run_id, image, names)
+        top = inspection.predict_image(store(), run_id, image, names)
     except CoreError as exc:
         show_error(exc)
         st.stop()
@@ -125,7 +126,7 @@ def grad_cam_ui():
     predicted = names.index(top[0][0])
     second = truth if truth is not None and truth != predicted else names.index(top[1][0])
     try:
-        cam = client.grad_cam(store(), run_id, image, [predicted, second], layer)
+        cam = inspection.grad_cam(store(), run_id, image, [predicted, second], layer)
     except CoreError as exc:
         show_error(exc)
         return
@@ -157,7 +158,7 @@ layers = st.multiselect("Layers to show", available, key="fm_layers", persist_st
 st.caption("Early layers respond to edges and colours; deeper layers, smaller and with more channels, "
            "respond to parts of objects. Pooling halves the size and keeps the strongest responses.")
 try:
-    maps = client.feature_maps(store(), run_id, image, layers) if layers else []
+    maps = inspection.feature_maps(store(), run_id, image, layers) if layers else []
 except CoreError as exc:
     show_error(exc)
     maps = []
@@ -232,7 +233,7 @@ with f2:
     keep_valid("fm_hist_layer", info["weight_layers"], info["weight_layers"][0])
     layer = st.selectbox("Weight histogram of", info["weight_layers"], key="fm_hist_layer", persist_state=KEEP)
     try:
-        hist = client.weight_histogram(store(), run_id, layer)
+        hist = inspection.weight_histogram(store(), run_id, layer)
     except CoreError as exc:  # VGG16's ImageNet weights, offline
         show_error(exc)
         st.stop()

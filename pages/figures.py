@@ -1,10 +1,10 @@
 """Plotly figures for the pages: learning curves, confusion matrix, bars and histograms."""
 
 import numpy as np
-import plotly.graph_objects as go
 import plotly.express as px
+import plotly.graph_objects as go
 
-from cifar_core.curves import downsample
+from cifar_core.runs.curves import downsample
 
 TRAIN, VAL = "#1f5fbf", "#d9480f"
 # Text of at least 14 px everywhere (ticks, axis titles, legends, cell values): read from the back

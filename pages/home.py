@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from cifar_core import cluster, prepare
-from cifar_core.datasets import dataset_info, dataset_names
+from cifar_core.data.datasets import dataset_info, dataset_names
 from cifar_core.errors import CoreError
-from cifar_core.runs import ACTIVE
+from cifar_core.runs.store import ACTIVE
+from cifar_core.server import cluster, prepare
 from pages.shared import arch_title, class_mode, dataset_title, store
 
 st.title("Convolutional networks on CIFAR-10")
@@ -78,7 +78,7 @@ col1, col2, col3 = st.columns(3)
 col1.metric("Datasets ready", len(ready), help=", ".join(ready))
 col2.metric("Runs", len(runs))
 col3.metric("Training now", len(training))
-st.caption(f"Workers: {cluster.describe()}")
+st.caption(f"Workers: {cluster.describe_workers()}")
 
 cifar = dataset_info("cifar10")
 if not cifar.is_local():

@@ -4,9 +4,9 @@ TensorFlow: the recipe and the script are written from the run's config."""
 
 import streamlit as st
 
+from cifar_core.config.recipes import recipe_json, recipe_link, recipe_of, recipe_query
 from cifar_core.errors import CoreError
-from cifar_core.export_script import export_refusal, export_script
-from cifar_core.recipes import recipe_json, recipe_link, recipe_of, recipe_query
+from cifar_core.export.script import export_refusal, export_script
 from pages.shared import class_mode, show_error
 
 

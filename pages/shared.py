@@ -1,16 +1,16 @@
 """What every page shares: the job manager, the runs folder, messages and the run picker.
 
 The server never imports TensorFlow: training runs on Dask workers through the job manager, and
-models are read by the inspection worker through `cifar_core.client`.
+models are read by the inspection worker through `cifar_core.server.inspection`.
 """
 
 import streamlit as st
 
-from cifar_core.catalog import ARCHITECTURES
-from cifar_core.datasets import dataset_info
+from cifar_core.config.architectures import ARCHITECTURES
+from cifar_core.data.datasets import dataset_info
 from cifar_core.errors import CoreError
-from cifar_core.jobs import JobManager
-from cifar_core.runs import ACTIVE, RunStore, check_run_id, default_runs_dir
+from cifar_core.runs.store import ACTIVE, RunStore, check_run_id, default_runs_dir
+from cifar_core.server.jobs import JobManager
 from pages import navigation
 
 navigation.use_app_navigation()

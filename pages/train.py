@@ -3,17 +3,17 @@
 import numpy as np
 import streamlit as st
 
-from cifar_core import client, curves
-from cifar_core.catalog import ARCHITECTURES, sweep_values, sweepable
-from cifar_core.datasets import dataset_info, load_dataset
+from cifar_core.config.architectures import ARCHITECTURES, sweep_values, sweepable
+from cifar_core.config.hparams import TRAINING_HPARAMS, problems
+from cifar_core.data.datasets import dataset_info, load_dataset
+from cifar_core.data.download import imagenet_weights_available
+from cifar_core.data.images import enlarge, tile_images
 from cifar_core.errors import CoreError
-from cifar_core.hparams import TRAINING_HPARAMS, problems
-from cifar_core.images import enlarge, tile_images
-from cifar_core.pretrained import imagenet_weights_available
-from cifar_core.runs import ACTIVE
+from cifar_core.runs import curves
+from cifar_core.runs.store import ACTIVE
+from cifar_core.server import inspection
 from pages import figures
-from pages.shared import (KEEP, arch_title, manager, run_started, scroll_to_top, short_run_label,
-                          show_error, store)
+from pages.shared import KEEP, arch_title, manager, run_started, scroll_to_top, short_run_label, show_error, store
 from pages.train_settings import choice_text, estimate_ui, fingerprint, settings_ui
 
 st.title("Train")
@@ -40,12 +40,12 @@ def get_layer_table(arch_name, shape, num_classes, hparams_items):
     hparams = dict(hparams_items)
     if "weights" in hparams:
         hparams["weights"] = "none"  # same layers and parameter count, no download for a summary
-    return client.layer_table(arch_name, shape, num_classes, hparams)
+    return inspection.layer_table(arch_name, shape, num_classes, hparams)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def get_augment_preview(ds_name, augment):
-    return client.augment_preview(ds_name, augment)
+    return inspection.augment_preview(ds_name, augment)
 
 
 def summary_ui(ds_name, arch_name, hparams, augment):

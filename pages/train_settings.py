@@ -5,14 +5,14 @@ from contextlib import nullcontext
 
 import streamlit as st
 
-from cifar_core import estimate
-from cifar_core.catalog import ARCHITECTURES
-from cifar_core.datasets import dataset_info, dataset_names
+from cifar_core.config.architectures import ARCHITECTURES
+from cifar_core.config.hparams import TRAINING_HPARAMS
+from cifar_core.config.presets import PRESETS, preset_settings
+from cifar_core.config.recipes import describe_recipe, recipe_from_query, recipe_params
+from cifar_core.config.run_config import make_config
+from cifar_core.data.datasets import dataset_info, dataset_names
 from cifar_core.errors import CoreError
-from cifar_core.hparams import TRAINING_HPARAMS
-from cifar_core.presets import PRESETS, preset_settings
-from cifar_core.recipes import describe, recipe_from_query, recipe_params
-from cifar_core.run_config import make_config
+from cifar_core.server import estimate
 from pages.shared import KEEP, arch_title, class_mode, manager, show_error
 
 # The slider's stops: the useful range. Other values (a preset's, the command line's) stay possible.
@@ -101,7 +101,7 @@ def shared_recipe_ui():
         st.session_state[f"train_{name}"] = value
     st.session_state["train_preset"] = None  # the settings are the recipe's, not a preset's
     st.session_state.pop("train_preset_form", None)
-    st.success(f"Settings from a shared recipe: {describe(recipe)}.", icon=":material/link:")
+    st.success(f"Settings from a shared recipe: {describe_recipe(recipe)}.", icon=":material/link:")
 
 
 def request_budget_fit():
@@ -138,7 +138,7 @@ def fit_request_ui():
     images = "all training images" if fitted["train_size"] is None else f"{fitted['train_size']:,} training images"
     st.session_state["train_fit_note"] = (
         "ok", f"Fitted to {duration(budget)}: {fitted['epochs']} epochs on {images}, "
-              f"{estimate.describe(found['seconds'])} here.")
+              f"{estimate.describe_duration(found['seconds'])} here.")
 
 
 def learning_rate_ui(spec, key, label, help_text):
@@ -245,7 +245,7 @@ def measuring_now_would_be_skewed(config):
 
 def duration(seconds):
     """'0.4 s', '12 s', '3 min': a time without 'about'."""
-    return f"{seconds:.1f} s" if seconds < 10 else estimate.describe(seconds).removeprefix("about ")
+    return f"{seconds:.1f} s" if seconds < 10 else estimate.describe_duration(seconds).removeprefix("about ")
 
 
 def estimate_line_ui(config, patience, pending):
@@ -262,7 +262,7 @@ def estimate_line_ui(config, patience, pending):
     if pending:
         st.rerun()  # measured: the whole form again, without the timer
     sooner = "; early stopping may end it sooner" if patience else ""
-    st.markdown(f":material/timer: Estimated time on this machine: **{estimate.describe(found['seconds'])}** "
+    st.markdown(f":material/timer: Estimated time on this machine: **{estimate.describe_duration(found['seconds'])}** "
                 f"({duration(found['per_epoch'])} per epoch{sooner}).")
 
 

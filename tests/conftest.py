@@ -4,8 +4,7 @@ import os
 import tempfile
 
 import pytest
-
-from cifar_fixtures import SAMPLE, write_cifar
+from support import SAMPLE, write_cifar
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # The tests' own Keras cache: parsed copies of their small archives never land in the user's home.
@@ -22,7 +21,7 @@ def cifar_sample():
 @pytest.fixture
 def offline_cache(tmp_path, monkeypatch):
     """An empty Keras cache and no CIFAR10_PATH: nothing is available locally."""
-    from cifar_core import datasets
+    from cifar_core.data import datasets
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     monkeypatch.delenv("CIFAR10_PATH", raising=False)
     monkeypatch.delenv("FASHION_MNIST_PATH", raising=False)
@@ -43,7 +42,7 @@ def tiny_cifar(tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory):
     """A finished seed_cnn run on the offline digits set: (store, run_id)."""
-    from cifar_core.jobs import JobManager
+    from cifar_core.server.jobs import JobManager
     manager = JobManager(tmp_path_factory.mktemp("runs"))
     run_id = manager.submit("digits", "seed_cnn", epochs=2, batch_size=32, learning_rate=2e-3, seed=1)
     status = manager.wait(run_id, timeout=300)

@@ -1,6 +1,7 @@
 """A real `streamlit run app.py` on a free localhost port, and Debian's Chromium driven by Playwright."""
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -8,6 +9,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from cifar_core.config.hparams import TRAINING_HPARAMS
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT.parent / "shared" / "data" / "cifar-10-python-subset.tar.gz"
@@ -126,3 +128,53 @@ class Watched:
         exceptions = self.page.locator('[data-testid="stException"]')
         assert exceptions.count() == 0, exceptions.first.inner_text()
         assert not self.errors, self.errors
+
+
+VIEWPORT = {"width": 1366, "height": 768}  # a classroom projector
+TITLES = {spec.name: spec.title for spec in TRAINING_HPARAMS}  # the widgets' labels: "Training images"
+CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+def go(page, name):
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=name, exact=True).click()
+
+
+def wait_idle(page):
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=120_000)
+
+
+def set_number(page, label, value):
+    box = page.get_by_label(label, exact=True)
+    box.fill(str(value))
+    box.press("Enter")
+    wait_idle(page)
+
+
+def open_train(page):
+    go(page, "Train")
+    page.get_by_role("heading", name="Train").wait_for(timeout=90_000)
+    wait_idle(page)
+
+
+def start_run(page, train_size, epochs, queued=False):
+    """Set a small run on the Train page and press Start; wait until the page shows it. While a run
+    trains, the settings are folded under the live view: unfold them first."""
+    folded = page.get_by_text("Settings for another run")
+    folded.or_(page.get_by_role("button", name="Start training")).first.wait_for(timeout=60_000)
+    if folded.count() and not page.get_by_label(TITLES["train_size"], exact=True).is_visible():
+        folded.click()
+    set_number(page, TITLES["train_size"], train_size)
+    set_number(page, TITLES["epochs"], epochs)
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text(re.compile(r"— queued" if queued else r"Run \d{8}-\d{6}-seed_cnn")).first.wait_for(timeout=60_000)
+
+
+def progress_text(page):
+    return page.get_by_test_id("stProgress").first.inner_text(timeout=60_000)
+
+
+def loss_curve(page):
+    """The drawn path of the per-batch training loss in the live loss chart."""
+    line = page.locator(".js-plotly-plot").first.locator(".scatterlayer .js-line").first
+    line.wait_for(timeout=60_000)
+    return line.get_attribute("d")

@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import pytest
-
 from browser_support import ARTIFACTS, AXE, CHROMIUM, CHROMIUM_ARGS, SAMPLE
 
 

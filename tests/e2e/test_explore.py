@@ -6,10 +6,20 @@ import json
 import re
 import zipfile
 
+from browser_support import (
+    ARTIFACTS,
+    TITLES,
+    VIEWPORT,
+    Watched,
+    choose,
+    go,
+    open_train,
+    set_number,
+    start_server,
+    stop_server,
+    wait_idle,
+)
 from PIL import Image
-
-from browser_support import ARTIFACTS, Watched, choose, start_server, stop_server
-from test_browser import TITLES, VIEWPORT, go, open_train, set_number, wait_idle
 
 COLOURS = {"red": (220, 30, 30), "green": (30, 200, 60), "blue": (40, 60, 220)}
 

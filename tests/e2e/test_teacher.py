@@ -4,13 +4,12 @@ and re-entered, an impossible value, a run started and watched without scrolling
 import json
 import re
 
+from browser_support import ARTIFACTS, Watched, choose, go, open_train, start_server, stop_server, wait_idle
 from playwright.sync_api import expect
 
-from cifar_core.catalog import ARCHITECTURES
-from cifar_core.hparams import TRAINING_HPARAMS
-from cifar_core.presets import PRESETS
-from browser_support import ARTIFACTS, Watched, choose, start_server, stop_server
-from test_browser import go, open_train, wait_idle
+from cifar_core.config.architectures import ARCHITECTURES
+from cifar_core.config.hparams import TRAINING_HPARAMS
+from cifar_core.config.presets import PRESETS
 
 PROJECTOR = {"width": 1366, "height": 768}
 

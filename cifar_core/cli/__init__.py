@@ -1,0 +1,3 @@
+from cifar_core.cli.main import main
+
+__all__ = ["main"]

@@ -1,0 +1,137 @@
+"""Hyperparameter specs: enough for the UI to draw a widget, and for the core to refuse bad values."""
+
+import math
+from dataclasses import dataclass
+
+from cifar_core.data.splits import DEFAULT_SEED, DEFAULT_VAL_SPLIT, VAL_SPLIT_RANGE
+from cifar_core.errors import ParamError
+
+AUGMENTATIONS = ("flip", "shift", "rotation", "zoom")
+OPTIMIZERS = ("adam", "sgd", "rmsprop")
+LR_SCHEDULES = ("constant", "cosine", "one_cycle")
+PRECISIONS = ("auto", "float32")
+
+
+@dataclass(frozen=True)
+class HParam:
+    name: str
+    kind: str  # "int", "float", "choice", "multi" (a subset of choices), "optional_int", "bool"
+    default: object
+    help: str
+    low: float = None
+    high: float = None
+    choices: tuple = ()
+    log: bool = False  # a log-scale slider suits it (learning rates)
+    label: str = ""  # words for people: "Batch size", never `batch_size`
+    unit: str = ""  # shown after the label in class mode: "images", "epochs"
+
+    @property
+    def title(self):
+        return self.label or self.name.replace("_", " ").capitalize()
+
+    def range_text(self):
+        if self.kind == "bool":
+            return "on or off"
+        if self.kind in ("choice", "multi"):
+            prefix = "one of " if self.kind == "choice" else "any of "
+            return prefix + ", ".join(map(str, self.choices))
+        if self.kind == "float":
+            return f"between {self.low:g} and {self.high:g}"
+        return f"between {int(self.low)} and {int(self.high)}"
+
+    def check(self, value):
+        """Return `value` coerced to this parameter's type, or raise ParamError naming the range."""
+        bad = ParamError(f"{self.title} must be {self.range_text()}, got {value!r}.")
+        if self.kind == "bool":
+            if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+                return value.strip().lower() in ("1", "true", "yes", "on")
+            if isinstance(value, (bool, int)) and value in (0, 1):
+                return bool(value)
+            raise bad
+        if self.kind == "optional_int" and value in (None, "", "all"):
+            return None
+        if self.kind in ("int", "optional_int", "float"):
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                raise bad from None
+            if isinstance(value, bool) or not math.isfinite(number) or not self.low <= number <= self.high:
+                raise bad
+            if self.kind == "float":
+                return number
+            if number != int(number):
+                raise bad
+            return int(number)
+        if self.kind == "choice":
+            value = str(value).lower() if isinstance(value, str) else value
+            if value not in self.choices:
+                raise bad
+            return value
+        if self.kind == "multi":
+            items = [v.strip() for v in value.split(",")] if isinstance(value, str) else list(value or ())
+            items = [v for v in items if v]
+            if any(v not in self.choices for v in items):
+                raise bad
+            return tuple(v for v in self.choices if v in items)
+        raise AssertionError(self.kind)
+
+
+# Training options shared by every architecture. Their defaults are the dashboard's and the CLI's:
+# a short first run that learns (the notebooks' exact settings live in their presets).
+TRAINING_HPARAMS = (
+    HParam("epochs", "int", 8, "Passes over the training set.", 1, 500, label="Epochs", unit="passes"),
+    HParam("batch_size", "int", 64, "Images per gradient step.", 1, 2048, label="Batch size", unit="images"),
+    HParam("optimizer", "choice", "adam", "Adam, SGD with Nesterov momentum 0.9, or RMSprop.",
+           choices=OPTIMIZERS, label="Optimizer"),
+    HParam("learning_rate", "float", 1e-3, "Step size of the optimizer (its peak, with a schedule).",
+           1e-6, 10.0, log=True, label="Learning rate"),
+    HParam("lr_schedule", "choice", "one_cycle", "How the learning rate moves during the run: constant; "
+           "cosine decay to zero; or one-cycle, a linear warm-up over the first 20 % of steps, then "
+           "cosine decay.", choices=LR_SCHEDULES, label="Learning-rate schedule"),
+    HParam("train_size", "optional_int", None,
+           "Use only this many training images (a quick run); empty for all.", 1, 10_000_000,
+           label="Training images", unit="images"),
+    HParam("val_split", "float", DEFAULT_VAL_SPLIT, "Share of the training set held out for validation.",
+           *VAL_SPLIT_RANGE, label="Validation share"),
+    HParam("augment", "multi", (), "Random horizontal flip, shift, rotation and zoom of training "
+           "images (the notebooks' ImageDataGenerator options).", choices=AUGMENTATIONS,
+           label="Augmentation"),
+    HParam("label_smoothing", "float", 0.0, "Train towards 90 % sure instead of 100 % (at 0.1): "
+           "less over-confident, often a little more accurate.", 0.0, 0.5, label="Label smoothing"),
+    HParam("weight_decay", "float", 0.0, "Shrinks every weight a little at each step (decoupled "
+           "weight decay); 0 turns it off.", 0.0, 0.1, label="Weight decay"),
+    HParam("patience", "int", 0, "Stop after this many epochs without a better validation loss "
+           "and keep the best weights; 0 turns early stopping off.", 0, 100,
+           label="Early-stopping patience", unit="epochs"),
+    HParam("tta", "bool", False, "Test-time augmentation: evaluation averages the predictions for "
+           "each test image and its mirror image.", label="Test-time flip"),
+    HParam("precision", "choice", "auto", "auto: bfloat16 arithmetic where the CPU has it "
+           "(AVX512_BF16 or AMX), float16 on a GPU, else float32; float32: always full precision.",
+           choices=PRECISIONS, label="Arithmetic precision"),
+    HParam("seed", "int", DEFAULT_SEED, "Seed for the split, shuffling and initial weights.", 0, 2**31 - 1,
+           label="Random seed"),
+)
+
+
+def check_all(specs, values, what):
+    """Validate a dict of values against specs; unknown names are refused too."""
+    specs = {s.name: s for s in specs}
+    unknown = set(values) - set(specs)
+    if unknown:
+        raise ParamError(f"Unknown {what} parameter(s): {', '.join(sorted(unknown))}. "
+                         f"Known: {', '.join(specs)}.")
+    return {name: spec.check(values[name]) if name in values else spec.default
+            for name, spec in specs.items()}
+
+
+def problems(specs, values):
+    """Every out-of-range value of `values` (a dict over `specs`), each as one message that names
+    the parameter and its range: what a form shows before it lets a run start."""
+    found = []
+    for spec in specs:
+        if spec.name in values:
+            try:
+                spec.check(values[spec.name])
+            except ParamError as exc:
+                found.append(str(exc))
+    return found

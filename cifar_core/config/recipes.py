@@ -1,0 +1,175 @@
+"""Recipes: a run's settings as a small JSON file or as a link, so it can be trained again, here or
+on another machine, with exactly the same dataset, network, hyperparameters and seed.
+
+A recipe holds what a run was asked to do, nothing it found out: no class names, image counts or
+library versions. Reading one checks it as a new run's settings are checked (`make_config`), so a
+recipe that reads is one that trains. No NumPy or TensorFlow here: the web server imports it.
+"""
+
+import json
+from pathlib import Path
+from urllib.parse import urlencode
+
+from cifar_core.config.architectures import ARCHITECTURES
+from cifar_core.config.hparams import TRAINING_HPARAMS
+from cifar_core.config.run_config import make_config
+from cifar_core.data.datasets import DATASETS
+from cifar_core.errors import DataError, ParamError
+
+VERSION = 1
+FIELDS = ("recipe", "dataset", "arch", "hparams", "training")
+TRAINING = {spec.name: spec for spec in TRAINING_HPARAMS}
+HPARAM_PREFIX = "h."  # an architecture's own setting in a link: h.width=0.5
+PAGE_PARAMS = ("mode", "run", "image")  # the dashboard's own address parameters: never part of a recipe
+MAX_BYTES = 64_000  # a recipe is a few hundred bytes; anything much larger is not one
+# A run configured before an option existed trained with these values, not with today's defaults.
+BEFORE_THE_OPTION = {"lr_schedule": "constant"}
+HOW_TO_GET_ONE = ("Write one with 'python -m cifar_core recipe RUN_ID' or the Evaluate page's "
+                  "\"Recipe (JSON)\" button.")
+
+
+def recipe_of(config):
+    """The recipe of a run's config (or of a checked config about to be queued)."""
+    given = config.get("training") or {}
+    training = {name: given.get(name, BEFORE_THE_OPTION.get(name, spec.default)) for name, spec in TRAINING.items()}
+    training["augment"] = list(training["augment"] or ())
+    return {"recipe": VERSION, "dataset": config["dataset"], "arch": config["arch"],
+            "hparams": dict(config.get("hparams") or {}), "training": training}
+
+
+def recipe_json(recipe):
+    """The recipe as the text of a `.json` file, one setting a line."""
+    return json.dumps(recipe, indent=2) + "\n"
+
+
+def check_recipe(data):
+    """A recipe with every value checked and every default filled in, from a parsed recipe.
+
+    Raises ParamError for a malformed or out-of-range recipe, DataError for a dataset that is not
+    on this machine (with how to get it)."""
+    if not isinstance(data, dict):
+        raise ParamError(f"A recipe is a JSON object with {', '.join(FIELDS)}; got {type(data).__name__}.")
+    unknown = sorted(set(data) - set(FIELDS))
+    if unknown:
+        raise ParamError(f"Unknown recipe field(s): {', '.join(unknown)}. A recipe holds {', '.join(FIELDS)}.")
+    if data.get("recipe", VERSION) != VERSION:
+        raise ParamError(f"This is a recipe of format {data['recipe']!r}; this dashboard reads format {VERSION}. "
+                         "Export it again from a dashboard of this version.")
+    for name, example in (("dataset", "cifar10"), ("arch", "fast_cnn")):
+        if not isinstance(data.get(name), str):
+            raise ParamError(f"A recipe needs \"{name}\" as a name, e.g. \"{example}\".")
+    hparams, training = data.get("hparams") or {}, data.get("training") or {}
+    for name, value in (("hparams", hparams), ("training", training)):
+        if not isinstance(value, dict):
+            raise ParamError(f"A recipe's \"{name}\" is an object of NAME: VALUE; got {type(value).__name__}.")
+    strays = sorted(set(training) - set(TRAINING))
+    if strays:  # checked here: `make_config` takes the training settings as keywords
+        raise ParamError(f"Unknown training setting(s): {', '.join(strays)}. Known: {', '.join(TRAINING)}.")
+    return recipe_of(make_config(data["dataset"], data["arch"], hparams, **training))
+
+
+def read_recipe(path_or_text):
+    """A checked recipe from a file (a path) or from its JSON text (a str starting with '{').
+
+    Every problem of a file is a DataError that names the file, the problem and the fix: the
+    command line then exits with its code for a data problem."""
+    text, source = _recipe_text(path_or_text)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{source} is not JSON ({exc.msg}, line {exc.lineno}). {HOW_TO_GET_ONE}") from None
+    try:
+        return check_recipe(data)
+    except (ParamError, DataError) as exc:
+        raise DataError(f"{source}: {exc}") from None
+
+
+def _recipe_text(path_or_text):
+    """(text, a name for messages) of a recipe given as a path or as JSON text."""
+    if isinstance(path_or_text, str) and path_or_text.lstrip()[:1] in ("{", "["):
+        return path_or_text, "The recipe"
+    path = Path(path_or_text)
+    try:
+        if path.stat().st_size > MAX_BYTES:
+            raise DataError(f"{path} is too large to be a recipe (a recipe is a few hundred bytes). "
+                            + HOW_TO_GET_ONE)
+        return path.read_text(encoding="utf-8"), str(path)
+    except UnicodeDecodeError:
+        raise DataError(f"{path} is not a text file, so not a recipe. {HOW_TO_GET_ONE}") from None
+    except OSError as exc:
+        raise DataError(f"Cannot read the recipe {path} ({exc.strerror or exc}). Give the path of a "
+                        f"recipe file. {HOW_TO_GET_ONE}") from None
+
+
+# ---- links ------------------------------------------------------------------------------
+
+def _text(value):
+    """A setting as a link shows it: 'all' for every image, on/off, 'flip,shift', '0.001'."""
+    if value is None:
+        return "all"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, (list, tuple)):
+        return ",".join(value) or "none"
+    if isinstance(value, float):
+        short = format(value, "g")
+        return short if float(short) == value else repr(value)
+    return str(value)
+
+
+def recipe_query(recipe):
+    """The recipe as flat address parameters: dataset, arch, h.NAME for the network's own
+    settings, then every training setting by name."""
+    return {"dataset": recipe["dataset"], "arch": recipe["arch"],
+            **{HPARAM_PREFIX + name: _text(value) for name, value in recipe["hparams"].items()},
+            **{name: _text(value) for name, value in recipe["training"].items()}}
+
+
+def recipe_link(recipe, **extra):
+    """The relative address of the Train page with the recipe filled in: '/train?dataset=…'.
+    `extra` adds the page's own parameters (mode="class"); None values are left out."""
+    params = {**recipe_query(recipe), **{k: v for k, v in extra.items() if v is not None}}
+    return "/train?" + urlencode(params, safe=",")
+
+
+def recipe_params(params):
+    """The names in address parameters `params` that belong to a recipe (the others are the page's)."""
+    return [name for name in params if name not in PAGE_PARAMS]
+
+
+def recipe_from_query(params):
+    """A checked recipe from address parameters (a dict or `st.query_params`; a repeated parameter
+    counts once, its last value). A bad link raises ParamError or DataError saying what to fix."""
+    given = {name: value[-1] if isinstance(value, list) else value for name, value in dict(params).items()
+             if name not in PAGE_PARAMS}
+    missing = [name for name in ("dataset", "arch") if not given.get(name)]
+    if missing:
+        raise ParamError(f"The link lacks {' and '.join(missing)}: a recipe link starts "
+                         "/train?dataset=cifar10&arch=fast_cnn&…")
+    version = given.pop("recipe", str(VERSION))
+    hparams = {name[len(HPARAM_PREFIX):]: value for name, value in given.items() if name.startswith(HPARAM_PREFIX)}
+    training = {name: value for name, value in given.items()
+                if not name.startswith(HPARAM_PREFIX) and name not in ("dataset", "arch")}
+    if training.get("augment", "").strip().lower() == "none":
+        training["augment"] = ""
+    strays = sorted(set(training) - set(TRAINING))
+    if strays:
+        raise ParamError(f"Unknown setting(s) in the link: {', '.join(strays)}. Known: dataset, arch, "
+                         f"{HPARAM_PREFIX}NAME for the network's own, {', '.join(TRAINING)}.")
+    recipe = {"recipe": int(version) if str(version).isdigit() else version, "dataset": given["dataset"],
+              "arch": given["arch"], "hparams": hparams, "training": training}
+    return check_recipe(recipe)
+
+
+def describe_recipe(recipe):
+    """One line for people: 'Fast CNN with width 0.5, on CIFAR-10: 8 epochs of batch 64, adam at 0.001 …'."""
+    t = recipe["training"]
+    arch = ARCHITECTURES.get(recipe["arch"])
+    titles = {spec.name: spec.title[:1].lower() + spec.title[1:] for spec in (arch.hparams if arch else ())}
+    own = ", ".join(f"{titles.get(name, name)} {_text(value)}" for name, value in recipe["hparams"].items())
+    dataset = DATASETS[recipe["dataset"]].title if recipe["dataset"] in DATASETS else recipe["dataset"]
+    images = "all training images" if t["train_size"] is None else f"{t['train_size']:,} training images"
+    augment = f"augmentation {', '.join(t['augment'])}" if t["augment"] else "no augmentation"
+    return (f"{arch.title if arch else recipe['arch']}{f' with {own},' if own else ''} on {dataset}: {t['epochs']} "
+            f"epochs of batch {t['batch_size']}, {t['optimizer']} at {_text(t['learning_rate'])} "
+            f"({t['lr_schedule'].replace('_', '-')}), {images}, {augment}, seed {t['seed']}")

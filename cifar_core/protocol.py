@@ -1,0 +1,16 @@
+"""What the server and the workers agree on: the Dask names of a run's objects, and the reason a
+run reads as interrupted. Plain Python, imported by both sides."""
+
+INTERRUPTED = ("The worker training it stopped before the run finished (killed, out of memory or "
+               "disconnected). Its history and last checkpoint are kept.")
+
+
+def names(run_id):
+    """The Dask objects of one run: its message queue and its 'started' and 'stop' events."""
+    return {"queue": f"cifar-core-run-{run_id}", "started": f"cifar-core-started-{run_id}",
+            "stop": f"cifar-core-stop-{run_id}"}
+
+
+def shared_data_name(dataset):
+    """The name under which a server publishes a dataset for lab workers without their own copy."""
+    return f"cifar-core-data-{dataset}"

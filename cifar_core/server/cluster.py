@@ -1,0 +1,162 @@
+"""Connections to the Dask workers: the only client-side module that starts or joins a cluster.
+
+Trainings go to `training_client()`: a local cluster of worker processes started on first use
+(`CIFAR_CORE_MAX_JOBS` of them, one training each), or a lab's scheduler named by
+`CIFAR_CORE_SCHEDULER`. Evaluation and inspection go to `inspection_client()`: always a local
+worker process of its own, so that they never wait behind a training nor share its process, and
+read this machine's runs folder directly.
+"""
+
+import logging
+import os
+import threading
+
+from distributed import Client, LocalCluster, fire_and_forget
+
+from cifar_core import worker
+from cifar_core.data.datasets import DATA_ENV
+from cifar_core.errors import ParamError, RunError
+
+SCHEDULER_ENV = "CIFAR_CORE_SCHEDULER"
+CONNECT_SECONDS = 10
+INSPECTION_THREADS = 2  # an evaluation and a feature-map request side by side
+
+_lock = threading.Lock()
+_clients = {}  # "train" / "inspect" -> distributed.Client
+
+
+def scheduler_address():
+    """The lab's scheduler (tcp://HOST:8786), or None for this machine's own workers."""
+    return os.environ.get(SCHEDULER_ENV, "").strip() or None
+
+
+def default_max_jobs():
+    value = os.environ.get("CIFAR_CORE_MAX_JOBS", "1")
+    try:
+        n = int(value)
+        if not 1 <= n <= 64:
+            raise ValueError
+    except ValueError:
+        raise ParamError(f"CIFAR_CORE_MAX_JOBS must be between 1 and 64, got {value!r}.") from None
+    return n
+
+
+def local_data_env():
+    """Where this machine's datasets are: its own workers read the same files."""
+    return {key: os.environ.get(key) for key in DATA_ENV}
+
+
+def take_messages(queue):
+    """Every message waiting in a Dask queue, without blocking; None if the scheduler is unreachable.
+    (A blocking get with a timeout makes the scheduler log an error each time it times out.)"""
+    try:
+        return queue.get(batch=True)
+    except Exception:
+        return None
+
+
+def _worker_env():
+    # Read by each worker process before TensorFlow starts (see `process.configure_process`).
+    return {"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"), "MALLOC_ARENA_MAX": "2"}
+
+
+def _local_cluster(n_workers, threads, resources):
+    logging.getLogger("distributed").setLevel(logging.ERROR)  # its scheduler runs in this process
+    # ":0": its status pages on any free port (a fixed one would clash between processes).
+    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=threads, processes=True,
+                           resources=resources, dashboard_address=":0", silence_logs=logging.ERROR,
+                           env=_worker_env())
+    client = Client(cluster, set_as_default=False)
+    for address in client.scheduler_info(n_workers=-1)["workers"]:
+        # TensorFlow loads while nobody waits (a future nobody holds would be cancelled).
+        fire_and_forget(client.submit(worker.run, "warm_up", workers=[address], pure=False))
+    return client
+
+
+def _lab_client(address):
+    try:
+        return Client(address, timeout=CONNECT_SECONDS, set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise RunError(f"Cannot reach the Dask scheduler at {address} ({type(exc).__name__}). Start it "
+                       f"with 'dask scheduler', or unset {SCHEDULER_ENV} to train on this machine.") from None
+
+
+def _usable(client):
+    return client is not None and client.status in ("running", "connecting", "newly-created")
+
+
+def training_client():
+    """The client that trainings are submitted to; connects (or starts the local cluster) once."""
+    with _lock:
+        client = _clients.get("train")
+        if not _usable(client):
+            address = scheduler_address()
+            client = _lab_client(address) if address else _local_cluster(default_max_jobs(), 1, {"train": 1})
+            _clients["train"] = client
+        return client
+
+
+def inspection_client():
+    """The client of this machine's inspection worker (evaluation, feature maps, layer tables)."""
+    with _lock:
+        client = _clients.get("inspect")
+        if not _usable(client):
+            client = _clients["inspect"] = _local_cluster(1, INSPECTION_THREADS, {"inspect": INSPECTION_THREADS})
+        return client
+
+
+def start_in_background():
+    """Start (or join) the clusters now, in a thread: the dashboard's first click then finds warm
+    workers. Problems surface, with their message, on first real use."""
+    def start():
+        for connect in (inspection_client, training_client):
+            try:
+                connect()
+            except Exception:
+                pass
+    threading.Thread(target=start, name="cifar-core-cluster-start", daemon=True).start()
+
+
+def describe_workers():
+    """Where trainings run, in words, without waiting for a cluster to start."""
+    client = _clients.get("train")  # not under the lock: a cluster being started holds it for seconds
+    address = scheduler_address()
+    if not _usable(client):
+        return f"Connecting to the lab's scheduler at {address} …" if address else "Starting the local workers …"
+    try:
+        workers = client.scheduler_info()["workers"].values()
+    except Exception:
+        return f"The scheduler at {address} does not answer." if address else "The local workers do not answer."
+    slots = int(sum(w.get("resources", {}).get("train", 0) for w in workers))
+    where = f"the lab's scheduler at {address}" if address else "this machine"
+    return (f"{slots} training{'s' if slots != 1 else ''} at once on {len(workers)} worker"
+            f"{'s' if len(workers) != 1 else ''} ({where}).")
+
+
+def training_capacity(client):
+    """How many trainings the workers take at once (their 'train' resources)."""
+    workers = client.scheduler_info(n_workers=-1)["workers"].values()
+    return int(sum(w.get("resources", {}).get("train", 0) for w in workers))
+
+
+def worker_processes():
+    """Process ids of this machine's local workers (for tests and benchmarks)."""
+    pids = []
+    with _lock:
+        clients = [c for c in _clients.values() if _usable(c)]
+    for client in clients:
+        if client.cluster is not None:
+            pids += list(client.run(os.getpid).values())
+    return pids
+
+
+def close():
+    """Shut the local clusters down and leave the lab's scheduler (tests, the CLI on exit)."""
+    with _lock:
+        clients = list(_clients.values())
+        _clients.clear()
+    for client in clients:
+        cluster = client.cluster
+        client.close()
+        if cluster is not None:
+            cluster.close()

@@ -1,0 +1,87 @@
+"""What the dashboard and the CLI ask of the inspection worker: plain values and NumPy arrays in and
+out, never a Keras object. Trainings go through `jobs.JobManager`.
+
+Each call runs on this machine's inspection worker (see `cluster`), which keeps recently used
+models in memory, so feature maps of one image answer in a fraction of a second while runs train.
+"""
+
+import time
+import uuid
+
+from distributed import Queue
+
+from cifar_core import worker
+from cifar_core.errors import CoreError, RunError
+from cifar_core.server import cluster
+
+
+def _call(task, *args):
+    client = cluster.inspection_client()
+    try:
+        return client.submit(worker.run, task, *args, pure=False, resources={"inspect": 1}).result()
+    except CoreError:
+        raise
+    except Exception as exc:  # the worker died or a library error: one line, never a traceback
+        raise RunError(f"The inspection worker could not answer ({type(exc).__name__}: {str(exc)[:200]}).") from None
+
+
+def evaluate(store, run_id, progress=None):
+    """The run's test-set evaluation (stored in its folder); `progress(done, total)` while it runs."""
+    client = cluster.inspection_client()
+    queue_name = f"cifar-core-eval-{uuid.uuid4().hex}" if progress else None
+    future = client.submit(worker.run, "evaluate_task", str(store.root), run_id, cluster.local_data_env(), queue_name,
+                           pure=False, resources={"inspect": 1})
+    if progress:
+        queue = Queue(queue_name, client=client)
+        while not future.done():
+            for done, total in cluster.take_messages(queue) or ():
+                progress(done, total)
+            time.sleep(0.1)
+    try:
+        return future.result()
+    except CoreError:
+        raise
+    except Exception as exc:
+        raise RunError(f"The evaluation could not finish ({type(exc).__name__}: {str(exc)[:200]}).") from None
+
+
+def model_info(store, run_id):
+    """{feature_layers, weight_layers, cam_layers, filters (uint8 tiles)} of the run's saved model."""
+    return _call("model_info_task", str(store.root), run_id)
+
+
+def feature_maps(store, run_id, image, layers):
+    """Outputs of `layers` for one uint8 image: [{name, type, shape, values}]."""
+    return _call("feature_maps_task", str(store.root), run_id, image, list(layers))
+
+
+def grad_cam(store, run_id, image, class_indices, layer=None):
+    """Grad-CAM heatmaps of one uint8 image for each class index (see `inspection.grad_cam`):
+    {layer, heatmaps: {class index: float32 (h, w) in 0–1}, probabilities}."""
+    return _call("grad_cam_task", str(store.root), run_id, image, [int(c) for c in class_indices], layer)
+
+
+def predict_image(store, run_id, image, class_names):
+    """Top-5 [(class name, probability)] for one uint8 image."""
+    return _call("predict_task", str(store.root), run_id, image, list(class_names))
+
+
+def weight_histogram(store, run_id, layer):
+    """Histograms of a layer's kernel, trained against freshly initialised."""
+    return _call("histogram_task", str(store.root), run_id, layer)
+
+
+def layer_table(arch, shape, num_classes, hparams):
+    """(parameter count, layer rows) of an architecture, built without training."""
+    return _call("layer_table_task", arch, tuple(shape), num_classes, dict(hparams))
+
+
+def augment_preview(dataset, augment, count=4, copies=5):
+    """uint8 (count, copies, H, W, C): random augmented versions of the first training images."""
+    return _call("augment_preview_task", dataset, tuple(augment), cluster.local_data_env(), count, copies)
+
+
+def measure_speed(config):
+    """Seconds per training and validation batch, per checkpoint and at the start of a run of
+    `config`, measured on a few real batches (see `estimate`)."""
+    return _call("speed_task", dict(config), cluster.local_data_env())

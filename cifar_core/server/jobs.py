@@ -1,0 +1,286 @@
+"""The job manager: every training runs as a Dask task on a worker process; the server's runs folder
+is written here, from what the worker sends.
+
+A caller submits a run and returns at once, then polls `progress(run_id)` and may `stop(run_id)`.
+Runs queue on the scheduler; a worker takes one at a time. One manager per process and runs folder;
+the dashboard shares it between sessions, so every method here is thread-safe. Two processes on one
+scheduler and one runs folder see the same runs and the same queue: both read the folder.
+"""
+
+import collections
+import threading
+import time
+
+from distributed import Event, Queue
+
+from cifar_core import worker
+from cifar_core.config.hparams import TRAINING_HPARAMS
+from cifar_core.config.run_config import make_config
+from cifar_core.data.datasets import load_dataset
+from cifar_core.errors import ParamError, RunError
+from cifar_core.protocol import INTERRUPTED, names, shared_data_name
+from cifar_core.runs.curves import batch_series
+from cifar_core.runs.store import ACTIVE, HISTORY, RunStore, write_bytes, write_json
+from cifar_core.server import cluster
+
+MAX_LIVE_BATCHES = 2000  # per-batch points kept in memory for live charts
+POLL_SECONDS = 0.2  # how often the server takes a run's messages
+LOST_SCHEDULER_SECONDS = 20  # a run whose scheduler stays unreachable this long is interrupted
+
+
+class Progress:
+    """Live state of one run, from its worker's messages, read as snapshots."""
+
+    def __init__(self, run_id, epochs):
+        self._lock = threading.Lock()
+        self.run_id = run_id
+        self.status, self.reason, self.worker = "queued", "", None
+        self.epochs, self.steps_per_epoch, self.n_train = epochs, None, None
+        self.epoch, self.batch = 0, 0
+        self.batches = collections.deque(maxlen=MAX_LIVE_BATCHES)  # (fractional epoch, loss, accuracy)
+        self.epoch_records = []
+        self.started = self.ended = None
+
+    def on_start(self, info, worker):
+        with self._lock:
+            self.status, self.started, self.worker = "running", time.time(), worker
+            self.steps_per_epoch, self.n_train = info["steps_per_epoch"], info["n_train"]
+
+    def on_batches(self, points):
+        with self._lock:
+            for epoch, batch, loss, accuracy in points:
+                self.epoch, self.batch = epoch, batch + 1
+                self.batches.append((epoch + (batch + 1) / self.steps_per_epoch, loss, accuracy))
+
+    def on_epoch(self, record):
+        with self._lock:
+            self.epoch_records.append(record)
+            self.epoch, self.batch = record["epoch"], 0
+
+    def on_end(self, status, reason):
+        with self._lock:
+            self.status, self.reason, self.ended = status, reason, time.time()
+
+    def snapshot(self):
+        """A plain dict copy: fraction done, seconds left, per-batch and per-epoch series."""
+        with self._lock:
+            total = (self.steps_per_epoch or 0) * self.epochs
+            done = (self.steps_per_epoch or 0) * self.epoch + self.batch
+            elapsed = (self.ended or time.time()) - self.started if self.started else 0.0
+            fraction = done / total if total else 0.0
+            return {
+                "run_id": self.run_id, "status": self.status, "reason": self.reason, "worker": self.worker,
+                "epoch": self.epoch, "epochs": self.epochs, "batch": self.batch,
+                "steps_per_epoch": self.steps_per_epoch, "fraction": min(fraction, 1.0),
+                "elapsed": elapsed,
+                "seconds_left": elapsed * (1 - fraction) / fraction if 0 < fraction < 1 else None,
+                "batches": list(self.batches), "epoch_records": list(self.epoch_records),
+            }
+
+
+def _inside(folder, name):
+    """`folder / name` for a file a worker sent, refusing any name that leaves the run's folder."""
+    path = (folder / name).resolve()
+    if not path.is_relative_to(folder.resolve()):
+        raise RunError(f"A worker sent a file outside its run folder ({name!r}); it was not written.")
+    return path
+
+
+class JobManager:
+    def __init__(self, runs_dir=None):
+        self.store = RunStore(runs_dir)
+        self._lock = threading.Lock()
+        self._progress = {}  # run_id -> Progress, for every run this manager has submitted
+        self._futures = {}  # run_id -> distributed.Future, while active
+        self._shared = set()  # datasets sent to a lab's scheduler for workers without a copy
+        self._stopping = set()  # runs whose stop was asked for here
+
+    @property
+    def max_jobs(self):
+        """Trainings the workers take at once."""
+        return max(1, cluster.training_capacity(cluster.training_client()))
+
+    def submit(self, dataset, arch, hparams=None, *, preset=None, **training):
+        """Check the config, create the run folder and queue the run. Returns the run id at once.
+        `preset` names the preset it came from (`prepare` finds its runs by it)."""
+        config = make_config(dataset, arch, hparams, preset=preset, **training)
+        client = cluster.training_client()  # an unreachable scheduler is refused before a folder exists
+        lab = client.cluster is None
+        if lab:
+            self._share(client, dataset)
+        run_id = self.store.create(config)
+        with self._lock:
+            self._progress[run_id] = Progress(run_id, config["training"]["epochs"])
+            self._futures[run_id] = client.submit(
+                worker.run, "train_task", run_id, config, None if lab else cluster.local_data_env(), key=f"train-{run_id}",
+                resources={"train": 1}, pure=False, retries=0)
+        threading.Thread(target=self._follow, args=(run_id, client), name=f"follow-{run_id}", daemon=True).start()
+        return run_id
+
+    def sweep(self, dataset, arch, name, values, hparams=None, **training):
+        """Queue one run per value of one setting (a training option or an architecture
+        hyperparameter); everything else is the same. Returns their run ids, in order."""
+        if len(values) < 2:
+            raise ParamError("A sweep needs at least two values, e.g. learning_rate=1e-4,1e-3,1e-2.")
+        is_training = name in {spec.name for spec in TRAINING_HPARAMS}
+        configs = []
+        for value in values:  # every config is checked before any run is queued
+            run_training = {**training, name: value} if is_training else training
+            run_hparams = hparams if is_training else {**(hparams or {}), name: value}
+            make_config(dataset, arch, run_hparams, **run_training)
+            configs.append((run_hparams, run_training))
+        return [self.submit(dataset, arch, h, **t) for h, t in configs]
+
+    def _share(self, client, dataset):
+        # Lab workers that have the dataset use their own copy; the others fetch this one.
+        if (client.id, dataset) in self._shared:  # once per connection: a new scheduler has none
+            return
+        future = client.scatter(load_dataset(dataset), hash=False)
+        client.publish_dataset(future, name=shared_data_name(dataset), override=True)
+        self._shared.add((client.id, dataset))
+
+    # ---- what the worker sends ---------------------------------------------------------------
+
+    def _follow(self, run_id, client):
+        """Write the worker's messages into the server's run folder until the run ends."""
+        progress, future = self._progress[run_id], self._futures[run_id]
+        queue = Queue(names(run_id)["queue"], client=client)
+        lost_since = None
+        while True:
+            messages = cluster.take_messages(queue)
+            for message in messages or ():
+                self._handle_safely(run_id, progress, message)
+            if messages is None:  # the scheduler is unreachable
+                lost_since = lost_since or time.monotonic()
+                if time.monotonic() - lost_since > LOST_SCHEDULER_SECONDS:
+                    self._end(run_id, progress, "interrupted", self._lost_reason())
+                    return
+            else:
+                lost_since = None
+            if future.done():
+                for message in cluster.take_messages(queue) or ():
+                    self._handle_safely(run_id, progress, message)
+                self._finish(run_id, progress, future)
+                return
+            time.sleep(POLL_SECONDS)
+
+    def _handle_safely(self, run_id, progress, message):
+        try:
+            self._handle(run_id, progress, message)
+        except RunError:
+            pass  # the run was deleted or the folder is unwritable: the final status says so
+
+    def _handle(self, run_id, progress, message):
+        kind = message["kind"]
+        if kind == "start":
+            self.store.set_status(run_id, "running", worker=message["worker"])
+            progress.on_start(message["info"], message["worker"])
+        elif kind == "batches":
+            progress.on_batches(message["points"])
+        elif kind == "epoch":
+            folder = self.store.path(run_id)
+            for name, data in message["files"].items():  # models first: an epoch listed has its checkpoint
+                write_bytes(_inside(folder, name), data)
+            write_json(folder / HISTORY, message["history"])
+            self.store.set_status(run_id, "running", epochs_completed=message["record"]["epoch"])
+            progress.on_epoch(message["record"])
+
+    def _finish(self, run_id, progress, future):
+        try:
+            result = future.result()
+        except Exception as exc:  # taken off the queue, the worker died, or the scheduler went away
+            if future.status == "cancelled" and run_id in self._stopping:
+                self._end(run_id, progress, "stopped", "Stopped before it started.")
+            elif future.status == "cancelled":  # the client gave up on a lost scheduler
+                self._end(run_id, progress, "interrupted", self._lost_reason())
+            else:
+                self._end(run_id, progress, "interrupted", f"{INTERRUPTED} ({type(exc).__name__})")
+            return
+        folder = self.store.path(run_id)
+        try:
+            for name, data in result["files"].items():
+                write_bytes(_inside(folder, name), data)
+        except RunError as exc:
+            result = dict(result, status="failed", reason=str(exc))
+        record = result.get("record", {})
+        extra = {k: record[k] for k in ("epochs_completed", "best_epoch", "train_seconds",
+                                        "images_per_second", "peak_rss_mb", "dtype_policy") if k in record}
+        self._end(run_id, progress, result["status"], result["reason"], worker=result.get("worker"), **extra)
+
+    def _end(self, run_id, progress, status, reason, **extra):
+        try:
+            self.store.set_status(run_id, status, reason, **extra)
+        except RunError:
+            pass  # deleted or unwritable meanwhile; the live view still ends
+        progress.on_end(status, reason)
+        with self._lock:
+            self._futures.pop(run_id, None)
+
+    def _lost_reason(self):
+        address = cluster.scheduler_address()
+        where = f"the Dask scheduler at {address} ({cluster.SCHEDULER_ENV})" if address else "the local workers"
+        return f"The connection to {where} was lost; the history and last checkpoint sent are kept."
+
+    # ---- what callers ask --------------------------------------------------------------------
+
+    def stop(self, run_id):
+        """Stop a run at its next batch, or take it off the queue. Returns True if it was active."""
+        self.store.require(run_id)
+        with self._lock:
+            future = self._futures.get(run_id)
+        if future is None and self.store.status(run_id)["status"] not in ACTIVE:
+            return False
+        try:
+            Event(names(run_id)["stop"], client=cluster.training_client()).set()
+        except Exception as exc:
+            raise RunError(f"Cannot reach the workers to stop run {run_id} ({type(exc).__name__}).") from None
+        if future is not None and self._progress[run_id].snapshot()["status"] == "queued":
+            self._stopping.add(run_id)
+            future.cancel()
+        return True
+
+    def progress(self, run_id):
+        """A snapshot of a run's progress; for runs of other processes, rebuilt from its folder."""
+        with self._lock:
+            live = self._progress.get(run_id)
+        if live is not None:
+            snap = live.snapshot()
+            return dict(snap, queue_position=self.queue_position(run_id) if snap["status"] == "queued" else None)
+        status, history = self.store.status(run_id), self.store.history(run_id)
+        config = self.store.config(run_id)
+        epochs = history.get("epochs", [])
+        return {"run_id": run_id, "status": status["status"], "reason": status.get("reason", ""),
+                "worker": status.get("worker"), "epoch": len(epochs), "epochs": config["training"]["epochs"],
+                "batch": 0, "steps_per_epoch": None, "fraction": len(epochs) / config["training"]["epochs"],
+                "elapsed": status.get("train_seconds") or 0.0, "seconds_left": None,
+                "batches": batch_series(history), "epoch_records": epochs,
+                "queue_position": self.queue_position(run_id) if status["status"] == "queued" else None}
+
+    def queued(self):
+        """Run ids waiting for a worker, first in line first (every process's, from the runs folder)."""
+        waiting = {r: record for r, record in self.store.statuses().items() if record["status"] == "queued"}
+        return sorted(waiting, key=lambda r: waiting[r].get("created", 0))
+
+    def queue_position(self, run_id):
+        """1 for the next run to start, None for a run that is not waiting."""
+        waiting = self.queued()
+        return waiting.index(run_id) + 1 if run_id in waiting else None
+
+    def active(self):
+        """Run ids that are running or queued, in this process and (through the folder) in others."""
+        with self._lock:
+            mine = list(self._futures)
+        others = [r for r, record in self.store.statuses().items() if record["status"] in ACTIVE and r not in mine]
+        return mine + others
+
+    def wait(self, run_id, timeout=None, poll=0.1):
+        """Block until the run is no longer queued or running (for the CLI and tests)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._lock:
+                mine = run_id in self._futures
+            if not mine and self.store.status(run_id)["status"] not in ACTIVE:
+                return self.store.status(run_id)
+            if deadline is not None and time.monotonic() > deadline:
+                raise RunError(f"Run {run_id} did not finish within {timeout} s.")
+            time.sleep(poll)

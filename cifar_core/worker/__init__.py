@@ -1,0 +1,15 @@
+"""Runs in the Dask worker processes: the only package that imports TensorFlow or Keras.
+
+The server never imports its modules. It submits `run(task, *args)`, naming a function of
+`cifar_core.worker.tasks`, and speaks to a running training through the Dask objects of `cifar_core.protocol`.
+Importing this package loads nothing else.
+"""
+
+def run(task, *args):
+    """Run the task `cifar_core.worker.tasks.<task>` in this worker process (what the server submits)."""
+    from cifar_core.process import configure_process
+    configure_process()  # before TensorFlow loads, with the import below
+    from cifar_core.worker import tasks
+    if task not in tasks.TASKS:
+        raise ValueError(f"Unknown worker task {task!r}; the tasks are {', '.join(sorted(tasks.TASKS))}.")
+    return tasks.TASKS[task](*args)

@@ -1,0 +1,409 @@
+"""AppTest: every page renders, with no runs and with a finished run; start/stop, matrix, feature maps."""
+
+import io
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+from PIL import Image
+from support import ROOT, image_captions, open_app, texts, wait_for_estimate
+
+PAGES = ["pages/home.py", "pages/data.py", "pages/train.py", "pages/evaluate.py", "pages/feature_maps.py"]
+TIMEOUT = 240  # the first page that imports TensorFlow takes a while
+
+
+@pytest.mark.parametrize("page", [None, *PAGES])
+def test_every_page_renders_with_no_runs(page, tmp_path, monkeypatch):
+    at = open_app(tmp_path / "runs", monkeypatch, page)
+    if page in ("pages/evaluate.py", "pages/feature_maps.py"):
+        assert "Train a model first" in texts(at)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_with_a_finished_run(page, trained_run, monkeypatch):
+    store, run_id = trained_run
+    open_app(store.root, monkeypatch, page)
+
+
+def test_data_page_filters_and_enlarges(tmp_path, monkeypatch):
+    at = open_app(tmp_path, monkeypatch, "pages/data.py")
+    at.selectbox(key="data_dataset").set_value("digits").run()
+    at.multiselect(key="data_classes").set_value(["3"]).run()
+    at.slider(key="data_grid").set_value(4).run()
+    assert not at.exception and "Ready: 1,437 training" in texts(at)
+    assert sum(c.startswith("3 #") for c in image_captions(at)) == 16
+    shown = at.selectbox(key="data_selected").options
+    assert len(shown) == 16 and all("· 3" in option for option in shown), shown
+    at.button(key="data_reshuffle").click().run()
+    assert at.selectbox(key="data_selected").options != shown and not at.exception
+
+
+def test_the_server_never_imports_tensorflow(tmp_path):
+    """Every page used with a run that trains and then finishes, in a fresh process: TensorFlow and
+    Keras stay on the workers."""
+    runs = str(tmp_path / "runs")
+    code = textwrap.dedent(f"""
+        import os, sys, time
+        os.environ["CIFAR_CORE_RUNS"] = {runs!r}
+        from streamlit.testing.v1 import AppTest
+        at = AppTest.from_file("app.py", default_timeout=240).run()
+        for page in ("pages/data.py", "pages/train.py"):
+            at.switch_page(page).run()
+            assert not at.exception, page
+        at.selectbox(key="train_dataset").set_value("digits").run()
+        at.number_input(key="train_epochs").set_value(2).run()
+        at.multiselect(key="train_augment").set_value(["flip"]).run()  # the augmentation preview
+        at.button(key="train_start").click().run()
+        from pages.shared import get_manager
+        manager = get_manager({runs!r})
+        run_id = at.session_state["train_run_id"]
+        while manager.progress(run_id)["status"] in ("queued", "running"):
+            at.run()  # watching it
+            time.sleep(1)
+        for page in ("pages/evaluate.py", "pages/feature_maps.py", "pages/home.py"):
+            at.switch_page(page).run()
+            assert not at.exception, (page, [e.value for e in at.exception])
+        mapped = open("/proc/self/maps").read()
+        print("IMPORTED", [m for m in ("tensorflow", "keras") if m in sys.modules], "libtensorflow" in mapped,
+              manager.store.status(run_id)["status"])
+        """)
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    line = [s for s in out.stdout.splitlines() if s.startswith("IMPORTED")]
+    assert line == ["IMPORTED [] False completed"], (out.stdout[-2000:], out.stderr[-3000:])
+
+
+def test_missing_dataset_says_what_to_do(tmp_path, monkeypatch, offline_cache):
+    at = open_app(tmp_path, monkeypatch, "pages/data.py")
+    assert "CIFAR-10 is not on this machine" in texts(at) and "Digits (offline)" in texts(at)
+    at.button(key="data_download").click().run()
+    deadline = time.monotonic() + 30
+    while "Cannot download" not in texts(at) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        at.run()
+    assert not at.exception and "Cannot download" in texts(at)
+
+
+def test_start_and_stop_a_run_from_the_train_page(tmp_path, monkeypatch):
+    at = open_app(tmp_path, monkeypatch, "pages/train.py")
+    at.selectbox(key="train_dataset").set_value("digits").run()
+    at.selectbox(key="train_arch").set_value("dropout_cnn").run()
+    assert "parameters for 8×8×1 images" in " ".join(e.label for e in at.expander)
+    at.number_input(key="train_epochs").set_value(50).run()
+    at.number_input(key="train_batch_size").set_value(8).run()
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    run_id = at.session_state["train_run_id"]
+    from pages.shared import get_manager
+    manager = get_manager(str(tmp_path))
+    deadline = time.monotonic() + 120
+    while manager.progress(run_id)["status"] != "running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    at.run()
+    assert f"Run {run_id}" in texts(at)
+    at.button(key="train_stop").click().run()
+    assert manager.wait(run_id, timeout=120)["status"] == "stopped"
+    at.run()
+    assert not at.exception and "stopped" in texts(at)
+    assert at.dataframe(key="train_runs_table") is not None
+    at.switch_page("pages/evaluate.py").run()  # a stopped run keeps its checkpoint: it can be evaluated
+    assert not at.exception and at.selectbox(key="eval_run").value == run_id
+    assert at.metric[0].label == "Test accuracy"
+
+
+def test_a_diverging_run_fails_and_the_app_carries_on(tmp_path, monkeypatch):
+    at = open_app(tmp_path, monkeypatch)
+    # Beyond the slider's stops (1e-5 … 0.3), as a preset or the command line may set it: the slider
+    # gives the value a stop of its own.
+    at.session_state["train_learning_rate"] = 10.0
+    at.switch_page("pages/train.py").run()
+    assert not at.exception and at.select_slider(key="train_learning_rate").value == 10.0
+    at.selectbox(key="train_dataset").set_value("digits").run()
+    # seed_cnn, as in test_training: batch norm (fast_cnn, the default) can keep a rate of 10 finite.
+    at.selectbox(key="train_arch").set_value("seed_cnn").run()
+    at.selectbox(key="train_optimizer").set_value("sgd").run()
+    at.selectbox(key="train_lr_schedule").set_value("constant").run()
+    at.selectbox(key="train_precision").set_value("float32").run()  # bfloat16 can stay finite at chance level
+    at.number_input(key="train_batch_size").set_value(64).run()
+    at.number_input(key="train_epochs").set_value(3).run()
+    at.button(key="train_start").click().run()
+    run_id = at.session_state["train_run_id"]
+    from pages.shared import get_manager
+    get_manager(str(tmp_path)).wait(run_id, timeout=120)
+    at.run()
+    assert not at.exception
+    assert get_manager(str(tmp_path)).store.status(run_id)["status"] == "failed"
+    assert "learning rate is probably too high" in " ".join(e.value for e in at.error)
+    at.switch_page("pages/home.py").run()
+    assert not at.exception
+
+
+def test_preset_fills_the_form(tmp_path, monkeypatch):
+    at = open_app(tmp_path, monkeypatch, "pages/train.py")
+    at.number_input(key="train_label_smoothing").set_value(0.2).run()
+    at.selectbox(key="train_preset").set_value("dropout_cnn_full").run()
+    assert not at.exception
+    assert at.selectbox(key="train_arch").value == "dropout_cnn"
+    assert at.selectbox(key="train_optimizer").value == "rmsprop"
+    assert at.select_slider(key="train_learning_rate").value == 1e-4
+    assert at.number_input(key="train_epochs").value == 30
+    assert at.number_input(key="train_dropout_cnn_dropout").value == 0.4
+    assert at.number_input(key="train_label_smoothing").value == 0.0  # not the preset's: back to its default
+    at.selectbox(key="train_preset").set_value("fast").run()
+    assert at.selectbox(key="train_arch").value == "fast_cnn" and at.toggle(key="train_tta").value
+    assert at.number_input(key="train_fast_cnn_width").value == 0.5
+
+
+def test_a_class_preset_is_fitted_to_its_time_budget(tmp_path, monkeypatch, cifar_sample):
+    from cifar_core.config.presets import PRESETS
+    monkeypatch.setenv("CIFAR10_PATH", str(cifar_sample))
+    at = open_app(tmp_path, monkeypatch, "pages/train.py")
+    at.selectbox(key="train_preset").set_value("plain_cnn").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="train_arch").value == "seed_cnn"
+    epochs = at.number_input(key="train_epochs").value
+    assert 3 <= epochs <= PRESETS["plain_cnn"]["values"]["epochs"]
+    assert "Fitted to 4 min" in texts(at)
+    wait_for_estimate(at)
+
+
+def test_out_of_range_settings_give_a_message(tmp_path, monkeypatch):
+    at = open_app(tmp_path, monkeypatch, "pages/train.py")
+    at.selectbox(key="train_dataset").set_value("digits").run()
+    at.number_input(key="train_train_size").set_value(20).run()
+    at.number_input(key="train_batch_size").set_value(64).run()
+    at.button(key="train_start").click().run()
+    assert not at.exception and "batch size must be between 1 and 20" in texts(at).lower().replace("_", " ")
+
+
+def test_evaluate_page_matrix_and_cells(trained_run, monkeypatch):
+    store, run_id = trained_run
+    at = open_app(store.root, monkeypatch, "pages/evaluate.py")
+    assert at.metric[0].label == "Test accuracy"
+    at.selectbox(key="eval_true").set_value("3").run()
+    at.selectbox(key="eval_pred").set_value("3").run()
+    assert "test images of **3** predicted as **3** (correct)" in texts(at)
+    at.toggle(key="eval_normalize").set_value(True).run()
+    at.toggle(key="eval_only_wrong").set_value(True).run()
+    assert not at.exception
+
+
+def test_run_in_the_address_is_checked(trained_run, monkeypatch):
+    store, run_id = trained_run
+    at = open_app(store.root, monkeypatch, "pages/evaluate.py", query={"run": "../../etc"})
+    assert "refused" in texts(at)
+    at = open_app(store.root, monkeypatch, "pages/evaluate.py", query={"run": run_id})
+    assert at.selectbox(key="eval_run").value == run_id
+
+
+def png_bytes(mode="RGB", size=(64, 48)):
+    buf = io.BytesIO()
+    Image.new(mode, size, "red" if mode != "L" else 90).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_feature_maps_for_a_test_image_and_an_upload(trained_run, monkeypatch):
+    store, run_id = trained_run
+    at = open_app(store.root, monkeypatch, "pages/feature_maps.py")
+    assert "**block1_conv1** — Conv2D, 8×8×32" in texts(at)
+    at.selectbox(key="fm_hist_layer").set_value("dense1").run()
+    at.radio(key="fm_source").set_value("Upload a photo").run()
+    at.file_uploader(key="fm_upload").upload("photo.png", png_bytes("RGBA"), "image/png")
+    at.run()
+    assert not at.exception and "your photo photo.png, as the model sees it (8×8)" in image_captions(at)
+    assert "**block3_pool** — MaxPooling2D, 1×1×128 (first 64 channels)" in texts(at)
+    at.file_uploader(key="fm_upload").set_value(("notes.png", b"not an image at all", "image/png"))
+    at.run()
+    assert not at.exception and "not an image" in texts(at)
+
+
+def test_a_mistake_opens_in_grad_cam(trained_run, monkeypatch):
+    store, run_id = trained_run
+    at = open_app(store.root, monkeypatch, "pages/evaluate.py")
+    at.toggle(key="eval_only_wrong").set_value(True).run()
+    links = [link.proto for link in at.page_link if link.proto.label == "Why?"]
+    assert links and all(link.page == "feature_maps" for link in links), links
+    query = dict(pair.split("=") for pair in links[0].query_string.split("&"))
+    assert query["run"] == run_id
+    at = open_app(store.root, monkeypatch, "pages/feature_maps.py", query=query)
+    index = int(query["image"])
+    assert at.radio(key="fm_source").value == "By index" and at.number_input(key="fm_index").value == index
+    captions = [c for c in image_captions(at) if c.startswith(("Predicted:", "True class:"))]
+    assert len(captions) == 2, captions  # a mistake: the predicted and the true class side by side
+    assert at.selectbox(key="fm_cam_layer").value == "block3_conv2"  # the last convolution
+    at.selectbox(key="fm_cam_layer").set_value("block1_conv1").run()
+    assert not at.exception and "Layer block1_conv1 sees the image as a 8×8 grid" in texts(at)
+    at = open_app(store.root, monkeypatch, "pages/feature_maps.py", query={"run": run_id, "image": "99999"})
+    assert "does not have" in texts(at)
+
+
+def test_the_time_lapse_slider_goes_back_to_before_training(trained_run, monkeypatch):
+    store, run_id = trained_run
+    at = open_app(store.root, monkeypatch, "pages/feature_maps.py")
+    slider = at.select_slider(key="fm_timelapse_epoch")
+    assert list(slider.options) == ["before training", "after epoch 1", "after epoch 2"]
+    assert "First-layer filters after epoch 2" in image_captions(at)
+    slider.set_value(0).run()
+    at.radio(key="fm_timelapse_image").set_value(3).run()
+    assert not at.exception and "First-layer filters before training" in image_captions(at)
+    assert "block1_conv1 before training" in image_captions(at)
+
+
+def test_start_refuses_an_out_of_range_value_and_names_it(tmp_path, monkeypatch):
+    from cifar_core.config.architectures import ARCHITECTURES
+    width = next(spec for spec in ARCHITECTURES["seed_cnn"].hparams if spec.name == "width")
+    at = open_app(tmp_path, monkeypatch, "pages/train.py")
+    at.selectbox(key="train_dataset").set_value("digits").run()
+    at.number_input(key="train_epochs").set_value(600).run()
+    at.number_input(key="train_seed_cnn_width").set_value(9.0).run()
+    errors = [e.value for e in at.error]
+    assert "Epochs must be between 1 and 500, got 600." in errors
+    assert f"{width.title} must be between 0.25 and 4, got 9.0." in errors
+    assert at.button(key="train_start").disabled
+    at.number_input(key="train_epochs").set_value(2).run()
+    at.number_input(key="train_seed_cnn_width").set_value(0.5).run()
+    assert not at.error and not at.button(key="train_start").disabled
+
+
+def test_evaluate_opens_on_the_newest_completed_run(trained_run, tmp_path, monkeypatch):
+    import shutil
+
+    from cifar_core.runs.store import RunStore
+    store, run_id = trained_run
+    runs = RunStore(tmp_path / "runs")
+    completed = "20000101-000000-seed_cnn-aaaaaa"  # older than the stopped run below
+    stopped = "29991231-235959-seed_cnn-bbbbbb"
+    for new_id in (completed, stopped):
+        shutil.copytree(store.path(run_id), runs.path(new_id))
+    runs.set_status(stopped, "stopped", "Stopped by request during epoch 1.")
+    at = open_app(runs.root, monkeypatch, "pages/evaluate.py")
+    assert at.selectbox(key="eval_run").value == completed
+    assert [r["run_id"] for r in runs.list()] == [stopped, completed]  # the stopped run is newer
+    # A cell's images: its count, and 30 at most a page.
+    cells = runs.evaluation(completed, runs.model_stamp(completed))["cells"]
+    size, true, pred = max((len(cell), t, p) for t, row in enumerate(cells) for p, cell in enumerate(row))
+    at.selectbox(key="eval_true").set_value(str(true)).run()
+    at.selectbox(key="eval_pred").set_value(str(pred)).run()
+    assert f"**{size}** test images of **{true}** predicted as **{pred}**" in texts(at)
+    shown = [c for c in image_captions(at) if c.startswith("#")]
+    assert len(shown) == min(size, 30)
+
+
+def test_a_sweep_from_the_train_page(tmp_path, monkeypatch):
+    at = open_app(tmp_path, monkeypatch, "pages/train.py")
+    at.selectbox(key="train_dataset").set_value("digits").run()
+    at.number_input(key="train_epochs").set_value(1).run()
+    at.number_input(key="train_train_size").set_value(200).run()
+    at.selectbox(key="train_sweep_name").set_value("batch_size").run()
+    at.text_input(key="train_sweep_values_batch_size").input("16,64").run()
+    at.button(key="train_sweep_start").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    run_ids = at.session_state["train_sweep"]
+    from pages.shared import get_manager
+    manager = get_manager(str(tmp_path))
+    for run_id in run_ids:
+        assert manager.wait(run_id, timeout=240)["status"] == "completed"
+    assert [manager.store.config(r)["training"]["batch_size"] for r in run_ids] == [16, 64]
+    at.run()
+    assert not at.exception and "Sweep of batch size: 2 runs" in " ".join(h.value for h in at.subheader)
+    at.text_input(key="train_sweep_values_batch_size").input("16").run()
+    at.button(key="train_sweep_start").click().run()
+    assert "needs at least two different values" in texts(at) and len(manager.store.list()) == 2
+
+
+WIDGETS = ("number_input", "selectbox", "multiselect", "select_slider", "toggle", "text_input", "button", "radio",
+           "slider", "checkbox")
+
+
+def widgets(at):
+    return [w for kind in WIDGETS for w in getattr(at, kind)]
+
+
+def test_class_mode_hides_the_advanced_settings(tmp_path, monkeypatch):
+    at = open_app(tmp_path, monkeypatch, "pages/train.py")
+    at.selectbox(key="train_optimizer").set_value("sgd").run()
+    at.switch_page("pages/home.py").run()
+    assert at.toggle(key="home_class_mode").value is False
+    at.toggle(key="home_class_mode").set_value(True).run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    keys = {w.key for w in widgets(at)}
+    assert {"train_dataset", "train_arch", "train_epochs", "train_batch_size", "train_learning_rate",
+            "train_augment", "train_train_size", "train_preset", "train_fit_budget"} <= keys, keys
+    hidden = {"train_optimizer", "train_lr_schedule", "train_seed", "train_val_split", "train_patience",
+              "train_tta", "train_precision", "train_weight_decay", "train_seed_cnn_width"}
+    assert not hidden & keys
+    assert at.number_input(key="train_epochs").label == "Epochs (passes over the data)"
+    at.switch_page("pages/home.py").run()
+    at.toggle(key="home_class_mode").set_value(False).run()
+    at.switch_page("pages/train.py").run()
+    assert at.selectbox(key="train_optimizer").value == "sgd"  # kept while hidden
+
+
+def test_class_mode_from_the_address(tmp_path, monkeypatch):
+    at = open_app(tmp_path, monkeypatch, "pages/train.py", query={"mode": "class"})
+    assert at.session_state["class_mode"] is True
+    assert "train_optimizer" not in {w.key for w in widgets(at)}
+    at.switch_page("pages/home.py").run()
+    assert at.toggle(key="home_class_mode").value is True
+    at = open_app(tmp_path, monkeypatch, "pages/train.py", query={"mode": "full"})
+    assert at.session_state["class_mode"] is False and at.selectbox(key="train_optimizer")
+
+
+def test_widget_labels_are_words(tmp_path, monkeypatch):
+    """No snake_case on any widget, option or column a person reads, in class mode or not."""
+    at = open_app(tmp_path, monkeypatch, "pages/train.py")
+    for mode in (False, True):
+        at.session_state["class_mode"] = mode
+        at.run()
+        assert not at.exception
+        for w in widgets(at):
+            assert "_" not in w.label, (w.key, w.label)
+        for w in (*at.selectbox, *at.multiselect):
+            assert not [o for o in w.options if "_" in o], (w.key, w.options)
+    for page in PAGES:
+        at.switch_page(page).run()
+        assert not [w.label for w in widgets(at) if "_" in w.label], page
+
+
+def test_home_offers_ready_runs_on_evaluate_and_feature_maps(trained_run, tmp_path, monkeypatch):
+    import json
+    import shutil
+
+    from cifar_core.config.presets import PRESETS
+    from cifar_core.runs.store import RunStore, write_json
+    store, run_id = trained_run
+    runs = RunStore(tmp_path / "runs")
+    at = open_app(runs.root, monkeypatch)
+    assert "python -m cifar_core prepare" in texts(at)
+    older, newer = "20000101-000000-seed_cnn-aaaaaa", "20000102-000000-seed_cnn-bbbbbb"
+    for new_id in (older, newer):
+        shutil.copytree(store.path(run_id), runs.path(new_id))
+    config = json.loads((runs.path(older) / "config.json").read_text())
+    write_json(runs.path(older) / "config.json", {**config, "preset": "plain_cnn"})
+    at.run()
+    assert not at.exception and PRESETS["plain_cnn"]["title"] in texts(at)
+    links = {(link.proto.page, link.proto.query_string) for link in at.page_link if link.proto.query_string}
+    assert {page for page, query in links if query == f"run={older}"} == {"evaluate", "feature_maps"}, links
+    # The link opens that run even where the tab had chosen another one before.
+    at = open_app(runs.root, monkeypatch, "pages/evaluate.py")
+    assert at.selectbox(key="eval_run").value == newer
+    at.query_params["run"] = older
+    at.run()
+    assert not at.exception and at.selectbox(key="eval_run").value == older
+
+
+def test_the_train_page_estimates_the_time_and_fits_a_budget(tmp_path, monkeypatch):
+    monkeypatch.setenv("CIFAR_CORE_TIMINGS", str(tmp_path / "timings.json"))  # nothing measured yet
+    at = open_app(tmp_path, monkeypatch, "pages/train.py")
+    at.selectbox(key="train_dataset").set_value("digits").run()  # measures a few batches, for real
+    assert not at.exception and "Measuring a few batches on this machine" in texts(at)  # in the background
+    wait_for_estimate(at)
+    at.number_input(key="train_epochs").set_value(500).run()
+    at.number_input(key="train_budget_minutes").set_value(0.5).run()
+    at.button(key="train_fit_budget").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    epochs, size = at.number_input(key="train_epochs").value, at.number_input(key="train_train_size").value
+    assert epochs < 500 or size is not None, (epochs, size)
+    assert "Fitted to 30 s" in texts(at)

@@ -1,0 +1,93 @@
+"""Helpers shared by the tests: small archives in the official CIFAR-10 format, where the real sample
+lives, and the AppTest helpers of the page tests."""
+
+import io
+import pickle
+import tarfile
+import time
+from pathlib import Path
+
+import numpy as np
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT.parent / "shared" / "data" / "cifar-10-python-subset.tar.gz"
+CLASS_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+def cifar_batch(n, seed):
+    """One batch dict as the official files hold it: bytes keys, uint8 (n, 3072) rows."""
+    rng = np.random.default_rng(seed)
+    return {b"batch_label": b"test batch", b"labels": [int(i % 10) for i in range(n)],
+            b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8)}
+
+
+def write_cifar(path, n=20, folder=False, skip=(), replace=None, order=None):
+    """Write a CIFAR-10 archive (or extracted folder) in the official layout; return its path.
+
+    `order` lists the member names in the order the archive holds them."""
+    members = {"batches.meta": {b"label_names": [c.encode() for c in CLASS_NAMES],
+                                b"num_cases_per_batch": n, b"num_vis": 3072}}
+    for i in range(1, 6):
+        members[f"data_batch_{i}"] = cifar_batch(n, i)
+    members["test_batch"] = cifar_batch(n, 99)
+    raw = {name: pickle.dumps(value, protocol=2) for name, value in members.items() if name not in skip}
+    raw.update(replace or {})
+    if order:
+        raw = {name: raw[name] for name in order}
+    path = Path(path)
+    if folder:
+        target = path / "cifar-10-batches-py"
+        target.mkdir(parents=True)
+        for name, data in raw.items():
+            (target / name).write_bytes(data)
+        return path
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in raw.items():
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+APP_TIMEOUT = 240  # the first page that asks the inspection worker waits for TensorFlow to load
+
+
+def open_app(runs_dir, monkeypatch, page=None, query=None):
+    monkeypatch.setenv("CIFAR_CORE_RUNS", str(runs_dir))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=APP_TIMEOUT)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def image_captions(at):
+    found = []
+
+    def walk(node):
+        for child in getattr(node, "children", {}).values():
+            if getattr(child, "type", None) == "image":
+                found.extend(img.caption for img in child.proto.imgs)
+            walk(child)
+    walk(at._tree)
+    return found
+
+
+def texts(at):
+    return " ".join(str(e.value) for kind in ("markdown", "info", "error", "warning", "success", "caption")
+                    for e in getattr(at, kind))
+
+
+def wait_for_estimate(at, seconds=120):
+    """Rerun until the time estimate, measured in the background, is on the page (AppTest does not
+    tick the line's timer)."""
+    for _ in range(seconds):
+        if "Estimated time on this machine: **about" in texts(at):
+            return
+        time.sleep(1)
+        at.run()
+        assert not at.exception
+    raise AssertionError(texts(at))

@@ -1,0 +1,77 @@
+import numpy as np
+import pytest
+
+from cifar_core.config.architectures import ARCHITECTURES, check_hparams
+from cifar_core.data.images import tile_channels
+from cifar_core.errors import DataError, ParamError
+from cifar_core.worker.inspection import feature_layers, feature_maps
+from cifar_core.worker.models import build_model, layer_table
+
+NO_DOWNLOAD = {"vgg16_transfer": {"weights": "none"}}
+
+
+@pytest.mark.parametrize("arch", list(ARCHITECTURES))
+@pytest.mark.parametrize("shape", [(32, 32, 3), (28, 28, 1), (8, 8, 1)])
+def test_every_architecture_builds_trains_and_shows_feature_maps(arch, shape):
+    model = build_model(arch, shape, 10, NO_DOWNLOAD.get(arch))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (8, *shape)).astype(np.float32)
+    y = rng.integers(0, 10, 8)
+    history = model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    assert model.output.shape[-1] == 10
+    maps = feature_maps(model, x[0].astype(np.uint8))
+    assert [m["name"] for m in maps] == feature_layers(model) and len(maps) >= 4
+    for m in maps:
+        assert m["values"].shape == m["shape"] and tile_channels(m["values"]).dtype == np.uint8
+
+
+def test_layer_names_are_readable():
+    names = [row["name"] for row in layer_table(build_model("bn_cnn", (32, 32, 3), 10))]
+    assert names[:5] == ["image", "standardize", "block1_conv1", "block1_bn1", "block1_relu1"]
+    assert "block3_pool" in names and names[-1] == "predictions"
+
+
+def test_standardisation_lives_in_the_model():
+    mean, variance = np.array([100.0, 110.0, 120.0]), np.array([400.0, 900.0, 1600.0])
+    model = build_model("seed_cnn", (32, 32, 3), 10, mean=mean, variance=variance)
+    x = np.full((1, 32, 32, 3), [120.0, 140.0, 160.0], np.float32)
+    out = model.get_layer("standardize")(x)
+    assert np.allclose(np.asarray(out)[0, 0, 0], [1.0, 1.0, 1.0], atol=1e-5)
+
+
+def test_vgg16_freezes_all_but_its_top_layers():
+    model = build_model("vgg16_transfer", (32, 32, 3), 10, {"weights": "none", "trainable_layers": 4})
+    vgg = [layer for layer in model.layers if layer.name.startswith("block")]
+    assert len(vgg) == 18 and not any(layer.trainable for layer in vgg[:-4]) and all(layer.trainable for layer in vgg[-4:])
+    assert model.get_layer("vgg_preprocess") is not None
+
+
+def test_vgg16_imagenet_weights_offline_is_a_clear_error(monkeypatch, tmp_path):
+    from keras.src.applications import vgg16
+    monkeypatch.setattr(vgg16, "WEIGHTS_PATH_NO_TOP", "http://127.0.0.1:9/vgg16_notop.h5")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    with pytest.raises(DataError, match="weights 'none'"):
+        build_model("vgg16_transfer", (32, 32, 3), 10, {"weights": "imagenet"})
+
+
+@pytest.mark.parametrize("arch, hparams, message", [
+    ("seed_cnn", {"width": 9}, "Width must be between 0.25 and 4"),
+    ("seed_cnn", {"dense_units": 0}, "Dense units must be between 8 and 4096"),
+    ("dropout_cnn", {"dropout": 1.5}, "Dropout rate must be between 0 and 0.9"),
+    ("vgg16_transfer", {"weights": "cifar"}, "Initial weights must be one of imagenet, none"),
+    ("vgg16_transfer", {"trainable_layers": 40}, "Trainable VGG16 layers must be between 0 and 18"),
+    ("seed_cnn", {"depth": 3}, "Unknown seed_cnn parameter"),
+    ("resnet", {}, "Unknown architecture 'resnet'"),
+])
+def test_out_of_range_hparams_are_refused(arch, hparams, message):
+    with pytest.raises(ParamError, match=message):
+        check_hparams(arch, hparams)
+
+
+def test_registry_describes_widgets():
+    for arch in ARCHITECTURES.values():
+        assert arch.description and arch.title
+        for spec in arch.hparams:
+            assert spec.help and spec.check(spec.default) == spec.default
