@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas  # noqa: F401
 import streamlit as st
 
+from cifar_core.data.folder_sets import import_configured_folders
 from cifar_core.process import configure_process
 from cifar_core.server import cluster
 
@@ -22,9 +23,16 @@ def start_workers():
     return True
 
 
+@st.cache_resource(show_spinner="Importing the server's image folders …")
+def import_image_folders():
+    """Once per server: the folders of CIFAR_CORE_IMAGE_FOLDERS become datasets (errors are shown on Data)."""
+    return import_configured_folders()
+
+
 def run():
     configure_process()  # caps malloc's arenas: the server runs many threads
     start_workers()
+    import_image_folders()
     st.set_page_config(page_title="CNN dashboard", page_icon="🧠", layout="wide")
     page = st.navigation([
         st.Page(PAGES / "home.py", title="Home", icon=":material/home:", default=True),

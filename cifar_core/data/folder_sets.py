@@ -30,13 +30,13 @@ from cifar_core.data.image_folder import (
     check_image_size,
     clean_text,
 )
+from cifar_core.data.parsed_cache import ARRAY_NAMES
 from cifar_core.data.splits import FOLDER_PREFIX, Dataset, DatasetInfo
 from cifar_core.errors import CoreError, DataError, ParamError
 
 FOLDERS_ENV = "CIFAR_CORE_IMAGE_FOLDERS"  # os.pathsep-separated folders or zips: datasets of the server
 UPLOADS_ENV = "CIFAR_CORE_UPLOADS"  # "off": the server takes no uploads
 CACHE_FOLDER = "cifar_core-uploads"
-ARRAYS = ("x_train", "y_train", "x_test", "y_test")
 LISTED = 50  # skipped files named in meta.json
 NAME = re.compile(re.escape(FOLDER_PREFIX) + r"[0-9a-f]{16}")
 
@@ -174,7 +174,7 @@ def _load(name, folder, progress=None):
     if meta is None:
         raise DataError(missing_message(name))
     try:
-        arrays = [np.load(folder / f"{array}.npy", mmap_mode="r", allow_pickle=False) for array in ARRAYS]
+        arrays = [np.load(folder / f"{array}.npy", mmap_mode="r", allow_pickle=False) for array in ARRAY_NAMES]
     except (OSError, ValueError) as exc:
         raise DataError(f"The cache of {name} in {folder} is damaged ({exc}). Delete that folder and import the "
                         "images again.") from None
@@ -194,10 +194,14 @@ def folder_info(name):
                        num_classes=len(meta["classes"]))
 
 
-def configured_folders():
-    """[(path, dataset name or None, error or None)] of FOLDERS_ENV, each imported once per process."""
-    found = []
-    for path in filter(None, (p.strip() for p in os.environ.get(FOLDERS_ENV, "").split(os.pathsep))):
+def _configured_paths():
+    return list(filter(None, (p.strip() for p in os.environ.get(FOLDERS_ENV, "").split(os.pathsep))))
+
+
+def import_configured_folders():
+    """Import each folder of FOLDERS_ENV once per process (the dashboard and the CLI call this as
+    they start; it may take a while for a big folder) and return `configured_folders()`."""
+    for path in _configured_paths():
         key = (path, str(cache_root()))
         with _configured_lock:
             if key not in _configured:
@@ -205,8 +209,14 @@ def configured_folders():
                     _configured[key] = (import_path(path)["name"], None)
                 except CoreError as exc:
                     _configured[key] = (None, str(exc))
-        found.append((path, *_configured[key]))
-    return found
+    return configured_folders()
+
+
+def configured_folders():
+    """[(path, dataset name or None, error or None)] of FOLDERS_ENV, as this process imported them.
+    A query: it imports nothing, and a folder not imported yet reads (path, None, None)."""
+    with _configured_lock:
+        return [(path, *_configured.get((path, str(cache_root())), (None, None))) for path in _configured_paths()]
 
 
 def folder_names():

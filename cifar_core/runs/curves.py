@@ -39,9 +39,16 @@ def history_csv(epochs):
     return out.getvalue()
 
 
+def fractional_epoch(epoch, batch, steps_per_epoch):
+    """Where a run is after batch `batch` (0-based) of epoch `epoch` (0-based), in epochs: the x axis
+    of every per-batch chart, live or from the history."""
+    return epoch + (batch + 1) / steps_per_epoch
+
+
 def batch_series(history):
     """Per-batch points of a run's history.json ([epoch, batch, loss, acc]) as
     (fractional epoch, loss, accuracy), for the same charts as the live view."""
     batches = history.get("batches", [])
-    steps_per_epoch = max((b[1] for b in batches), default=0) + 1
-    return [(e + (b + 1) / steps_per_epoch, loss, acc) for e, b, loss, acc in batches]
+    # Histories written before steps_per_epoch was recorded: the last batch kept is the epoch's last.
+    steps = history.get("steps_per_epoch") or max((b[1] for b in batches), default=0) + 1
+    return [(fractional_epoch(e, b, steps), loss, acc) for e, b, loss, acc in batches]

@@ -105,10 +105,10 @@ def _progress_callback(store, run_id, listener, stop_event, state, n_train, batc
 
     steps_per_epoch = math.ceil(n_train / batch_size)
     stride = max(1, math.ceil(steps_per_epoch / MAX_BATCH_POINTS))
-    history = {"epochs": [], "batches": []}
+    history = {"epochs": [], "batches": [], "steps_per_epoch": steps_per_epoch}
     folder = store.path(run_id)
 
-    class Progress(keras.callbacks.Callback):
+    class RunCallback(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
             state["epoch_start"] = time.perf_counter()
 
@@ -150,7 +150,7 @@ def _progress_callback(store, run_id, listener, stop_event, state, n_train, batc
             state["epoch"] = epoch + 1
             listener.on_epoch(record)
 
-    return Progress()
+    return RunCallback()
 
 
 def _new_state():

@@ -1,12 +1,13 @@
-"""Fixtures for the browser tests: skip where Chromium or the CIFAR-10 sample is absent; one browser."""
+"""Fixtures for the browser tests: skip where Chromium or the CIFAR-10 sample is absent; one browser, and
+one dashboard shared by every test that does not stop it."""
 
 from pathlib import Path
 
 import pytest
-from browser_support import ARTIFACTS, AXE, CHROMIUM, CHROMIUM_ARGS, SAMPLE
+from browser_support import ARTIFACTS, AXE, CHROMIUM, CHROMIUM_ARGS, SAMPLE, start_server, stop_server
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def e2e_env(tmp_path_factory):
     if not SAMPLE.is_file():
         pytest.skip(f"the real CIFAR-10 sample is absent ({SAMPLE})")
@@ -18,7 +19,7 @@ def e2e_env(tmp_path_factory):
     return tmp_path_factory.mktemp("e2e")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser(e2e_env):
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
@@ -26,3 +27,42 @@ def browser(e2e_env):
         yield browser
         browser.close()
     print(f"\nscreenshots in {ARTIFACTS}")
+
+
+class SharedServer:
+    """One `streamlit run app.py` for the session: each test's runs are the newest in its folder, and
+    each test reads only the part of the server's log written while it ran."""
+
+    def __init__(self, runs, log):
+        self.runs, self.log = runs, log
+        self.proc, self.url = start_server(runs, log)
+
+    def log_size(self):
+        return self.log.stat().st_size
+
+    def log_since(self, offset):
+        with open(self.log, "rb") as f:
+            f.seek(offset)
+            return f.read().decode(errors="replace")
+
+    def newest_run(self):
+        return max((p for p in self.runs.iterdir() if p.is_dir()), key=lambda p: p.name)
+
+
+@pytest.fixture(scope="session")
+def shared_server(e2e_env):
+    server = SharedServer(e2e_env / "runs-shared", ARTIFACTS / "server-shared.log")
+    yield server
+    stop_server(server.proc)
+
+
+@pytest.fixture
+def dashboard(shared_server, browser):
+    """The shared dashboard for one test: its pages are closed afterwards (an open Train page keeps
+    asking the server for updates), and the server logged no traceback or warning meanwhile."""
+    offset = shared_server.log_size()
+    yield shared_server
+    for context in browser.contexts:
+        context.close()
+    log = shared_server.log_since(offset)
+    assert "Traceback" not in log and "Session State API" not in log, log[-3000:]

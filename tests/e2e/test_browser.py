@@ -5,6 +5,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from browser_support import (
     ARTIFACTS,
     CLASSES,
@@ -22,178 +23,170 @@ from browser_support import (
 )
 from PIL import Image
 
+pytestmark = pytest.mark.slow  # a real server, Chromium and trainings
 
-def test_a_user_goes_through_every_page(browser, e2e_env, tmp_path):
-    proc, url = start_server(e2e_env / "runs-user", ARTIFACTS / "server-user.log")
-    try:
-        page = browser.new_page(viewport=VIEWPORT)
-        w = Watched(page, "user")
+
+def test_a_user_goes_through_every_page(browser, dashboard, tmp_path):
+    url = dashboard.url
+    page = browser.new_page(viewport=VIEWPORT)
+    w = Watched(page, "user")
+    page.goto(url)
+    page.get_by_role("heading", name="Convolutional networks on CIFAR-10").wait_for(timeout=60_000)
+    w.assert_clean()
+    w.audit("Home")
+    w.shot("1_home")
+
+    go(page, "Data")
+    page.get_by_text("Sample images").wait_for(timeout=60_000)
+    page.get_by_text(re.compile(r"Ready: 4,660 training")).wait_for()
+    wait_idle(page)
+    page.get_by_test_id("stImage").nth(36).wait_for(timeout=30_000)  # the 6×6 sample grid and the enlarged one
+    chart = page.locator(".js-plotly-plot").first
+    chart.scroll_into_view_if_needed()
+    chart.locator(".xtick").first.wait_for(timeout=30_000)
+    assert chart.locator(".xtick text").all_text_contents() == CLASSES  # the class-count bars
+    w.assert_clean()
+    w.audit("Data")
+    w.shot("2_data")
+
+    open_train(page)
+    start_run(page, 800, 2)
+    # The live view moves without a click: the progress text and the per-batch loss curve change.
+    page.get_by_text(re.compile(r"batch [1-9]\d*/\d+")).wait_for(timeout=120_000)
+    first, curve = progress_text(page), loss_curve(page)
+    page.wait_for_function("t => !document.body.innerText.includes(t)", arg=first, timeout=60_000)
+    page.wait_for_timeout(2_000)
+    assert progress_text(page) != first and loss_curve(page) != curve
+    w.shot("3_training")
+
+    go(page, "Data")  # leave while it trains, then come back
+    page.get_by_test_id("stImage").nth(36).wait_for(timeout=60_000)
+    page.wait_for_load_state("networkidle")
+    go(page, "Train")
+    page.get_by_text(re.compile(r"Run \d{8}-\d{6}-seed_cnn-\w+\*\* — |Run \d{8}")).first.wait_for(timeout=60_000)
+    page.get_by_text(re.compile(r"— completed")).wait_for(timeout=300_000)
+    wait_idle(page)
+    w.assert_clean()
+    w.audit("Train")
+    w.shot("4_trained")
+
+    go(page, "Evaluate")
+    page.get_by_text("Test accuracy", exact=True).wait_for(timeout=120_000)
+    wait_idle(page)
+    before = page.get_by_text(re.compile(r"^\d+ test images of")).inner_text()
+    # Click the cell (true cat, predicted dog) of the matrix: row 4, column 6 of 10.
+    matrix = page.locator(".js-plotly-plot").first
+    matrix.locator(".scatterlayer .points").first.wait_for(timeout=30_000)
+    matrix.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    area = matrix.locator(".nsewdrag").first.bounding_box()
+    page.mouse.click(area["x"] + area["width"] * 5.5 / 10, area["y"] + area["height"] * 3.5 / 10)
+    page.wait_for_function("t => !document.body.innerText.includes(t)", arg=before, timeout=30_000)
+    wait_idle(page)
+    assert "test images of cat predicted as dog" in page.inner_text("body")
+    w.assert_clean()
+    w.audit("Evaluate")
+    w.shot("5_evaluate")
+
+    # The fullest cell of the matrix: its images come 30 a page, and the count says so.
+    run_dir = dashboard.newest_run()
+    evaluation = json.loads((run_dir / "evaluation.json").read_text())
+    sizes = {(t, p): len(cell) for t, row in enumerate(evaluation["cells"]) for p, cell in enumerate(row)}
+    (true, pred), size = max(sizes.items(), key=lambda item: item[1])
+    assert size > 30, sizes  # 932 test images in 100 cells after a short run: one holds more than 30
+    for label, index in (("True class", true), ("Predicted class", pred)):
+        choose(page, label, CLASSES[index])
+        page.wait_for_timeout(400)
+        wait_idle(page)
+    page.get_by_text(f"{size} test images of {CLASSES[true]} predicted as {CLASSES[pred]}").wait_for()
+    page.get_by_text(f"Images 1–30 of {size}.").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Page 2", exact=True).click()
+    page.get_by_text(f"Images 31–{min(60, size)} of {size}.").wait_for(timeout=30_000)
+    wait_idle(page)
+    w.assert_clean()
+    w.shot("5b_cell_page_2")
+
+    go(page, "Feature maps")
+    page.get_by_text("block1_conv1").first.wait_for(timeout=120_000)
+    wait_idle(page)
+    w.assert_clean()
+    w.audit("Feature maps")
+    w.shot("6_feature_maps")
+    page.get_by_text("Upload a photo").click()
+    wait_idle(page)
+    buf = io.BytesIO()
+    photo = Image.new("RGB", (300, 200), (40, 120, 200))  # sky, a green field and a red roof
+    photo.paste((60, 160, 60), (0, 130, 300, 200))
+    photo.paste((200, 40, 30), (110, 70, 190, 130))
+    photo.save(buf, format="PNG")
+    page.locator('input[type="file"]').set_input_files(
+        {"name": "sky.png", "mimeType": "image/png", "buffer": buf.getvalue()})
+    page.get_by_text("your photo sky.png").wait_for(timeout=60_000)
+    wait_idle(page)
+    page.locator(".js-plotly-plot .gtitle", has_text="Top-5 predictions").wait_for(timeout=30_000)
+    page.get_by_text("block1_conv1").first.wait_for(timeout=60_000)  # the layers of the photo
+    w.assert_clean()
+    w.audit("Feature maps with a photo")
+    w.shot("7_upload")
+    # Every page was used with a trained run: the server process never loaded TensorFlow.
+    assert "libtensorflow" not in Path(f"/proc/{dashboard.proc.pid}/maps").read_text()
+
+
+def test_two_users_at_once(browser, dashboard):
+    url = dashboard.url
+    a = browser.new_context(viewport=VIEWPORT).new_page()
+    b = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+    wa, wb = Watched(a, "class_a"), Watched(b, "class_b")
+    for page in (a, b):
         page.goto(url)
-        page.get_by_role("heading", name="Convolutional networks on CIFAR-10").wait_for(timeout=60_000)
-        w.assert_clean()
-        w.audit("Home")
-        w.shot("1_home")
-
-        go(page, "Data")
-        page.get_by_text("Sample images").wait_for(timeout=60_000)
-        page.get_by_text(re.compile(r"Ready: 4,660 training")).wait_for()
-        wait_idle(page)
-        page.get_by_test_id("stImage").nth(36).wait_for(timeout=30_000)  # the 6×6 sample grid and the enlarged one
-        chart = page.locator(".js-plotly-plot").first
-        chart.scroll_into_view_if_needed()
-        chart.locator(".xtick").first.wait_for(timeout=30_000)
-        assert chart.locator(".xtick text").all_text_contents() == CLASSES  # the class-count bars
-        w.assert_clean()
-        w.audit("Data")
-        w.shot("2_data")
-
         open_train(page)
-        start_run(page, 800, 2)
-        # The live view moves without a click: the progress text and the per-batch loss curve change.
-        page.get_by_text(re.compile(r"batch [1-9]\d*/\d+")).wait_for(timeout=120_000)
-        first, curve = progress_text(page), loss_curve(page)
-        page.wait_for_function("t => !document.body.innerText.includes(t)", arg=first, timeout=60_000)
-        page.wait_for_timeout(2_000)
-        assert progress_text(page) != first and loss_curve(page) != curve
-        w.shot("3_training")
+    start_run(a, 600, 2)
 
-        go(page, "Data")  # leave while it trains, then come back
-        page.get_by_test_id("stImage").nth(36).wait_for(timeout=60_000)
-        page.wait_for_load_state("networkidle")
-        go(page, "Train")
-        page.get_by_text(re.compile(r"Run \d{8}-\d{6}-seed_cnn-\w+\*\* — |Run \d{8}")).first.wait_for(timeout=60_000)
-        page.get_by_text(re.compile(r"— completed")).wait_for(timeout=300_000)
+    # B opens Data while A trains, then Train: it sees A's run, live.
+    go(b, "Data")
+    b.get_by_test_id("stImage").nth(36).wait_for(timeout=60_000)
+    wait_idle(b)
+    b.wait_for_load_state("networkidle")  # B looks at the images before moving on
+    go(b, "Train")
+    b.get_by_text(re.compile(r"— running")).wait_for(timeout=60_000)
+    # B starts a run too: with one place, it waits in the queue and A's run carries on.
+    start_run(b, 300, 1, queued=True)
+    wb.shot("1_queued")
+    a.get_by_text(re.compile(r"— completed")).wait_for(timeout=300_000)
+    b.get_by_text(re.compile(r"— completed")).wait_for(timeout=300_000)
+    for page, w in ((a, wa), (b, wb)):
         wait_idle(page)
         w.assert_clean()
-        w.audit("Train")
-        w.shot("4_trained")
+    wa.shot("2_done")
+    wb.shot("2_done")
 
-        go(page, "Evaluate")
-        page.get_by_text("Test accuracy", exact=True).wait_for(timeout=120_000)
-        wait_idle(page)
-        before = page.get_by_text(re.compile(r"^\d+ test images of")).inner_text()
-        # Click the cell (true cat, predicted dog) of the matrix: row 4, column 6 of 10.
-        matrix = page.locator(".js-plotly-plot").first
-        matrix.locator(".scatterlayer .points").first.wait_for(timeout=30_000)
-        matrix.scroll_into_view_if_needed()
-        page.wait_for_timeout(500)
-        area = matrix.locator(".nsewdrag").first.bounding_box()
-        page.mouse.click(area["x"] + area["width"] * 5.5 / 10, area["y"] + area["height"] * 3.5 / 10)
-        page.wait_for_function("t => !document.body.innerText.includes(t)", arg=before, timeout=30_000)
-        wait_idle(page)
-        assert "test images of cat predicted as dog" in page.inner_text("body")
-        w.assert_clean()
-        w.audit("Evaluate")
-        w.shot("5_evaluate")
-
-        # The fullest cell of the matrix: its images come 30 a page, and the count says so.
-        (run_dir,) = [p for p in (e2e_env / "runs-user").iterdir() if p.is_dir()]
-        evaluation = json.loads((run_dir / "evaluation.json").read_text())
-        sizes = {(t, p): len(cell) for t, row in enumerate(evaluation["cells"]) for p, cell in enumerate(row)}
-        (true, pred), size = max(sizes.items(), key=lambda item: item[1])
-        assert size > 30, sizes  # 932 test images in 100 cells after a short run: one holds more than 30
-        for label, index in (("True class", true), ("Predicted class", pred)):
-            choose(page, label, CLASSES[index])
-            page.wait_for_timeout(400)
-            wait_idle(page)
-        page.get_by_text(f"{size} test images of {CLASSES[true]} predicted as {CLASSES[pred]}").wait_for()
-        page.get_by_text(f"Images 1–30 of {size}.").wait_for(timeout=30_000)
-        page.get_by_role("button", name="Page 2", exact=True).click()
-        page.get_by_text(f"Images 31–{min(60, size)} of {size}.").wait_for(timeout=30_000)
+    # A third run, watched from three tabs, while a fourth looks at feature maps of the first.
+    c = browser.new_context(viewport=VIEWPORT).new_page()
+    d = browser.new_context(viewport=VIEWPORT).new_page()
+    wc, wd = Watched(c, "class_c"), Watched(d, "class_d")
+    start_run(a, 1200, 8)  # long enough to outlast the feature maps below
+    for page in (b, c):
+        page.goto(url)  # a fresh look: b's Train page, idle since its run ended, is not ticking
+        open_train(page)
+        # Queued first while the worker takes it; on 2 busy cores that can take a while.
+        page.get_by_text(re.compile(r"— running")).wait_for(timeout=180_000)
+    before = [progress_text(page) for page in (a, b, c)]
+    d.goto(url)
+    go(d, "Feature maps")
+    d.get_by_text("block1_conv1").first.wait_for(timeout=60_000)
+    wait_idle(d)
+    d.locator('[data-testid="stSidebar"] .js-plotly-plot .gtitle', has_text="Top-5 predictions").wait_for(timeout=30_000)
+    assert c.get_by_text(re.compile(r"— running")).count()  # still training meanwhile
+    after = [progress_text(page) for page in (a, b, c)]
+    assert all(x != y for x, y in zip(before, after)), (before, after)  # every watcher's view moves
+    assert c.get_by_text(re.compile(r"Trained by worker \S+ on ")).count()
+    wd.assert_clean()
+    wd.shot("3_feature_maps_while_training")
+    wc.shot("3_watching")
+    c.get_by_text(re.compile(r"— completed")).wait_for(timeout=300_000)
+    for page, w in ((a, wa), (b, wb), (c, wc), (d, wd)):
         wait_idle(page)
         w.assert_clean()
-        w.shot("5b_cell_page_2")
-
-        go(page, "Feature maps")
-        page.get_by_text("block1_conv1").first.wait_for(timeout=120_000)
-        wait_idle(page)
-        w.assert_clean()
-        w.audit("Feature maps")
-        w.shot("6_feature_maps")
-        page.get_by_text("Upload a photo").click()
-        wait_idle(page)
-        buf = io.BytesIO()
-        photo = Image.new("RGB", (300, 200), (40, 120, 200))  # sky, a green field and a red roof
-        photo.paste((60, 160, 60), (0, 130, 300, 200))
-        photo.paste((200, 40, 30), (110, 70, 190, 130))
-        photo.save(buf, format="PNG")
-        page.locator('input[type="file"]').set_input_files(
-            {"name": "sky.png", "mimeType": "image/png", "buffer": buf.getvalue()})
-        page.get_by_text("your photo sky.png").wait_for(timeout=60_000)
-        wait_idle(page)
-        page.locator(".js-plotly-plot .gtitle", has_text="Top-5 predictions").wait_for(timeout=30_000)
-        page.get_by_text("block1_conv1").first.wait_for(timeout=60_000)  # the layers of the photo
-        w.assert_clean()
-        w.audit("Feature maps with a photo")
-        w.shot("7_upload")
-        # Every page was used with a trained run: the server process never loaded TensorFlow.
-        assert "libtensorflow" not in Path(f"/proc/{proc.pid}/maps").read_text()
-    finally:
-        stop_server(proc)
-    log = (ARTIFACTS / "server-user.log").read_text(errors="replace")
-    assert "Traceback" not in log and "Session State API" not in log, log[-3000:]  # no page logs warnings
-
-
-def test_two_users_at_once(browser, e2e_env):
-    proc, url = start_server(e2e_env / "runs-class", ARTIFACTS / "server-class.log")
-    try:
-        a = browser.new_context(viewport=VIEWPORT).new_page()
-        b = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
-        wa, wb = Watched(a, "class_a"), Watched(b, "class_b")
-        for page in (a, b):
-            page.goto(url)
-            open_train(page)
-        start_run(a, 600, 2)
-
-        # B opens Data while A trains, then Train: it sees A's run, live.
-        go(b, "Data")
-        b.get_by_test_id("stImage").nth(36).wait_for(timeout=60_000)
-        wait_idle(b)
-        b.wait_for_load_state("networkidle")  # B looks at the images before moving on
-        go(b, "Train")
-        b.get_by_text(re.compile(r"— running")).wait_for(timeout=60_000)
-        # B starts a run too: with one place, it waits in the queue and A's run carries on.
-        start_run(b, 300, 1, queued=True)
-        wb.shot("1_queued")
-        a.get_by_text(re.compile(r"— completed")).wait_for(timeout=300_000)
-        b.get_by_text(re.compile(r"— completed")).wait_for(timeout=300_000)
-        for page, w in ((a, wa), (b, wb)):
-            wait_idle(page)
-            w.assert_clean()
-        wa.shot("2_done")
-        wb.shot("2_done")
-
-        # A third run, watched from three tabs, while a fourth looks at feature maps of the first.
-        c = browser.new_context(viewport=VIEWPORT).new_page()
-        d = browser.new_context(viewport=VIEWPORT).new_page()
-        wc, wd = Watched(c, "class_c"), Watched(d, "class_d")
-        start_run(a, 1200, 8)  # long enough to outlast the feature maps below
-        for page in (b, c):
-            page.goto(url)  # a fresh look: b's Train page, idle since its run ended, is not ticking
-            open_train(page)
-            # Queued first while the worker takes it; on 2 busy cores that can take a while.
-            page.get_by_text(re.compile(r"— running")).wait_for(timeout=180_000)
-        before = [progress_text(page) for page in (a, b, c)]
-        d.goto(url)
-        go(d, "Feature maps")
-        d.get_by_text("block1_conv1").first.wait_for(timeout=60_000)
-        wait_idle(d)
-        d.locator('[data-testid="stSidebar"] .js-plotly-plot .gtitle', has_text="Top-5 predictions").wait_for(timeout=30_000)
-        assert c.get_by_text(re.compile(r"— running")).count()  # still training meanwhile
-        after = [progress_text(page) for page in (a, b, c)]
-        assert all(x != y for x, y in zip(before, after)), (before, after)  # every watcher's view moves
-        assert c.get_by_text(re.compile(r"Trained by worker \S+ on ")).count()
-        wd.assert_clean()
-        wd.shot("3_feature_maps_while_training")
-        wc.shot("3_watching")
-        c.get_by_text(re.compile(r"— completed")).wait_for(timeout=300_000)
-        for page, w in ((a, wa), (b, wb), (c, wc), (d, wd)):
-            wait_idle(page)
-            w.assert_clean()
-    finally:
-        stop_server(proc)
-    pid_maps = ARTIFACTS / "server-class.log"
-    assert "Traceback" not in pid_maps.read_text(errors="replace")
 
 
 def test_server_killed_mid_run_shows_interrupted_after_restart(browser, e2e_env):
@@ -225,4 +218,6 @@ def test_server_killed_mid_run_shows_interrupted_after_restart(browser, e2e_env)
         wait_idle(page)
         w.assert_clean()
     finally:
+        for context in browser.contexts:
+            context.close()
         stop_server(proc)

@@ -6,8 +6,8 @@ import json
 import re
 import zipfile
 
+import pytest
 from browser_support import (
-    ARTIFACTS,
     TITLES,
     VIEWPORT,
     Watched,
@@ -15,11 +15,11 @@ from browser_support import (
     go,
     open_train,
     set_number,
-    start_server,
-    stop_server,
     wait_idle,
 )
 from PIL import Image
+
+pytestmark = pytest.mark.slow  # a real server, Chromium and trainings
 
 COLOURS = {"red": (220, 30, 30), "green": (30, 200, 60), "blue": (40, 60, 220)}
 
@@ -39,109 +39,104 @@ def class_folders_zip(per_class=40):
     return buf.getvalue()
 
 
-def test_own_images_time_lapse_grad_cam_and_sharing(browser, e2e_env):
-    proc, url = start_server(e2e_env / "runs-explore", ARTIFACTS / "server-explore.log")
-    try:
-        page = browser.new_page(viewport=VIEWPORT, accept_downloads=True)
-        w = Watched(page, "explore", replaced_images=True)
-        page.goto(url)
-        page.get_by_role("heading", name="Convolutional networks on CIFAR-10").wait_for(timeout=60_000)
+def test_own_images_time_lapse_grad_cam_and_sharing(browser, dashboard):
+    url = dashboard.url
+    page = browser.new_page(viewport=VIEWPORT, accept_downloads=True)
+    w = Watched(page, "explore", replaced_images=True)
+    page.goto(url)
+    page.get_by_role("heading", name="Convolutional networks on CIFAR-10").wait_for(timeout=60_000)
 
-        # Your own images: a zip of class folders becomes a dataset, selected at once.
-        go(page, "Data")
-        page.get_by_text("Sample images").wait_for(timeout=60_000)
-        page.get_by_text("Your own images: a .zip of class folders").click()
-        page.locator('input[type="file"]').set_input_files(
-            {"name": "shapes.zip", "mimeType": "application/zip", "buffer": class_folders_zip()})
-        page.get_by_text(re.compile(r"Imported shapes")).wait_for(timeout=60_000)
-        page.get_by_text(re.compile(r"1 file that is not an image was")).first.wait_for()
-        page.get_by_text("Sample images").wait_for(timeout=60_000)
-        wait_idle(page)
-        w.assert_clean()
-        w.audit("Data with an uploaded set")
-        w.shot("1_upload")
+    # Your own images: a zip of class folders becomes a dataset, selected at once.
+    go(page, "Data")
+    page.get_by_text("Sample images").wait_for(timeout=60_000)
+    page.get_by_text("Your own images: a .zip of class folders").click()
+    page.locator('input[type="file"]').set_input_files(
+        {"name": "shapes.zip", "mimeType": "application/zip", "buffer": class_folders_zip()})
+    page.get_by_text(re.compile(r"Imported shapes")).wait_for(timeout=60_000)
+    page.get_by_text(re.compile(r"1 file that is not an image was")).first.wait_for()
+    page.get_by_text("Sample images").wait_for(timeout=60_000)
+    wait_idle(page)
+    w.assert_clean()
+    w.audit("Data with an uploaded set")
+    w.shot("1_upload")
 
-        # A long run on it: the time-lapse grows on Feature maps while it trains.
-        open_train(page)
-        choose(page, "Dataset", "shapes (32×32)")
-        wait_idle(page)
-        set_number(page, TITLES["batch_size"], 16)
-        set_number(page, TITLES["epochs"], 200)
-        page.get_by_role("button", name="Start training").click()
-        page.get_by_text(re.compile(r"Epoch ([3-9]|\d\d+) of 200")).first.wait_for(timeout=180_000)
-        go(page, "Feature maps")
-        page.get_by_role("heading", name="Filters forming, epoch by epoch").wait_for(timeout=120_000)
-        page.get_by_text(re.compile(r"Still training: epochs appear here")).wait_for(timeout=60_000)
-        # New epochs join the slider without a click (its fragment reads the run's folder every 3 s).
-        ends = page.get_by_test_id("stSliderTickBar").first.text_content()  # "before training…after epoch N"
-        assert ends.startswith("before training"), ends
-        page.wait_for_function("t => document.querySelector('[data-testid=stSliderTickBar]').textContent !== t",
-                               arg=ends, timeout=60_000)
-        page.get_by_role("slider").first.focus()
-        page.keyboard.press("Home")
-        page.get_by_text("First-layer filters before training").wait_for(timeout=30_000)
-        wait_idle(page)
-        # A focused slider shows its end labels in Streamlit's faded grey, below 4.5:1 contrast (its
-        # own style, as on every slider); the audit looks at the page as it rests.
-        page.evaluate("document.activeElement.blur()")
-        page.wait_for_timeout(800)
-        w.assert_clean()
-        w.audit("Feature maps of a running run")
-        w.shot("2_time_lapse_running")
-        open_train(page)
-        page.get_by_role("button", name="Stop").first.click()
-        page.get_by_text(re.compile(r"— stopped")).wait_for(timeout=120_000)
+    # A long run on it: the time-lapse grows on Feature maps while it trains.
+    open_train(page)
+    choose(page, "Dataset", "shapes (32×32)")
+    wait_idle(page)
+    set_number(page, TITLES["batch_size"], 16)
+    set_number(page, TITLES["epochs"], 200)
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text(re.compile(r"Epoch ([3-9]|\d\d+) of 200")).first.wait_for(timeout=180_000)
+    go(page, "Feature maps")
+    page.get_by_role("heading", name="Filters forming, epoch by epoch").wait_for(timeout=120_000)
+    page.get_by_text(re.compile(r"Still training: epochs appear here")).wait_for(timeout=60_000)
+    # New epochs join the slider without a click (its fragment reads the run's folder every 3 s).
+    ends = page.get_by_test_id("stSliderTickBar").first.text_content()  # "before training…after epoch N"
+    assert ends.startswith("before training"), ends
+    page.wait_for_function("t => document.querySelector('[data-testid=stSliderTickBar]').textContent !== t",
+                           arg=ends, timeout=60_000)
+    page.get_by_role("slider").first.focus()
+    page.keyboard.press("Home")
+    page.get_by_text("First-layer filters before training").wait_for(timeout=30_000)
+    wait_idle(page)
+    # A focused slider shows its end labels in Streamlit's faded grey, below 4.5:1 contrast (its
+    # own style, as on every slider); the audit looks at the page as it rests.
+    page.evaluate("document.activeElement.blur()")
+    page.wait_for_timeout(800)
+    w.assert_clean()
+    w.audit("Feature maps of a running run")
+    w.shot("2_time_lapse_running")
+    open_train(page)
+    page.get_by_role("button", name="Stop").first.click()
+    page.get_by_text(re.compile(r"— stopped")).wait_for(timeout=120_000)
 
-        # A short CIFAR-10 run, then a mistake opened into Grad-CAM.
-        open_train(page)
-        folded = page.get_by_text("Settings for another run")
-        if folded.count() and not page.get_by_label(TITLES["train_size"], exact=True).is_visible():
-            folded.click()
-        choose(page, "Dataset", "CIFAR-10")
-        wait_idle(page)
-        set_number(page, TITLES["batch_size"], 64)
-        set_number(page, TITLES["train_size"], 800)
-        set_number(page, TITLES["epochs"], 2)
-        page.get_by_role("button", name="Start training").click()
-        page.get_by_text(re.compile(r"— completed")).wait_for(timeout=300_000)
-        go(page, "Evaluate")
-        page.get_by_text("Test accuracy", exact=True).wait_for(timeout=120_000)
-        wait_idle(page)
-        page.get_by_text("Only mistakes", exact=True).click()
-        wait_idle(page)
-        page.get_by_role("link", name=re.compile(r"Why\?")).first.click()
-        page.get_by_role("heading", name="Where the network looked").wait_for(timeout=120_000)
-        page.get_by_text(re.compile(r"^True class: ")).wait_for(timeout=60_000)
-        page.get_by_text(re.compile(r"^Predicted: ")).wait_for()
-        wait_idle(page)
-        assert page.get_by_role("img", name=re.compile(r"^Grad-CAM heatmap over test image")).count() == 2
-        w.assert_clean()
-        w.audit("Grad-CAM")
-        w.shot("3_grad_cam")
+    # A short CIFAR-10 run, then a mistake opened into Grad-CAM.
+    open_train(page)
+    folded = page.get_by_text("Settings for another run")
+    if folded.count() and not page.get_by_label(TITLES["train_size"], exact=True).is_visible():
+        folded.click()
+    choose(page, "Dataset", "CIFAR-10")
+    wait_idle(page)
+    set_number(page, TITLES["batch_size"], 64)
+    set_number(page, TITLES["train_size"], 800)
+    set_number(page, TITLES["epochs"], 2)
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text(re.compile(r"— completed")).wait_for(timeout=300_000)
+    go(page, "Evaluate")
+    page.get_by_text("Test accuracy", exact=True).wait_for(timeout=120_000)
+    wait_idle(page)
+    page.get_by_text("Only mistakes", exact=True).click()
+    wait_idle(page)
+    page.get_by_role("link", name=re.compile(r"Why\?")).first.click()
+    page.get_by_role("heading", name="Where the network looked").wait_for(timeout=120_000)
+    page.get_by_text(re.compile(r"^True class: ")).wait_for(timeout=60_000)
+    page.get_by_text(re.compile(r"^Predicted: ")).wait_for()
+    wait_idle(page)
+    assert page.get_by_role("img", name=re.compile(r"^Grad-CAM heatmap over test image")).count() == 2
+    w.assert_clean()
+    w.audit("Grad-CAM")
+    w.shot("3_grad_cam")
 
-        # Share the run: its recipe, its Keras script and a link that fills the Train page.
-        go(page, "Evaluate")
-        page.get_by_text("Test accuracy", exact=True).wait_for(timeout=120_000)
-        page.get_by_text("Share this run").click()
-        with page.expect_download() as download:
-            page.get_by_role("button", name=re.compile("Recipe \\(JSON\\)")).click()
-        recipe = json.loads(download.value.path().read_text())
-        assert (recipe["dataset"], recipe["arch"], recipe["training"]["train_size"]) == ("cifar10", "seed_cnn", 800)
-        with page.expect_download() as download:
-            page.get_by_role("button", name=re.compile("Export as a Keras script")).click()
-        script = download.value.path().read_text()
-        compile(script, "exported.py", "exec")
-        assert "import keras" in script and not re.search(r"^\s*(import|from)\s+cifar_core", script, re.M)
-        w.shot("4_share")
-        page.get_by_role("link", name=re.compile("Train it again")).click()
-        page.get_by_text(re.compile(r"Settings from a shared recipe")).wait_for(timeout=90_000)
-        wait_idle(page)
-        assert page.get_by_label(TITLES["train_size"], exact=True).input_value() == "800"
-        assert page.get_by_label(TITLES["epochs"], exact=True).input_value() == "2"
-        w.assert_clean()
-        w.audit("Train from a shared recipe")
-        w.shot("5_recipe_link")
-    finally:
-        stop_server(proc)
-    log = (ARTIFACTS / "server-explore.log").read_text(errors="replace")
-    assert "Traceback" not in log, log[-3000:]
+    # Share the run: its recipe, its Keras script and a link that fills the Train page.
+    go(page, "Evaluate")
+    page.get_by_text("Test accuracy", exact=True).wait_for(timeout=120_000)
+    page.get_by_text("Share this run").click()
+    with page.expect_download() as download:
+        page.get_by_role("button", name=re.compile("Recipe \\(JSON\\)")).click()
+    recipe = json.loads(download.value.path().read_text())
+    assert (recipe["dataset"], recipe["arch"], recipe["training"]["train_size"]) == ("cifar10", "seed_cnn", 800)
+    with page.expect_download() as download:
+        page.get_by_role("button", name=re.compile("Export as a Keras script")).click()
+    script = download.value.path().read_text()
+    compile(script, "exported.py", "exec")
+    assert "import keras" in script and not re.search(r"^\s*(import|from)\s+cifar_core", script, re.M)
+    w.shot("4_share")
+    page.get_by_role("link", name=re.compile("Train it again")).click()
+    page.get_by_text(re.compile(r"Settings from a shared recipe")).wait_for(timeout=90_000)
+    wait_idle(page)
+    assert page.get_by_label(TITLES["train_size"], exact=True).input_value() == "800"
+    assert page.get_by_label(TITLES["epochs"], exact=True).input_value() == "2"
+    w.assert_clean()
+    w.audit("Train from a shared recipe")
+    w.shot("5_recipe_link")

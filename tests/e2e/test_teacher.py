@@ -4,12 +4,15 @@ and re-entered, an impossible value, a run started and watched without scrolling
 import json
 import re
 
-from browser_support import ARTIFACTS, Watched, choose, go, open_train, start_server, stop_server, wait_idle
+import pytest
+from browser_support import ARTIFACTS, Watched, choose, go, open_train, wait_idle
 from playwright.sync_api import expect
 
 from cifar_core.config.architectures import ARCHITECTURES
 from cifar_core.config.hparams import TRAINING_HPARAMS
 from cifar_core.config.presets import PRESETS
+
+pytestmark = pytest.mark.slow  # a real server, Chromium and trainings
 
 PROJECTOR = {"width": 1366, "height": 768}
 
@@ -73,103 +76,96 @@ def shown(page, label, kind):
     return tags.get_by_test_id("stMultiSelectTagsContainer").inner_text().strip()
 
 
-def test_settings_survive_leaving_the_page_and_train_as_shown(browser, e2e_env):
-    runs = e2e_env / "runs-teacher"
-    proc, url = start_server(runs, ARTIFACTS / "server-teacher.log")
-    try:
-        # The first visitor arrives on a deep link: the page comes with app.py's navigation. (Streamlit's
-        # client first probes /train/_stcore/... and gets 404s, so this page is not watched for errors.)
-        first = browser.new_page(viewport=PROJECTOR)
-        first.goto(url + "/train")
-        first.get_by_role("heading", name="Train").wait_for(timeout=120_000)
-        first.get_by_test_id("stSidebarNav").get_by_role("link", name="Feature maps").wait_for(timeout=30_000)
-        first.close()
+def test_settings_survive_leaving_the_page_and_train_as_shown(browser, dashboard):
+    url = dashboard.url
+    # The first visitor arrives on a deep link: the page comes with app.py's navigation. (Streamlit's
+    # client first probes /train/_stcore/... and gets 404s, so this page is not watched for errors.)
+    first = browser.new_page(viewport=PROJECTOR)
+    first.goto(url + "/train")
+    first.get_by_role("heading", name="Train").wait_for(timeout=120_000)
+    first.get_by_test_id("stSidebarNav").get_by_role("link", name="Feature maps").wait_for(timeout=30_000)
+    first.close()
 
-        page = browser.new_page(viewport=PROJECTOR)
-        w = Watched(page, "teacher", replaced_images=True)  # the Data page's grid is reseeded
-        page.goto(url)
-        open_train(page)
+    page = browser.new_page(viewport=PROJECTOR)
+    w = Watched(page, "teacher", replaced_images=True)  # the Data page's grid is reseeded
+    page.goto(url)
+    open_train(page)
 
-        for label, kind, value in EDITS:
-            edit(page, label, kind, value)
-        go(page, "Data")
-        page.get_by_text("Sample images").wait_for(timeout=60_000)
-        wait_idle(page)
-        page.wait_for_load_state("networkidle")  # the images loaded before the grid is redrawn
-        edit(page, "Seed", "number", "5")
-        page.wait_for_load_state("networkidle")
-        open_train(page)
-        wanted = {label: value for label, _, value in EDITS}
-        for _ in range(20):  # what the browser shows, once the page has settled
-            seen = {label: shown(page, label, kind) for label, kind, _ in EDITS}
-            if seen == wanted:
-                break
-            page.wait_for_timeout(500)
-        assert seen == wanted
-        w.shot("1_settings_kept")
+    for label, kind, value in EDITS:
+        edit(page, label, kind, value)
+    go(page, "Data")
+    page.get_by_text("Sample images").wait_for(timeout=60_000)
+    wait_idle(page)
+    page.wait_for_load_state("networkidle")  # the images loaded before the grid is redrawn
+    edit(page, "Seed", "number", "5")
+    page.wait_for_load_state("networkidle")
+    open_train(page)
+    wanted = {label: value for label, _, value in EDITS}
+    for _ in range(20):  # what the browser shows, once the page has settled
+        seen = {label: shown(page, label, kind) for label, kind, _ in EDITS}
+        if seen == wanted:
+            break
+        page.wait_for_timeout(500)
+    assert seen == wanted
+    w.shot("1_settings_kept")
 
-        # An impossible value: named with its range, and Start refuses.
-        edit(page, LABELS["epochs"], "number", "600")
-        page.get_by_text(f"{LABELS['epochs']} must be between 1 and 500, got 600.").wait_for(timeout=30_000)
-        expect(page.get_by_role("button", name="Start training")).to_be_disabled()
-        w.shot("2_refused")
-        edit(page, LABELS["epochs"], "number", "4")  # long enough to be watched: 4 epochs of 13 batches
-        expect(page.get_by_role("button", name="Start training")).to_be_enabled(timeout=30_000)
+    # An impossible value: named with its range, and Start refuses.
+    edit(page, LABELS["epochs"], "number", "600")
+    page.get_by_text(f"{LABELS['epochs']} must be between 1 and 500, got 600.").wait_for(timeout=30_000)
+    expect(page.get_by_role("button", name="Start training")).to_be_disabled()
+    w.shot("2_refused")
+    edit(page, LABELS["epochs"], "number", "4")  # long enough to be watched: 4 epochs of 13 batches
+    expect(page.get_by_role("button", name="Start training")).to_be_enabled(timeout=30_000)
 
-        go(page, "Data")  # the Data page's seed came back too
-        page.get_by_text("Sample images").wait_for(timeout=60_000)
-        wait_idle(page)
-        expect(number(page, "Seed")).to_have_value("5")
-        page.wait_for_load_state("networkidle")
-        open_train(page)
-        page.get_by_role("button", name="Start training").click()
+    go(page, "Data")  # the Data page's seed came back too
+    page.get_by_text("Sample images").wait_for(timeout=60_000)
+    wait_idle(page)
+    expect(number(page, "Seed")).to_have_value("5")
+    page.wait_for_load_state("networkidle")
+    open_train(page)
+    page.get_by_role("button", name="Start training").click()
 
-        # On a projector the run's progress and both curves are in view without scrolling.
-        page.get_by_text(re.compile(r"batch [1-9]\d*/\d+")).wait_for(timeout=120_000)
-        page.wait_for_timeout(2_000)
-        for box in (page.get_by_test_id("stProgress").first,
-                    *page.locator('[data-testid="stPlotlyChart"]').all()[:2]):
-            area = box.bounding_box()
-            assert area and area["y"] >= 0 and area["y"] + area["height"] <= PROJECTOR["height"], area
-        page.screenshot(path=str(ARTIFACTS / "teacher_3_projector.png"))  # the screen as the class sees it
-        # Chart text is readable from the back of the room: at least 14 px.
-        sizes = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot .xtick text, .js-plotly-plot .ytick text, .js-plotly-plot .g-xtitle text')]
-                                 .map(t => parseFloat(getComputedStyle(t).fontSize))""")
-        assert sizes and min(sizes) >= 14, sizes
+    # On a projector the run's progress and both curves are in view without scrolling.
+    page.get_by_text(re.compile(r"batch [1-9]\d*/\d+")).wait_for(timeout=120_000)
+    page.wait_for_timeout(2_000)
+    for box in (page.get_by_test_id("stProgress").first,
+                *page.locator('[data-testid="stPlotlyChart"]').all()[:2]):
+        area = box.bounding_box()
+        assert area and area["y"] >= 0 and area["y"] + area["height"] <= PROJECTOR["height"], area
+    page.screenshot(path=str(ARTIFACTS / "teacher_3_projector.png"))  # the screen as the class sees it
+    # Chart text is readable from the back of the room: at least 14 px.
+    sizes = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot .xtick text, .js-plotly-plot .ytick text, .js-plotly-plot .g-xtitle text')]
+                             .map(t => parseFloat(getComputedStyle(t).fontSize))""")
+    assert sizes and min(sizes) >= 14, sizes
 
-        page.get_by_text(re.compile(r"— completed")).wait_for(timeout=300_000)
-        wait_idle(page)
-        w.assert_clean()
-        (run_dir,) = [p for p in runs.iterdir() if p.is_dir()]
-        config = json.loads((run_dir / "config.json").read_text())
-        assert config["hparams"] == {"width": 0.5, "dense_units": 64, "dropout": 0.2}
-        training = config["training"]
-        assert (training["epochs"], training["batch_size"], training["optimizer"], training["train_size"],
-                training["val_split"], training["augment"], training["patience"], training["seed"]) == \
-            (4, 32, "sgd", 400, 0.2, ["flip"], 3, 5)
-        assert abs(training["learning_rate"] - 3e-3) < 1e-12
-        w.shot("4_done")
-    finally:
-        stop_server(proc)
+    page.get_by_text(re.compile(r"— completed")).wait_for(timeout=300_000)
+    wait_idle(page)
+    w.assert_clean()
+    run_dir = dashboard.newest_run()
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["hparams"] == {"width": 0.5, "dense_units": 64, "dropout": 0.2}
+    training = config["training"]
+    assert (training["epochs"], training["batch_size"], training["optimizer"], training["train_size"],
+            training["val_split"], training["augment"], training["patience"], training["seed"]) == \
+        (4, 32, "sgd", 400, 0.2, ["flip"], 3, 5)
+    assert abs(training["learning_rate"] - 3e-3) < 1e-12
+    w.shot("4_done")
 
 
-def test_a_preset_then_an_edit_keeps_the_preset(browser, e2e_env):
-    proc, url = start_server(e2e_env / "runs-preset", ARTIFACTS / "server-preset.log")
-    try:
-        page = browser.new_page(viewport=PROJECTOR)
-        w = Watched(page, "preset")
-        page.goto(url)
-        open_train(page)
-        # The notebook's full run: its own settings, with no time budget to fit.
-        choose(page, "Preset (one click reproduces a notebook)", PRESETS["vgg16_full"]["title"])
-        expect(number(page, LABELS["epochs"])).to_have_value("10", timeout=30_000)
-        settle(page)
-        edit(page, LABELS["train_size"], "number", "300")
-        for name, value in (("dense_units", "256"), ("epochs", "10"), ("patience", "3"), ("train_size", "300")):
-            expect(number(page, LABELS[name])).to_have_value(value, timeout=30_000)
-        # Offline, the ImageNet weights cannot come: random initialisation is one click away.
-        page.get_by_role("button", name="Use random initialisation").click()
-        expect(page.get_by_label(LABELS["weights"], exact=True)).to_have_value("none")
-        w.assert_clean()
-    finally:
-        stop_server(proc)
+def test_a_preset_then_an_edit_keeps_the_preset(browser, dashboard):
+    url = dashboard.url
+    page = browser.new_page(viewport=PROJECTOR)
+    w = Watched(page, "preset")
+    page.goto(url)
+    open_train(page)
+    # The notebook's full run: its own settings, with no time budget to fit.
+    choose(page, "Preset (one click reproduces a notebook)", PRESETS["vgg16_full"]["title"])
+    expect(number(page, LABELS["epochs"])).to_have_value("10", timeout=30_000)
+    settle(page)
+    edit(page, LABELS["train_size"], "number", "300")
+    for name, value in (("dense_units", "256"), ("epochs", "10"), ("patience", "3"), ("train_size", "300")):
+        expect(number(page, LABELS[name])).to_have_value(value, timeout=30_000)
+    # Offline, the ImageNet weights cannot come: random initialisation is one click away.
+    page.get_by_role("button", name="Use random initialisation").click()
+    expect(page.get_by_label(LABELS["weights"], exact=True)).to_have_value("none")
+    w.assert_clean()
