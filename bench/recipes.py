@@ -33,15 +33,15 @@ TARGETS = (0.45, 0.47, 0.55)  # test accuracy
 def settings(name):
     """A preset's settings as a run would get them: a class version fitted to its budget. Without
     ImageNet weights here (no network), VGG16 starts from random ones: the same work per batch."""
-    offline_vgg = PRESETS[name]["values"]["arch"] == "vgg16_transfer" and not imagenet_weights_available()
-    return estimate.preset_run(name, hparams={"weights": "none"} if offline_vgg else None)
+    offline_vgg = PRESETS[name]["arch"] == "vgg16_transfer" and not imagenet_weights_available()
+    return estimate.recipe_run(PRESETS[name], hparams={"weights": "none"} if offline_vgg else None)
 
 
 def estimates(names):
     rows = []
     manager = JobManager(tempfile.mkdtemp(prefix="bench-recipes-"))
     for name in names:
-        if not DATASETS[PRESETS[name]["values"]["dataset"]].is_local():
+        if not DATASETS[PRESETS[name]["dataset"]].is_local():
             print(f"{name}: skipped, its dataset is not on this machine", file=sys.stderr)
             continue
         dataset, arch, hparams, training = settings(name)

@@ -5,7 +5,15 @@ import plotly.colors
 import streamlit as st
 
 from cifar_core.data.datasets import load_dataset
-from cifar_core.data.images import colour_map_lut, enlarge, heatmap_overlay, tile_channels, tile_images, to_model_image
+from cifar_core.data.images import (
+    IMAGE_SUFFIXES,
+    colour_map_lut,
+    enlarge,
+    heatmap_overlay,
+    tile_channels,
+    tile_images,
+    to_model_image,
+)
 from cifar_core.errors import CoreError
 from cifar_core.runs import timelapse
 from cifar_core.server import inspection
@@ -78,8 +86,7 @@ def image_choice_ui():
             st.session_state["fm_random_index"] = int(np.random.default_rng().integers(len(ds.y_test)))
         index = st.session_state["fm_random_index"]
     else:
-        upload = st.file_uploader("PNG or JPEG photo", type=["png", "jpg", "jpeg", "gif", "bmp", "webp"],
-                                  key="fm_upload")
+        upload = st.file_uploader("PNG or JPEG photo", type=IMAGE_SUFFIXES, key="fm_upload")
         if upload is None:
             st.info("Upload a photo to see what the network makes of it.", icon=":material/upload:")
             return None, None, None

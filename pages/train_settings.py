@@ -6,9 +6,15 @@ from contextlib import nullcontext
 import streamlit as st
 
 from cifar_core.config.architectures import ARCHITECTURES
-from cifar_core.config.hparams import TRAINING_HPARAMS
-from cifar_core.config.presets import PRESETS, preset_settings
-from cifar_core.config.recipes import describe_recipe, recipe_from_query, recipe_params
+from cifar_core.config.hparams import TRAINING, TRAINING_HPARAMS
+from cifar_core.config.presets import PRESETS
+from cifar_core.config.recipes import (
+    default_value,
+    describe_recipe,
+    recipe_from_query,
+    recipe_params,
+    recipe_settings,
+)
 from cifar_core.config.run_config import make_config
 from cifar_core.data.datasets import dataset_info, dataset_names
 from cifar_core.errors import CoreError
@@ -17,7 +23,6 @@ from pages.shared import KEEP, arch_title, class_mode, manager, show_error
 
 # The slider's stops: the useful range. Other values (a preset's, the command line's) stay possible.
 LEARNING_RATES = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 0.3]
-TRAINING = {spec.name: spec for spec in TRAINING_HPARAMS}
 # Class mode: the settings a first lesson needs, with plain labels and units; the rest keep their
 # values and are hidden.
 CLASS_SETTINGS = {
@@ -30,10 +35,6 @@ CLASS_SETTINGS = {
 DEFAULT_BUDGET_MINUTES = 4.0
 FIT_REQUEST = "train_fit_request"  # a fit to a time budget, done before the form's widgets are drawn
 MEASURING = "Measuring a few batches on this machine (once for these settings) …"
-
-
-def default_value(spec):
-    return list(spec.default) if spec.kind == "multi" else spec.default
 
 
 def choice_text(value):
@@ -57,20 +58,25 @@ def fingerprint(ds_name, arch_name, hparams, training):
                  sorted((k, list(v) if isinstance(v, (list, tuple)) else v) for k, v in training.items())))
 
 
+def fill_form(recipe):
+    """Write a recipe's or a preset's settings into the form's state, before its widgets are drawn:
+    its dataset, network, hyperparameters and every training option (those it does not name at their
+    defaults), as `recipe_settings` gives them to every other way of starting a run."""
+    ds_name, arch_name, hparams, training = recipe_settings(recipe)
+    st.session_state["train_dataset"], st.session_state["train_arch"] = ds_name, arch_name
+    for name, value in hparams.items():
+        st.session_state[f"train_{arch_name}_{name}"] = value
+    for name, value in training.items():
+        st.session_state[f"train_{name}"] = value
+
+
 def apply_preset():
-    """Callback of the preset box: the preset's dataset, network, its hyperparameters and every training
-    option (those the preset does not name go back to their defaults); a preset with a time budget is
-    then fitted to it, before the form is drawn."""
+    """Callback of the preset box: the form takes the preset's settings; a preset with a time budget
+    is then fitted to it, before the form is drawn."""
     chosen = st.session_state["train_preset"]
     if chosen is None:  # the choice was cleared: the settings stay as they are
         return
-    ds_name, arch_name, hparams, training = preset_settings(chosen)
-    st.session_state["train_dataset"], st.session_state["train_arch"] = ds_name, arch_name
-    for spec in ARCHITECTURES[arch_name].hparams:
-        st.session_state[f"train_{arch_name}_{spec.name}"] = hparams.get(spec.name, default_value(spec))
-    for spec in TRAINING_HPARAMS:
-        value = training.get(spec.name, default_value(spec))
-        st.session_state[f"train_{spec.name}"] = list(value) if spec.kind == "multi" else value
+    fill_form(PRESETS[chosen])
     budget = PRESETS[chosen]["budget_seconds"]
     if budget:
         st.session_state[FIT_REQUEST] = budget
@@ -93,12 +99,7 @@ def shared_recipe_ui():
     except CoreError as exc:
         show_error(f"The link's settings were not used: {exc}")
         return
-    arch_name = recipe["arch"]
-    st.session_state["train_dataset"], st.session_state["train_arch"] = recipe["dataset"], arch_name
-    for name, value in recipe["hparams"].items():
-        st.session_state[f"train_{arch_name}_{name}"] = value
-    for name, value in recipe["training"].items():
-        st.session_state[f"train_{name}"] = value
+    fill_form(recipe)
     st.session_state["train_preset"] = None  # the settings are the recipe's, not a preset's
     st.session_state.pop("train_preset_form", None)
     st.success(f"Settings from a shared recipe: {describe_recipe(recipe)}.", icon=":material/link:")
@@ -199,6 +200,8 @@ def settings_ui():
                  format_func=lambda p: PRESETS[p]["title"], persist_state=KEEP,
                  help="Class versions keep a notebook's network and train with settings that learn, fitted "
                       "to a few minutes on this machine; full versions replay the notebook's own settings.")
+    if st.session_state.get("train_preset"):
+        st.caption(PRESETS[st.session_state["train_preset"]]["description"])
     c1, c2 = st.columns(2)
     ds_name = c1.selectbox("Dataset", dataset_names(), key="train_dataset", persist_state=KEEP,
                            format_func=lambda n: dataset_info(n).title + ("" if dataset_info(n).is_local() else " (download on the Data page)"))

@@ -1,7 +1,8 @@
 """Helpers shared by the tests: small archives in the official CIFAR-10 format, where the real sample
-lives, and the AppTest helpers of the page tests."""
+lives, stored speeds for time estimates, and the AppTest helpers of the page tests."""
 
 import io
+import json
 import pickle
 import tarfile
 import time
@@ -48,6 +49,20 @@ def write_cifar(path, n=20, folder=False, skip=(), replace=None, order=None):
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     return path
+
+
+def seed_timings(path, key, **speed):
+    """Store a speed in the timings file `path` under `key` (`estimate.timings_path()` and
+    `estimate.speed_key(config)`), as a measurement would: estimates and fits to a time budget for
+    those settings are then arithmetic, with no worker started. (The caller passes them: importing
+    the estimate here would slow every test session's start.)"""
+    measured = {"train_batch": 0.1, "val_batch": 0.05, "epoch_overhead": 0.3, "startup": 3.0, "dtype_policy": "float32",
+                **speed}
+    timings = json.loads(path.read_text()) if path.exists() else {}
+    timings[key] = measured
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(timings))
+
 
 APP_TIMEOUT = 240  # the first page that asks the inspection worker waits for TensorFlow to load
 

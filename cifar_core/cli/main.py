@@ -18,7 +18,7 @@ from cifar_core.config.hparams import (
     PRECISIONS,
     TRAINING_HPARAMS,
 )
-from cifar_core.config.presets import PRESETS
+from cifar_core.config.presets import PRESETS, get_preset
 from cifar_core.config.recipes import read_recipe, recipe_json, recipe_of
 from cifar_core.config.run_config import make_config
 from cifar_core.data.datasets import (
@@ -42,8 +42,7 @@ from cifar_core.runs.store import (
 from cifar_core.server.estimate import (
     describe_duration,
     estimate,
-    fit_to_budget,
-    preset_run,
+    recipe_run,
     stored_speed,
 )
 from cifar_core.server.inspection import evaluate, layer_table
@@ -51,6 +50,7 @@ from cifar_core.server.jobs import JobManager
 from cifar_core.server.prepare import plan
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
+DEFAULT_RECIPE = {"dataset": "cifar10", "arch": "seed_cnn"}  # train without --preset or --recipe
 
 
 def _bar(fraction, width=30):
@@ -176,25 +176,19 @@ def _training_flags(args):
 
 
 def _settings(args):
-    """(dataset, arch, hparams, training) from a preset and the flags that override it, fitted
-    to the time budget (--time-budget, or a class preset's own) when there is one."""
+    """(dataset, arch, hparams, training) of a preset, a recipe file or the defaults, with the flags
+    given overriding them, fitted to the time budget (--time-budget, or a class preset's own) when
+    there is one."""
     args.dataset = _dataset_argument(args)
     if args.time_budget is not None and args.time_budget <= 0:
         raise ParamError(f"--time-budget must be more than 0 seconds, got {args.time_budget:g}.")
     if args.preset and args.recipe:
         raise ParamError("Give --recipe or --preset, not both: each sets every setting.")
+    recipe = get_preset(args.preset) if args.preset else read_recipe(args.recipe) if args.recipe else DEFAULT_RECIPE
     if args.preset and not args.json:
         print(f"Preset {args.preset}: fitting it to this machine where it has a time budget …", file=sys.stderr)
-    if args.preset:
-        return preset_run(args.preset, args.time_budget, dataset=args.dataset, arch=args.arch,
-                          hparams=_hparams(args.hparam), **_training_flags(args))
-    dataset, arch, hparams, training = args.dataset or "cifar10", args.arch or "seed_cnn", \
-        _hparams(args.hparam), _training_flags(args)
-    if args.recipe:
-        dataset, arch, hparams, training = _recipe_settings(args)
-    if args.time_budget:
-        training, _ = fit_to_budget(dataset, arch, hparams, training, args.time_budget)
-    return dataset, arch, hparams, training
+    return recipe_run(recipe, args.time_budget, dataset=args.dataset, arch=args.arch, hparams=_hparams(args.hparam),
+                      **_training_flags(args))
 
 
 def _dataset_argument(args):
@@ -203,15 +197,6 @@ def _dataset_argument(args):
     if imported:
         print(f"Image folder {name}: {describe_folder_set(imported)}", file=sys.stderr)
     return name
-
-
-def _recipe_settings(args):
-    """(dataset, arch, hparams, training) of a recipe file, with the flags given overriding it (the
-    recipe's network settings only while the network stays the recipe's)."""
-    recipe = read_recipe(args.recipe)
-    arch = args.arch or recipe["arch"]
-    hparams = {**(recipe["hparams"] if arch == recipe["arch"] else {}), **_hparams(args.hparam)}
-    return (args.dataset or recipe["dataset"], arch, hparams, {**recipe["training"], **_training_flags(args)})
 
 
 def _run_config(args):
@@ -309,13 +294,13 @@ def _dry_run(args, dataset, arch, hparams, training):
 def cmd_presets(args):
     for name, preset in PRESETS.items():
         try:
-            dataset, arch, hparams, training = preset_run(name)
+            dataset, arch, hparams, training = recipe_run(preset)
             found = estimate(make_config(dataset, arch, hparams, **training))
             when = f"{describe_duration(found['seconds'])} ({training['epochs']} epochs" + (
                 f", {training['train_size']} images)" if training.get("train_size") else ")")
         except CoreError as exc:
             when = f"no estimate: {exc}"
-        print(f"{name:18} {when}\n{'':18} {preset['title']}")
+        print(f"{name:18} {when}\n{'':18} {preset['title']}\n{'':18} {preset['description']}")
     return EXIT_OK
 
 
@@ -328,7 +313,7 @@ def cmd_prepare(args):
     trained = 0
     for i, name in enumerate(to_train, start=1):
         try:
-            dataset, arch, hparams, training = preset_run(name)
+            dataset, arch, hparams, training = recipe_run(get_preset(name))
             run_id = manager.submit(dataset, arch, hparams, preset=name, **training)
         except CoreError as exc:  # one preset that cannot start leaves the others to train
             print(f"Skipped {name}: {exc}")
@@ -398,11 +383,11 @@ def build_parser():
                                     "the flags given override them")
     p.add_argument("--recipe", metavar="FILE", help="train a recipe (python -m cifar_core recipe RUN_ID); "
                                                     "the flags given override it")
-    p.add_argument("--dataset", help=f"{', '.join(DATASETS)} (default cifar10), folder:PATH (a folder of class "
-                                     "folders, or a .zip of them) or an imported folder:ID")
+    p.add_argument("--dataset", help=f"{', '.join(DATASETS)} (default {DEFAULT_RECIPE['dataset']}), "
+                                     "folder:PATH (a folder of class folders, or a .zip of them) or an imported folder:ID")
     p.add_argument("--image-size", type=int, metavar="N", help="with folder:PATH: images resized to N×N "
                                                                  "(default 32)")
-    p.add_argument("--arch", help="default seed_cnn")
+    p.add_argument("--arch", help=f"default {DEFAULT_RECIPE['arch']}")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float, help="learning rate (the peak, with a schedule)")

@@ -111,6 +111,7 @@ TRAINING_HPARAMS = (
     HParam("seed", "int", DEFAULT_SEED, "Seed for the split, shuffling and initial weights.", 0, 2**31 - 1,
            label="Random seed"),
 )
+TRAINING = {spec.name: spec for spec in TRAINING_HPARAMS}  # the same specs, by name
 
 
 def check_all(specs, values, what):

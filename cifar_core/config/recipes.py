@@ -1,5 +1,9 @@
 """Recipes: a run's settings as a small JSON file or as a link, so it can be trained again, here or
-on another machine, with exactly the same dataset, network, hyperparameters and seed.
+on another machine, with exactly the same dataset, network, hyperparameters and seed. A preset is a
+named recipe (`presets`).
+
+`recipe_settings` is the one way from a recipe or a preset to the settings of a run: the command
+line's flags, the Train page's form and `prepare` all go through it.
 
 A recipe holds what a run was asked to do, nothing it found out: no class names, image counts or
 library versions. Reading one checks it as a new run's settings are checked (`make_config`), so a
@@ -10,15 +14,14 @@ import json
 from pathlib import Path
 from urllib.parse import urlencode
 
-from cifar_core.config.architectures import ARCHITECTURES
-from cifar_core.config.hparams import TRAINING_HPARAMS
+from cifar_core.config.architectures import ARCHITECTURES, get_architecture
+from cifar_core.config.hparams import TRAINING
 from cifar_core.config.run_config import make_config
 from cifar_core.data.datasets import DATASETS
 from cifar_core.errors import DataError, ParamError
 
 VERSION = 1
 FIELDS = ("recipe", "dataset", "arch", "hparams", "training")
-TRAINING = {spec.name: spec for spec in TRAINING_HPARAMS}
 HPARAM_PREFIX = "h."  # an architecture's own setting in a link: h.width=0.5
 PAGE_PARAMS = ("mode", "run", "image")  # the dashboard's own address parameters: never part of a recipe
 MAX_BYTES = 64_000  # a recipe is a few hundred bytes; anything much larger is not one
@@ -35,6 +38,36 @@ def recipe_of(config):
     training["augment"] = list(training["augment"] or ())
     return {"recipe": VERSION, "dataset": config["dataset"], "arch": config["arch"],
             "hparams": dict(config.get("hparams") or {}), "training": training}
+
+
+def recipe_settings(recipe, dataset=None, arch=None, hparams=None, **training):
+    """(dataset, arch, hparams, training) to submit: the settings of `recipe` (a recipe or a preset)
+    with the overrides given winning, and every setting neither names at its default.
+
+    A dataset or arch of None is not given; a training option given as None is a value (train_size
+    None: every image). Another architecture than the recipe's drops the recipe's own hyperparameters:
+    they are settings of its network. Values are checked when the run is configured (`make_config`)."""
+    _check_training_names(training, "Unknown training setting(s)")
+    dataset = dataset or recipe["dataset"]
+    arch = arch or recipe["arch"]
+    own = (recipe.get("hparams") or {}) if arch == recipe["arch"] else {}
+    given = {**own, **(hparams or {})}
+    hparams = {spec.name: given.pop(spec.name, default_value(spec)) for spec in get_architecture(arch).hparams}
+    hparams.update(given)  # an unknown name stays, for `make_config` to refuse by name
+    training = {**{name: default_value(spec) for name, spec in TRAINING.items()}, **(recipe.get("training") or {}),
+                **training}
+    return dataset, arch, hparams, training
+
+
+def default_value(spec):
+    """A setting's default as a recipe and the form hold it (a list, for a set of choices)."""
+    return list(spec.default) if spec.kind == "multi" else spec.default
+
+
+def _check_training_names(names, problem):
+    strays = sorted(set(names) - set(TRAINING))
+    if strays:
+        raise ParamError(f"{problem}: {', '.join(strays)}. Known: {', '.join(TRAINING)}.")
 
 
 def recipe_json(recipe):
@@ -62,9 +95,8 @@ def check_recipe(data):
     for name, value in (("hparams", hparams), ("training", training)):
         if not isinstance(value, dict):
             raise ParamError(f"A recipe's \"{name}\" is an object of NAME: VALUE; got {type(value).__name__}.")
-    strays = sorted(set(training) - set(TRAINING))
-    if strays:  # checked here: `make_config` takes the training settings as keywords
-        raise ParamError(f"Unknown training setting(s): {', '.join(strays)}. Known: {', '.join(TRAINING)}.")
+    # checked here: `make_config` takes the training settings as keywords
+    _check_training_names(training, "Unknown training setting(s)")
     return recipe_of(make_config(data["dataset"], data["arch"], hparams, **training))
 
 

@@ -6,7 +6,7 @@ paths, links, archives inside, zip bombs by their ratio, too many files or bytes
 read with a bounded read (never trusting a zip header's sizes), straight from the zip in memory:
 nothing is extracted. `content_id` hashes the bytes (and refuses archives by their content);
 `decode_all` decodes only IMAGE_FORMATS (no Pillow plugin that runs outside code, such as EPS),
-refusing an image over MAX_IMAGE_PIXELS from its header, before it is decoded. Pillow's own guard
+refusing an image over `images.MAX_PIXELS` from its header, before it is decoded. Pillow's own guard
 (Image.MAX_IMAGE_PIXELS and its DecompressionBombWarning) is process-wide state that other threads
 of the server share, so the same check is made here with our own limit. Transparency goes onto
 white, the centre square is cropped and resized (as photos on the Feature maps page are); images
@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from cifar_core.data.images import to_model_image
+from cifar_core.data.images import IMAGE_FORMATS, MAX_PIXELS, to_model_image
 from cifar_core.data.splits import DEFAULT_SEED, stratified_sample
 from cifar_core.errors import DataError, ImageError, ParamError
 
@@ -38,11 +38,9 @@ MIN_IMAGES_PER_CLASS = 5
 MAX_IMAGES = 20_000
 MAX_FILES = 40_000  # every file listed, images or not
 MAX_TOTAL_BYTES = 200_000_000  # all files together, unpacked
-MAX_IMAGE_PIXELS = 25_000_000  # one image, width × height: beyond it, a decompression bomb
 MAX_COMPRESSION_RATIO = 100  # a zip entry of over RATIO_FLOOR bytes expanding more than this is a bomb
 RATIO_FLOOR = 1_000_000
 TEST_SHARE = 0.2  # of each class, held out as the test set (seeded, stratified)
-IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
 GREY_MODES = ("1", "L", "LA", "I", "I;16", "F")
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".zst", ".jar")
 ARCHIVE_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"7z\xbc\xaf\x27\x1c",
@@ -200,9 +198,9 @@ def _decode(data, name, source, size):
         image = None  # over twice Pillow's own limit: refused below with ours
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
         return None
-    if image is None or image.width * image.height > MAX_IMAGE_PIXELS:
+    if image is None or image.width * image.height > MAX_PIXELS:
         shape = f" is {image.width}×{image.height} pixels," if image is not None else " is"
-        raise DataError(f"{name} in {source}{shape} over the limit of {MAX_IMAGE_PIXELS:,} pixels for one "
+        raise DataError(f"{name} in {source}{shape} over the limit of {MAX_PIXELS:,} pixels for one "
                         "image (a decompression bomb, or a huge photo). Shrink it or remove it.")
     try:
         return to_model_image(image, (size, size, 3)), image.mode in GREY_MODES

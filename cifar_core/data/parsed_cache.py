@@ -19,7 +19,7 @@ import numpy as np
 
 from cifar_core.data.download import keras_cache_dir
 
-NAMES = ("x_train", "y_train", "x_test", "y_test")
+ARRAY_NAMES = ("x_train", "y_train", "x_test", "y_test")  # a dataset's arrays, one .npy file each
 
 
 def _folder(source):
@@ -37,7 +37,7 @@ def load(source):
     try:
         folder = _folder(source)
         meta = json.loads((folder / "meta.json").read_text())
-        arrays = [np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in NAMES]
+        arrays = [np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in ARRAY_NAMES]
     except (OSError, ValueError):
         return None
     return (*arrays, meta["class_names"])

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from cifar_core.config.architectures import get_architecture
-from cifar_core.config.presets import get_preset, preset_settings
+from cifar_core.config.recipes import recipe_settings
 from cifar_core.config.run_config import make_config
 from cifar_core.data.download import keras_cache_dir
 from cifar_core.errors import CoreError, ParamError
@@ -185,11 +185,12 @@ def fit_to_budget(dataset, arch, hparams, training, budget_seconds):
                       "dtype_policy": measured["dtype_policy"]}
 
 
-def preset_run(name, budget_seconds=None, **overrides):
-    """(dataset, arch, hparams, training) of a preset with `overrides`, fitted to `budget_seconds`, or
-    else to a class preset's own budget: what the CLI, `prepare` and the benchmarks start."""
-    dataset, arch, hparams, training = preset_settings(name, **overrides)
-    budget = budget_seconds or get_preset(name)["budget_seconds"]
+def recipe_run(recipe, budget_seconds=None, **overrides):
+    """(dataset, arch, hparams, training) of a recipe or a preset with `overrides` (as
+    `recipes.recipe_settings` applies them), fitted to `budget_seconds`, or else to a class preset's
+    own budget: what the CLI, `prepare` and the benchmarks start."""
+    dataset, arch, hparams, training = recipe_settings(recipe, **overrides)
+    budget = budget_seconds or recipe.get("budget_seconds")
     if budget:
         training, _ = fit_to_budget(dataset, arch, hparams, training, budget)
     return dataset, arch, hparams, training

@@ -1,13 +1,13 @@
 """Ready-made runs for a lesson: the class version of every preset, trained ahead of class.
 
 `python -m cifar_core prepare` calls `plan` then trains what it lists through the job manager,
-one run after another. A run records its preset in its config, so a second `prepare` skips the
+one run after another, each preset's settings fitted to its time budget (`estimate.recipe_run`). A run records its preset in its config, so a second `prepare` skips the
 presets that already have a completed run, and trains again the ones that were stopped or
 interrupted (Ctrl+C resumes by running the command again).
 """
 
-from cifar_core.config.architectures import check_hparams
 from cifar_core.config.presets import PRESETS, get_preset
+from cifar_core.config.recipes import recipe_settings
 from cifar_core.data.datasets import DATASETS
 from cifar_core.data.download import imagenet_weights_available
 
@@ -33,14 +33,14 @@ def plan(store, presets=None):
     done = {r["preset"] for r in ready_runs(rows, {r["run_id"]: store.config(r["run_id"]) for r in rows})}
     to_train, skipped = [], []
     for name in presets or class_presets():
-        values = get_preset(name)["values"]
-        dataset = DATASETS[values["dataset"]]
+        dataset_name, _, hparams, _ = recipe_settings(get_preset(name))
+        dataset = DATASETS[dataset_name]
         if name in done:
             skipped.append((name, "already trained"))
         elif not dataset.is_local():
             skipped.append((name, f"{dataset.title} is not on this machine (python -m cifar_core download "
                                   f"{dataset.name}, or set {dataset.env_var})"))
-        elif check_hparams(values["arch"], values["hparams"]).get("weights") == "imagenet" and not imagenet_weights_available():
+        elif hparams.get("weights") == "imagenet" and not imagenet_weights_available():
             skipped.append((name, "VGG16's ImageNet weights are not on this machine (they download once, "
                                   "58 MB, with a network)"))
         else:

@@ -1,13 +1,14 @@
-"""The fast recipe's parts, time estimates and budgets, presets on the CLI, and ready-made runs."""
+"""The fast recipe's parts, time estimates and budgets (presets and the settings a recipe gives a run:
+test_presets)."""
 
 import json
 
 import numpy as np
 import pytest
+from support import seed_timings
 
 from cifar_core.cli.main import main
 from cifar_core.config.hparams import TRAINING_HPARAMS, check_all
-from cifar_core.config.presets import PRESETS, preset_settings
 from cifar_core.config.run_config import make_config
 from cifar_core.errors import ParamError
 from cifar_core.server import estimate
@@ -67,21 +68,10 @@ def test_fast_cnn_trains_and_tta_evaluates_with_the_mirror_image(tmp_path):
     np.testing.assert_allclose(both, (predict_batched(model, images) + mirrored) / 2, atol=1e-5)
 
 
-def _seed_timings(config, **speed):
-    """Store a speed for `config`'s settings, as a calibration would."""
-    measured = {"train_batch": 0.1, "val_batch": 0.05, "epoch_overhead": 0.3, "startup": 3.0, "dtype_policy": "float32",
-                **speed}
-    path = estimate.timings_path()
-    timings = json.loads(path.read_text()) if path.exists() else {}
-    timings[estimate.speed_key(config)] = measured
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(timings))
-
-
 def test_estimate_is_arithmetic_over_a_stored_speed(tmp_path, monkeypatch):
     monkeypatch.setenv("CIFAR_CORE_TIMINGS", str(tmp_path / "timings.json"))
     config = make_config("digits", "seed_cnn", epochs=4, batch_size=100)
-    _seed_timings(config)
+    seed_timings(estimate.timings_path(), estimate.speed_key(config))
     found = estimate.estimate(config)
     steps, val_steps = -(-config["n_train"] // 100), -(-config["n_val"] // 100)
     per_epoch = steps * 0.1 + val_steps * 0.05 + 0.3
@@ -92,7 +82,7 @@ def test_estimate_is_arithmetic_over_a_stored_speed(tmp_path, monkeypatch):
 def test_a_time_budget_picks_epochs_then_fewer_images(tmp_path, monkeypatch):
     monkeypatch.setenv("CIFAR_CORE_TIMINGS", str(tmp_path / "timings.json"))
     training = {"epochs": 10, "batch_size": 32}
-    _seed_timings(make_config("digits", "seed_cnn", **training))
+    seed_timings(estimate.timings_path(), estimate.speed_key(make_config("digits", "seed_cnn", **training)))
     roomy, found = estimate.fit_to_budget("digits", "seed_cnn", {}, training, 10_000)
     assert roomy["epochs"] == 10 and roomy["train_size"] is None
     chosen, _ = estimate.fit_to_budget("digits", "seed_cnn", {}, {**training, "train_size": 500}, 10_000)
@@ -119,47 +109,3 @@ def test_dry_run_measures_once_and_trains_nothing(capsys, tmp_path, monkeypatch)
     out = capsys.readouterr().out
     assert "Estimated time on this machine: about" in out and "Nothing was trained" in out
     assert main([*args, "--json"]) == 0 and last_json(capsys.readouterr().out)["measured_now"] is False
-
-
-def test_preset_flags_override_and_presets_come_in_two_versions():
-    dataset, arch, hparams, training = preset_settings("plain_cnn_full", epochs=3, hparams={"width": 0.5})
-    assert (dataset, arch, training["epochs"], training["learning_rate"]) == ("cifar10", "seed_cnn", 3, 1e-4)
-    assert hparams == {"width": 0.5}
-    assert preset_settings("fast", arch="seed_cnn")[2] == {}  # fast_cnn's width is not the plain CNN's
-    for name, preset in PRESETS.items():
-        if preset["notebook"]:
-            other = name[:-5] if name.endswith("_full") else f"{name}_full"
-            assert PRESETS[other]["notebook"] == preset["notebook"]
-    assert PRESETS["plain_cnn"]["budget_seconds"] <= 300 and PRESETS["plain_cnn_full"]["budget_seconds"] is None
-
-
-def test_unknown_preset_is_refused_with_the_list(capsys):
-    assert main(["train", "--preset", "fastest", "--dry-run"]) == 2
-    assert "Unknown preset 'fastest'. Choose one of: fast, plain_cnn" in capsys.readouterr().err
-
-
-def test_prepare_trains_class_presets_once_and_skips_what_it_cannot(capsys, tmp_path, monkeypatch, tiny_cifar):
-    # A stored speed this slow makes the class budget fit a few epochs on a few images: a real run,
-    # on the small archive, in seconds.
-    monkeypatch.setenv("CIFAR_CORE_TIMINGS", str(tmp_path / "timings.json"))
-    monkeypatch.delenv("FASHION_MNIST_PATH", raising=False)
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
-    dataset, arch, hparams, training = preset_settings("plain_cnn")
-    _seed_timings(make_config(dataset, arch, hparams, **training), train_batch=30.0, startup=5.0)
-    runs = tmp_path / "runs"
-    assert main(["prepare", "--preset", "plain_cnn", "--preset", "fashion", "--preset", "vgg16",
-                 "--runs-dir", str(runs)]) == 0
-    out = capsys.readouterr().out
-    assert "Skipped fashion: Fashion-MNIST is not on this machine" in out
-    assert "Skipped vgg16: VGG16's ImageNet weights are not on this machine" in out
-    assert "plain_cnn: completed" in out
-    from cifar_core.runs.store import RunStore
-    from cifar_core.server.prepare import ready_runs
-    store = RunStore(runs)
-    rows = store.list()
-    ready = ready_runs(rows, {r["run_id"]: store.config(r["run_id"]) for r in rows})
-    assert [r["preset"] for r in ready] == ["plain_cnn"]
-    config = store.config(ready[0]["run_id"])
-    assert config["training"]["epochs"] == 3 and config["n_train"] < 140  # fitted to the budget
-    assert main(["prepare", "--preset", "plain_cnn", "--runs-dir", str(runs)]) == 0
-    assert "Skipped plain_cnn: already trained" in capsys.readouterr().out and len(store.list()) == 1

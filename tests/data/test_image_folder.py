@@ -134,7 +134,7 @@ def symlink_entry():
      "Class 'dogs' of upload.zip has only 3 images; every class needs at least 5"),
     (with_classes(), (), {"MAX_IMAGES": 10}, "holds more than 10 images, the limit"),
     (with_classes(), (), {"MAX_TOTAL_BYTES": 500}, "holds more than 0.0005 MB of files once unpacked"),
-    (with_classes({"red/bomb.png": blank_png(3000)}), (), {"MAX_IMAGE_PIXELS": 1_000_000},
+    (with_classes({"red/bomb.png": blank_png(3000)}), (), {"MAX_PIXELS": 1_000_000},
      "red/bomb.png in upload.zip is 3000×3000 pixels, over the limit of 1,000,000 pixels"),
     (with_classes({"red/zeros.bmp": bytes(300_000)}), (), {"RATIO_FLOOR": 1000}, "(a zip bomb)"),
     (with_classes({"../evil.png": image_bytes((1, 1, 1))}), (), {}, "unsafe path (../evil.png)"),
