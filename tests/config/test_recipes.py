@@ -47,6 +47,7 @@ def test_label_smoothing_loss_matches_the_categorical_one():
     assert float(SparseCrossentropy(3, 0.1)(labels, probs)) == pytest.approx(float(expected), rel=1e-5)
 
 
+@pytest.mark.slow
 def test_fast_cnn_trains_and_tta_evaluates_with_the_mirror_image(tmp_path):
     from cifar_core.server.jobs import JobManager
     from cifar_core.worker.evaluation import load_run_model, predict_batched, predict_with_flip
@@ -97,6 +98,7 @@ def test_a_time_budget_picks_epochs_then_fewer_images(tmp_path, monkeypatch):
         estimate.fit_to_budget("digits", "seed_cnn", {}, training, 3)
 
 
+@pytest.mark.slow
 def test_dry_run_measures_once_and_trains_nothing(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("CIFAR_CORE_TIMINGS", str(tmp_path / "timings.json"))
     args = ["train", "--dataset", "digits", "--arch", "small_cnn", "--epochs", "3", "--dry-run",
