@@ -18,12 +18,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cifar_core import client, estimate  # noqa: E402  (after the path)
 from cifar_core.config.presets import PRESETS  # noqa: E402
 from cifar_core.config.run_config import make_config  # noqa: E402
 from cifar_core.data.datasets import DATASETS  # noqa: E402
 from cifar_core.data.download import imagenet_weights_available  # noqa: E402
 from cifar_core.runs.store import RunStore, write_json  # noqa: E402
+from cifar_core.server import estimate, inspection  # noqa: E402  (after the path)
 from cifar_core.server.jobs import JobManager  # noqa: E402
 
 MARKS = (30, 60, 120)  # seconds of training
@@ -51,7 +51,7 @@ def estimates(names):
         measuring = time.perf_counter() - started
         run_id = manager.submit(dataset, arch, hparams, preset=name, **training)
         status = manager.wait(run_id, timeout=3600)
-        test = client.evaluate(manager.store, run_id)["accuracy"]
+        test = inspection.evaluate(manager.store, run_id)["accuracy"]
         ran = status.get("epochs_completed") or training["epochs"]  # early stopping can end a run sooner
         if ran != training["epochs"]:
             found["seconds"] = estimate.seconds_for({**config, "training": {**config["training"], "epochs": ran}},
@@ -101,7 +101,7 @@ def accuracy_over_time(name):
         snap_id = snapshots.create(manager.store.config(run_id))
         shutil.copyfile(copies[record["epoch"]], snapshots.path(snap_id) / "best.keras")
         write_json(snapshots.path(snap_id) / "status.json", {"status": "completed", "reason": ""})
-        result = client.evaluate(snapshots, snap_id)
+        result = inspection.evaluate(snapshots, snap_id)
         points.append({"epoch": record["epoch"], "seconds": round(elapsed, 1), "test_accuracy": round(result["accuracy"], 4)})
     return {"preset": name, "epochs": points, "train_seconds": status["train_seconds"],
             **{f"at_{m}s": max([p["test_accuracy"] for p in points if p["seconds"] <= m], default=None) for m in MARKS},

@@ -17,8 +17,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cifar_core.data.datasets import DEFAULT_VAL_SPLIT  # noqa: E402  (after the path
-from cifar_core.data.splits import DEFAULT_SEED
+from cifar_core.data.splits import DEFAULT_SEED, DEFAULT_VAL_SPLIT  # noqa: E402  (after the path)
 from cifar_core.process import configure_process  # noqa: E402
 
 

@@ -7,6 +7,8 @@ import pytest
 from PIL import Image
 from support import image_captions, open_app, texts, wait_for_estimate
 
+pytestmark = pytest.mark.slow  # every page asks the workers: a cluster starts
+
 PAGES = ["pages/home.py", "pages/data.py", "pages/train.py", "pages/evaluate.py", "pages/feature_maps.py"]
 TIMEOUT = 240  # the first page that imports TensorFlow takes a while
 

@@ -46,6 +46,7 @@ def trained(arch, images, labels, hparams=None, epochs=None):
     return model
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", [a for a in ARCHITECTURES if a != "vgg16_transfer"])
 def test_grad_cam_highlights_the_quadrant_that_decides_the_class(arch):
     from cifar_core.worker.inspection import cam_layers, grad_cam
@@ -71,6 +72,7 @@ def test_grad_cam_highlights_the_quadrant_that_decides_the_class(arch):
     assert share >= 0.5, f"{arch}: top-left share of the heatmap {share:.2f}"
 
 
+@pytest.mark.slow
 def test_grad_cam_on_vgg16_gives_its_last_map_and_any_layer():
     from cifar_core.worker.inspection import cam_layers, grad_cam
     images, labels = quadrant_images(8, seed=1)

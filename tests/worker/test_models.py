@@ -10,6 +10,7 @@ from cifar_core.worker.models import build_model, layer_table
 NO_DOWNLOAD = {"vgg16_transfer": {"weights": "none"}}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", list(ARCHITECTURES))
 @pytest.mark.parametrize("shape", [(32, 32, 3), (28, 28, 1), (8, 8, 1)])
 def test_every_architecture_builds_trains_and_shows_feature_maps(arch, shape):

@@ -3,11 +3,13 @@
 import time
 
 import numpy as np
+import pytest
 
 from cifar_core.runs import timelapse
 from cifar_core.server.jobs import JobManager
 
 
+@pytest.mark.slow
 def test_a_run_records_every_epoch_and_the_filters_match_its_model(trained_run):
     from cifar_core.worker.evaluation import load_run_model
     from cifar_core.worker.inspection import cam_layers, first_conv_filters
@@ -43,6 +45,7 @@ def test_quantised_maps_keep_each_channel_range():
     assert np.abs(restored - pooled).max() <= (ranges[:, 1] - ranges[:, 0]).max() / 255
 
 
+@pytest.mark.slow
 def test_a_long_run_thins_its_snapshots_to_the_budget():
     per_epoch = 300_000
     kept = timelapse.epochs_to_record(500, per_epoch)
@@ -56,6 +59,7 @@ def test_the_probe_takes_one_image_per_class_first():
     assert timelapse.probe_indices(labels, 5) == [2, 3, 0, 4, 6]
 
 
+@pytest.mark.slow
 def test_snapshots_reach_the_server_while_the_run_trains(tmp_path):
     manager = JobManager(tmp_path)
     run_id = manager.submit("digits", "seed_cnn", epochs=60, batch_size=32, train_size=200, seed=2)

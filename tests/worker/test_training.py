@@ -26,6 +26,7 @@ def wait_for(predicate, timeout=120):
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_seed_cnn_learns_real_cifar10(cifar_sample, monkeypatch, tmp_path):
     monkeypatch.setenv("CIFAR10_PATH", str(cifar_sample))
     manager = JobManager(tmp_path)
@@ -35,6 +36,7 @@ def test_seed_cnn_learns_real_cifar10(cifar_sample, monkeypatch, tmp_path):
     assert result["n"] == 932 and result["accuracy"] >= 0.30, result["accuracy"]
 
 
+@pytest.mark.slow
 def test_run_folder_holds_everything(trained_run):
     store, run_id = trained_run
     folder = store.path(run_id)
@@ -49,6 +51,7 @@ def test_run_folder_holds_everything(trained_run):
     assert status["status"] == "completed" and status["images_per_second"] > 0
 
 
+@pytest.mark.slow
 def test_stop_mid_epoch_keeps_history_and_model(tmp_path):
     manager = JobManager(tmp_path)
     run_id = manager.submit("digits", "dropout_cnn", epochs=50, batch_size=8, learning_rate=1e-3)
@@ -62,6 +65,7 @@ def test_stop_mid_epoch_keeps_history_and_model(tmp_path):
     assert 0 <= evaluate(manager.store, run_id)["accuracy"] <= 1  # usable on Evaluate
 
 
+@pytest.mark.slow
 def test_non_finite_loss_fails_the_run(tmp_path):
     manager = JobManager(tmp_path)
     # A constant rate in float32: the default warm-up (and bfloat16) can leave a rate of 10 at chance
@@ -78,6 +82,7 @@ def test_non_finite_loss_fails_the_run(tmp_path):
     assert manager.progress(run_id)["status"] == "failed"
 
 
+@pytest.mark.slow
 def test_early_stopping_restores_best(tmp_path):
     manager = JobManager(tmp_path)
     run_id = manager.submit("digits", "seed_cnn", epochs=40, batch_size=16, train_size=60,
@@ -89,6 +94,7 @@ def test_early_stopping_restores_best(tmp_path):
     assert status["best_epoch"] == best
 
 
+@pytest.mark.slow
 def test_queue_runs_one_at_a_time(tmp_path):
     manager = JobManager(tmp_path)
     first = manager.submit("digits", "small_cnn", epochs=2, batch_size=32, train_size=300)
@@ -103,6 +109,7 @@ def test_queue_runs_one_at_a_time(tmp_path):
     assert live[-1][0] == pytest.approx(2.0) and saved[-1][0] == pytest.approx(2.0)
 
 
+@pytest.mark.slow
 def test_stop_a_queued_run(tmp_path):
     manager = JobManager(tmp_path)
     first = manager.submit("digits", "small_cnn", epochs=1, batch_size=32, train_size=300)
@@ -114,6 +121,7 @@ def test_stop_a_queued_run(tmp_path):
     assert manager.wait(first, timeout=300)["status"] == "completed"
 
 
+@pytest.mark.slow
 def test_killed_process_reads_as_interrupted(tmp_path):
     """A training process killed mid-run: its run reads as interrupted, its history is kept."""
     env = dict(os.environ, CIFAR_CORE_RUNS=str(tmp_path))
@@ -160,6 +168,7 @@ def test_bad_training_options_are_refused(training, message):
         make_config("digits", "seed_cnn", **training)
 
 
+@pytest.mark.slow
 def test_runs_folder_not_writable(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
@@ -167,6 +176,7 @@ def test_runs_folder_not_writable(tmp_path):
         JobManager(blocker / "runs").submit("digits", "seed_cnn", epochs=1)
 
 
+@pytest.mark.slow
 def test_augmented_training_and_preview(tmp_path):
     from cifar_core.data.datasets import load_dataset
     from cifar_core.worker.pipeline import augment_preview
@@ -179,6 +189,7 @@ def test_augmented_training_and_preview(tmp_path):
     assert manager.wait(run_id, timeout=300)["status"] == "completed"
 
 
+@pytest.mark.slow
 def test_disk_full_while_saving_fails_the_run_cleanly(tmp_path):
     """A file-size limit stands in for a full disk: saving the model fails, earlier runs stay intact."""
     manager = JobManager(tmp_path)
@@ -200,6 +211,7 @@ def test_disk_full_while_saving_fails_the_run_cleanly(tmp_path):
     assert {p.name: p.read_bytes() for p in manager.store.path(earlier).iterdir() if p.is_file()} == before
 
 
+@pytest.mark.slow
 def test_a_model_file_with_a_lambda_layer_is_refused(tmp_path, trained_run):
     """Safe mode stays on: a planted .keras with a Lambda layer is refused and its code never runs."""
     import keras
@@ -217,6 +229,7 @@ def test_a_model_file_with_a_lambda_layer_is_refused(tmp_path, trained_run):
     assert not marker.exists()
 
 
+@pytest.mark.slow
 def test_gpu_path_trains_with_mixed_precision(tmp_path, monkeypatch):
     # No GPU here: take the branch the product takes where TensorFlow finds one, on tiny data. The
     # worker's training function runs in this process, where the patch applies.
@@ -257,43 +270,3 @@ def test_best_and_last_val_accuracy():
     epochs = [{"val_accuracy": 0.5}, {"val_accuracy": 0.7}, {"val_accuracy": None}, {"val_accuracy": 0.6}, {}]
     assert best_val_accuracy(epochs) == 0.7 and last_val_accuracy(epochs) == 0.6
     assert best_val_accuracy([]) is None and last_val_accuracy([{"val_accuracy": None}]) is None
-
-
-def test_the_store_keeps_evaluations_per_model_version(tmp_path):
-    store = RunStore(tmp_path)
-    run_id = store.create({"arch": "seed_cnn"})
-    with pytest.raises(RunError, match="has no saved model yet"):
-        store.model_stamp(run_id)
-    assert not store.has_evaluation(run_id)
-    (store.path(run_id) / "last.keras").write_bytes(b"last")
-    assert store.model_stamp(run_id)["model"] == "last.keras"  # no best model: the last one
-    best = store.path(run_id) / "best.keras"
-    best.write_bytes(b"best")
-    stamp = store.model_stamp(run_id)
-    assert stamp == {"model": "best.keras", "mtime_ns": best.stat().st_mtime_ns}
-    assert store.evaluation(run_id, stamp) is None and not store.has_evaluation(run_id)
-    store.write_evaluation(run_id, {"stamp": stamp, "accuracy": 0.5})
-    assert store.evaluation(run_id, stamp)["accuracy"] == 0.5 and store.has_evaluation(run_id)
-    assert not store.has_evaluation(run_id, "last")  # an evaluation of the best model only
-    os.utime(best, ns=(stamp["mtime_ns"] + 10**9,) * 2)  # training saved a better model
-    assert store.evaluation(run_id, stamp) is not None  # asked for by the stamp it was written with
-    assert store.evaluation(run_id, store.model_stamp(run_id)) is None and not store.has_evaluation(run_id)
-
-
-def test_has_evaluation_follows_the_evaluation_file(tmp_path):
-    store = RunStore(tmp_path)
-    run_id = store.create({"arch": "seed_cnn"})
-    (store.path(run_id) / "best.keras").write_bytes(b"best")
-    stamp = store.model_stamp(run_id)
-    folder = store.path(run_id)
-    store.write_evaluation(run_id, {"stamp": stamp})
-    note = (folder / "evaluation.stamp.json").read_bytes()
-    store.write_evaluation(run_id, {"stamp": {"model": "last.keras", "mtime_ns": 1}})
-    (folder / "evaluation.stamp.json").write_bytes(note)  # a racing writer's note, beside the other's file
-    assert not store.has_evaluation(run_id)
-    (folder / "evaluation.stamp.json").unlink()  # an evaluation stored before the notes existed
-    store.write_evaluation(run_id, {"stamp": stamp})
-    (folder / "evaluation.stamp.json").unlink()
-    assert store.has_evaluation(run_id) and (folder / "evaluation.stamp.json").is_file()
-    (folder / "evaluation.json").write_text("{not json")  # damaged: as good as none
-    assert store.evaluation(run_id, stamp) is None and not store.has_evaluation(run_id)
