@@ -6,6 +6,7 @@ measurement at a time, and keeps it in a small JSON file, `cifar_core-timings.js
 folder (~/.keras, or $KERAS_HOME), or at $CIFAR_CORE_TIMINGS. Every later estimate for those settings is arithmetic.
 """
 
+import functools
 import json
 import logging
 import math
@@ -36,8 +37,10 @@ def timings_path():
     return Path(os.environ.get(TIMINGS_ENV) or keras_cache_dir().parent / "cifar_core-timings.json")
 
 
+@functools.cache
 def machine():
-    """This machine's name and processor: a lab's shared home folder keeps each machine's own timings."""
+    """This machine's name and processor: a lab's shared home folder keeps each machine's own timings.
+    Read once a process."""
     cpu = ""
     try:
         cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -63,8 +66,20 @@ def speed_key(config):
 
 
 def _read(path=None):
+    """The timings file's contents, parsed again only when the file changes (a page reads it on
+    every rerun)."""
+    path = path or timings_path()
     try:
-        return json.loads((path or timings_path()).read_text())
+        stat = path.stat()
+    except OSError:
+        return {}
+    return _parsed(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed(path, mtime_ns, size):
+    try:
+        return json.loads(Path(path).read_text())
     except (OSError, ValueError):
         return {}
 
@@ -97,7 +112,7 @@ def _measurement(config):
 def _measure_and_keep(config, key, path):
     measured = measure_speed(_measurable(config))
     with _lock:  # one writer per process; the file is replaced atomically
-        timings = _read(path)
+        timings = dict(_read(path))  # the parsed file is cached: never change it in place
         timings[key] = measured
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

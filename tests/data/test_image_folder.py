@@ -188,6 +188,8 @@ def test_a_failed_write_leaves_no_folder(keras, monkeypatch):
 def test_the_registry_and_the_servers_own_folders(keras, tmp_path, monkeypatch):
     good = write_folder(tmp_path / "colours", with_classes())
     monkeypatch.setenv(folder_sets.FOLDERS_ENV, os.pathsep.join([str(good), str(tmp_path / "absent")]))
+    assert datasets.dataset_names() == list(datasets.DATASETS)  # a query imports nothing
+    folder_sets.import_configured_folders()
     names = datasets.dataset_names()
     assert names[:3] == list(datasets.DATASETS) and len(names) == 4
     info = datasets.check_available(names[3])
@@ -202,6 +204,7 @@ def test_the_registry_and_the_servers_own_folders(keras, tmp_path, monkeypatch):
         datasets.dataset_info("folder:nope")
 
 
+@pytest.mark.slow
 def test_the_command_line_refuses_with_its_exit_codes(keras, tmp_path, capsys):
     bad = tmp_path / "bad.zip"
     bad.write_bytes(make_zip(with_classes({"../evil.png": b"x"})))
@@ -216,6 +219,7 @@ def test_the_command_line_refuses_with_its_exit_codes(keras, tmp_path, capsys):
     assert not (tmp_path / "runs").exists() and written(keras) == []
 
 
+@pytest.mark.slow
 def test_the_command_line_trains_and_evaluates_a_folder(keras, tmp_path, capsys):
     folder = write_folder(tmp_path / "shapes", good_files(root=""))
     env = dict(os.environ, KERAS_HOME=str(keras))
@@ -239,6 +243,7 @@ def test_the_command_line_trains_and_evaluates_a_folder(keras, tmp_path, capsys)
     assert f"{config['dataset']} available       shapes (32×32)" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_the_data_page_imports_an_upload(keras, tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
