@@ -28,19 +28,20 @@ recipe_actions_ui(store(), run_id)  # a link, the recipe and a Keras script of t
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def get_evaluation(directory, run_id, model_file, mtime_ns):
-    """The run's stored evaluation, read once per model version."""
-    return inspection.evaluate(RunStore(directory), run_id)
+def get_evaluation(directory, run_id, model_file, mtime_ns, size):
+    """The run's stored evaluation of one model version, read from its folder and derived here."""
+    return RunStore(directory).require_evaluation(run_id, {"model": model_file, "mtime_ns": mtime_ns, "size": size})
 
 
 try:
     stamp = store().model_stamp(run_id)
-    if not store().has_evaluation(run_id):  # first time for this model: evaluate with a progress bar
+    if not store().has_evaluation(run_id, stamp):  # first time for this model: the worker evaluates it
         bar = st.progress(0.0, text="Evaluating on the test set …")
-        inspection.evaluate(store(), run_id, progress=lambda done, total: bar.progress(
+        evaluated = inspection.evaluate(store(), run_id, progress=lambda done, total: bar.progress(
             done / total, text=f"Evaluating {done:,} of {total:,} test images"))
+        stamp = {**stamp, **evaluated["stamp"]}  # what it evaluated: a newer model if one came meanwhile
         bar.empty()
-    result = get_evaluation(runs_dir(), run_id, stamp["model"], stamp["mtime_ns"])
+    result = get_evaluation(runs_dir(), run_id, stamp["model"], stamp["mtime_ns"], stamp["size"])
     ds = load_dataset(config["dataset"])
 except CoreError as exc:
     show_error(exc)
@@ -79,13 +80,13 @@ keep_valid("eval_pred", names, names[1 % len(names)])
 t1, t2, _ = st.columns([1, 1, 2])
 true_name = t1.selectbox("True class", names, key="eval_true", persist_state=KEEP)
 pred_name = t2.selectbox("Predicted class", names, key="eval_pred", persist_state=KEEP)
-cell = result["cells"][names.index(true_name)][names.index(pred_name)]
+cell = result["cells"][names.index(true_name)][names.index(pred_name)]  # ascending indices
 verdict = "correct" if true_name == pred_name else "mistaken"
 pages = max(1, math.ceil(len(cell) / CELL_PAGE))
 st.markdown(f"**{len(cell)}** test images of **{true_name}** predicted as **{pred_name}** ({verdict})"
             + (f", {CELL_PAGE} a page." if pages > 1 else "."))
 scale = max(1, 64 // ds.image_shape[0])
-if cell:
+if len(cell):
     page = st.pagination(pages, key=f"eval_cell_page_{true_name}_{pred_name}") if pages > 1 else 1
     first = (page - 1) * CELL_PAGE
     shown = cell[first: first + CELL_PAGE]

@@ -342,11 +342,12 @@ def cmd_evaluate(args):
     store = RunStore(args.runs_dir)
     store.require(args.run_id)
     progress = None if args.json else _byte_progress_images()
-    result = evaluate(store, args.run_id, progress=progress)
+    evaluated = evaluate(store, args.run_id, progress=progress)  # the worker only when none is stored
+    result = store.require_evaluation(args.run_id, {**store.model_stamp(args.run_id), **evaluated["stamp"]})
     if args.json:
         print(json.dumps({"run_id": args.run_id, "test_accuracy": result["accuracy"],
                           "test_loss": result["loss"], "class_names": result["class_names"],
-                          "confusion_matrix": result["confusion_matrix"], "report": result["report"]}))
+                          "confusion_matrix": result["confusion_matrix"].tolist(), "report": result["report"]}))
         return EXIT_OK
     names = result["class_names"]
     print(f"\nTest accuracy {result['accuracy']:.4f}, loss {result['loss']:.4f} on {result['n']} images.")

@@ -4,6 +4,7 @@ Every file is written atomically (temporary file, then rename), so a crash or a 
 disk never leaves a half-written config or history behind.
 """
 
+import io
 import json
 import os
 import re
@@ -14,16 +15,24 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
+
 from cifar_core.errors import ParamError, RunError
+from cifar_core.runs.evaluation import derive, labels_from_cells
 
 STATUSES = ("queued", "running", "completed", "stopped", "failed", "interrupted")
 ACTIVE = ("queued", "running")
 RUN_ID = re.compile(r"^\d{8}-\d{6}-[a-z0-9_]{1,32}-[0-9a-f]{6}$")
 
-CONFIG, STATUS, HISTORY, EVALUATION = "config.json", "status.json", "history.json", "evaluation.json"
-# Which model an evaluation is of, and which evaluation.json it belongs to: readable without
-# parsing the evaluation itself (its predictions make it megabytes on CIFAR-10).
-EVALUATION_STAMP = "evaluation.stamp.json"
+CONFIG, STATUS, HISTORY = "config.json", "status.json", "history.json"
+# An evaluation: the arrays it was computed from, as .npy files, and a small JSON of its figures
+# that says which model file it is of; the rest is derived when read (`cifar_core.runs.evaluation`).
+EVALUATION, EVALUATION_METRICS = "evaluation", "metrics.json"
+EVALUATION_ARRAYS = ("labels", "predictions", "probabilities")
+EVALUATION_FIGURES = ("stamp", "n", "accuracy", "loss", "tta", "class_names", "seconds", "images_per_second")
+# Written before the arrays existed: everything, derived figures included, in one large
+# evaluation.json beside a note saying which model it was of. Still read; replaced by the next evaluation.
+OLD_EVALUATION, OLD_EVALUATION_NOTE = "evaluation.json", "evaluation.stamp.json"
 BEST_MODEL, LAST_MODEL, LOGS = "best.keras", "last.keras", "logs"
 
 # Runs this process is training or holding in its queue: anything else marked active is stale.
@@ -102,10 +111,35 @@ def _file_version(path):
     """[inode, mtime_ns, size] of a file, or None if it is missing: a rewrite (a new file renamed
     over it) changes the inode."""
     try:
-        info = os.stat(path)
+        return _version(os.stat(path))
     except FileNotFoundError:
         return None
+
+
+def _version(info):
     return [info.st_ino, info.st_mtime_ns, info.st_size]
+
+
+def _read_record(path):
+    """A small JSON object, or None if it is missing, damaged or not an object."""
+    try:
+        record = read_json(path)
+    except RunError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _same_model(stored, stamp):
+    """Whether the stamp an evaluation was stored with names the model file version `stamp` (the
+    old evaluation.json's stamps have no size)."""
+    return (isinstance(stored, dict) and stored.get("model") == stamp["model"]
+            and stored.get("mtime_ns") == stamp["mtime_ns"] and stored.get("size", stamp["size"]) == stamp["size"])
+
+
+def _array_versions(record):
+    """{array name: file version} that an evaluation's figures name ({} if damaged)."""
+    files = record.get("files")
+    return files if isinstance(files, dict) else {}
 
 
 def _pid_alive(pid):
@@ -193,58 +227,132 @@ class RunStore:
         return None
 
     def model_stamp(self, run_id, which="best"):
-        """Which model file `model_path` picks and its version: {"model": file name, "mtime_ns": int}."""
+        """Which model file `model_path` picks and its version: {"model": file name, "mtime_ns", "size"}."""
         path = self.model_path(run_id, which)
         try:
             if path is not None:
-                return {"model": path.name, "mtime_ns": path.stat().st_mtime_ns}
+                info = path.stat()
+                return {"model": path.name, "mtime_ns": info.st_mtime_ns, "size": info.st_size}
         except FileNotFoundError:
             pass  # deleted between the two looks: as if it had never been saved
         raise RunError(f"Run {run_id} has no saved model yet: it has not finished an epoch. "
                        "Wait for its first epoch, or train it again.")
 
-    def evaluation(self, run_id, stamp):
-        """The stored evaluation if it is of the model `stamp` names (see `model_stamp`), else None.
+    # ---- evaluations: written by the worker, read by anyone; reading never writes --------------
 
-        A damaged file counts as none: evaluating again replaces it."""
-        path = self.require(run_id) / EVALUATION
+    def write_evaluation(self, run_id, labels, probabilities, figures):
+        """Store an evaluation: true labels, class probabilities (N, classes) and `figures` (see
+        EVALUATION_FIGURES; `stamp` says which model file it is of). Returns the figures as stored.
+
+        The arrays go first and the figures last, naming each array file's version: a reader never
+        pairs them with the arrays of a racing writer (an evaluation of another model version)."""
+        run_folder = self.require(run_id)
+        folder = run_folder / EVALUATION
+        probabilities = np.asarray(probabilities, dtype=np.float32)
+        arrays = {"labels": np.asarray(labels, dtype=np.int32),
+                  "predictions": probabilities.argmax(axis=1).astype(np.int32),
+                  "probabilities": probabilities}
+        files = {}
+        for name, array in arrays.items():
+            buffer = io.BytesIO()
+            np.save(buffer, array, allow_pickle=False)
+            write_bytes(folder / f"{name}.npy", buffer.getvalue())
+            files[name] = _file_version(folder / f"{name}.npy")
+        record = {**{key: figures[key] for key in EVALUATION_FIGURES if key in figures}, "files": files}
+        write_json(folder / EVALUATION_METRICS, record)
+        for old in (OLD_EVALUATION, OLD_EVALUATION_NOTE):  # the older format's, now outdated
+            (run_folder / old).unlink(missing_ok=True)
+        return record
+
+    def has_evaluation(self, run_id, stamp=None):
+        """Whether an evaluation of the model `stamp` names (default: the run's current best, see
+        `model_stamp`) is stored; decided from small files only, and writes nothing."""
+        folder = self.require(run_id)
         try:
-            stored = read_json(path)
+            stamp = stamp or self.model_stamp(run_id)
         except RunError:
+            return False
+        note = _read_record(folder / OLD_EVALUATION_NOTE)
+        if (not (folder / EVALUATION / EVALUATION_METRICS).exists() and note is not None
+                and note.get("file") is not None and note["file"] == _file_version(folder / OLD_EVALUATION)):
+            return _same_model(note.get("stamp"), stamp)  # the older format, without parsing its large file
+        return self.evaluation_figures(run_id, stamp) is not None
+
+    def evaluation_figures(self, run_id, stamp=None):
+        """The stored evaluation's figures (EVALUATION_FIGURES) if it is of the model `stamp` names
+        (default: the current best), else None."""
+        folder = self.require(run_id)
+        stamp = stamp or self.model_stamp(run_id)
+        record = _read_record(folder / EVALUATION / EVALUATION_METRICS)
+        if record is not None:
+            current = _same_model(record.get("stamp"), stamp) and self._arrays_unchanged(folder, record)
+            return record if current else None
+        old = self._old_evaluation(folder, stamp)
+        return {key: old[key] for key in EVALUATION_FIGURES if key in old} if old is not None else None
+
+    def evaluation(self, run_id, stamp=None):
+        """The stored evaluation of the model `stamp` names (default: the current best) with all it
+        implies: its figures, `labels`, `predictions`, `confidence` and, derived here, the confusion
+        matrix (plain and row-normalised), the per-class `report` and `cells` (cells[t][p]: the indices
+        of the images of true class t predicted as p). None if there is none, or of another model.
+
+        A damaged evaluation counts as none: evaluating again replaces it."""
+        folder = self.require(run_id)
+        stamp = stamp or self.model_stamp(run_id)
+        record = _read_record(folder / EVALUATION / EVALUATION_METRICS)
+        if record is not None:
+            arrays = self._arrays(folder, record) if _same_model(record.get("stamp"), stamp) else None
+            if arrays is None:
+                return None
+            labels, predictions = arrays["labels"], arrays["predictions"]
+            confidence = arrays["probabilities"].max(axis=1)
+        else:
+            record = self._old_evaluation(folder, stamp)
+            if record is None:
+                return None
+            try:
+                labels = labels_from_cells(record["cells"], record["n"])
+                predictions = np.asarray(record["predictions"], dtype=np.int64)
+                confidence = np.asarray(record.get("confidence", np.ones(len(labels))), dtype=np.float32)
+            except (KeyError, TypeError, ValueError, IndexError):
+                return None
+            record = {key: record[key] for key in EVALUATION_FIGURES if key in record}
+        try:
+            derived = derive(labels, predictions, record["class_names"])
+        except (KeyError, TypeError, ValueError, IndexError):
             return None
-        return stored if isinstance(stored, dict) and stored.get("stamp") == stamp else None
+        return {**record, "labels": labels, "predictions": predictions, "confidence": confidence, **derived}
 
-    def write_evaluation(self, run_id, result):
-        """Store an evaluation; `result["stamp"]` says which model file it is of."""
-        folder = self.require(run_id)
-        write_json(folder / EVALUATION, result)
-        # The note names the evaluation.json it describes (inode, mtime, size): if two writers
-        # race, a note left beside the other's evaluation does not match it.
-        version = _file_version(folder / EVALUATION)
-        write_json(folder / EVALUATION_STAMP, {"stamp": result["stamp"], "file": version})
+    def require_evaluation(self, run_id, stamp):
+        """`evaluation`, or a one-line error when it is missing (another writer replaced it meanwhile)."""
+        result = self.evaluation(run_id, stamp)
+        if result is None:
+            raise RunError(f"The evaluation of run {run_id} changed while it was read (a newer model?): "
+                           "evaluate it again.")
+        return result
 
-    def has_evaluation(self, run_id, which="best"):
-        """Whether an evaluation of the run's current model is stored, mostly without reading it."""
-        folder = self.require(run_id)
-        try:
-            stamp = self.model_stamp(run_id, which)
-            note = read_json(folder / EVALUATION_STAMP)
-        except RunError:
-            return False
-        version = _file_version(folder / EVALUATION)
-        if version is None:
-            return False
-        if isinstance(note, dict) and note.get("stamp") == stamp and note.get("file") == version:
-            return True
-        # No note, or one that describes another file (an older product, a copied folder): read the
-        # evaluation once and leave a note for next time.
-        if self.evaluation(run_id, stamp) is None:
-            return False
-        try:
-            write_json(folder / EVALUATION_STAMP, {"stamp": stamp, "file": version})
-        except RunError:
-            pass  # a read-only runs folder: the answer stands, only slower next time
-        return True
+    def _arrays_unchanged(self, folder, record):
+        files = _array_versions(record)
+        return all(files.get(name) is not None and files[name] == _file_version(folder / EVALUATION / f"{name}.npy")
+                   for name in EVALUATION_ARRAYS)
+
+    def _arrays(self, folder, record):
+        """The evaluation's arrays, each checked to be the file version its figures name; None if not."""
+        arrays = {}
+        for name in EVALUATION_ARRAYS:
+            try:
+                with open(folder / EVALUATION / f"{name}.npy", "rb") as f:
+                    if _version(os.fstat(f.fileno())) != _array_versions(record).get(name):  # replaced meanwhile
+                        return None
+                    arrays[name] = np.load(f, allow_pickle=False)
+            except (OSError, ValueError):
+                return None
+        return arrays
+
+    def _old_evaluation(self, folder, stamp):
+        """The older format's evaluation.json if it is of the model `stamp` names, else None."""
+        old = _read_record(folder / OLD_EVALUATION)
+        return old if old is not None and _same_model(old.get("stamp"), stamp) else None
 
     def list(self):
         """Summaries of every run, newest first."""

@@ -1,7 +1,8 @@
-"""Evaluate a run on the test set: accuracy, loss, confusion matrix, per-class report, cell indices.
+"""Evaluate a run on the test set: the model's class probabilities for every test image.
 
-Results are kept in the run folder by `RunStore.write_evaluation`, stamped with the model file they
-came from; loaded models are kept in a small per-process cache.
+They are kept in the run folder with the accuracy and loss (`RunStore.write_evaluation`), stamped
+with the model file they came from; the confusion matrix and the rest are derived when read
+(`cifar_core.runs.evaluation`). Loaded models are kept in a small per-process cache.
 """
 
 import threading
@@ -9,11 +10,11 @@ import time
 
 import keras
 import numpy as np
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from cifar_core.cache import BoundedCache
 from cifar_core.data.datasets import load_dataset
 from cifar_core.errors import RunError
+from cifar_core.runs.evaluation import summarize
 from cifar_core.worker import models  # noqa: F401  registers the product's own layers for loading
 from cifar_core.worker.pipeline import make_pipeline
 
@@ -41,12 +42,13 @@ def _load_model(path, run_id):
 
 
 def evaluate_run(store, run_id, progress=None, batch_size=128, which="best"):
-    """Test-set metrics of a run's model; `progress(done, total)` is called per batch.
+    """Evaluate the run's model on the test set and store it; `progress(done, total)` is called per
+    batch. Returns the stored figures (accuracy, loss, ...; see `RunStore.write_evaluation`).
 
-    The stored evaluation of the same model file is returned as it is, without a progress report.
+    A stored evaluation of the same model file is kept as it is, without a progress report.
     """
     stamp = store.model_stamp(run_id, which)
-    stored = store.evaluation(run_id, stamp)
+    stored = store.evaluation_figures(run_id, stamp)
     if stored is not None:
         return stored
     config = store.config(run_id)
@@ -57,31 +59,10 @@ def evaluate_run(store, run_id, progress=None, batch_size=128, which="best"):
     probs = predict_with_flip(model, ds.x_test, batch_size, progress) if tta else \
         predict_batched(model, ds.x_test, batch_size, progress)
     seconds = time.perf_counter() - started
-    y_true = ds.y_test
-    y_pred = probs.argmax(axis=1)
-    labels = list(range(ds.num_classes))
-    cm = confusion_matrix(y_true, y_pred, labels=labels)
-    rows = cm.sum(axis=1, keepdims=True)
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y_true, y_pred, labels=labels, zero_division=0)
-    true_prob = np.clip(probs[np.arange(len(y_true)), y_true], 1e-7, 1.0)
-    cells = [[[] for _ in labels] for _ in labels]
-    for index, (t, p) in enumerate(zip(y_true, y_pred)):
-        cells[t][p].append(index)
-    result = {
-        "stamp": stamp, "run_id": run_id, "n": int(len(y_true)),
-        "accuracy": float((y_pred == y_true).mean()), "tta": tta, "loss": float(-np.log(true_prob).mean()),
-        "class_names": list(ds.class_names),
-        "confusion_matrix": cm.tolist(),
-        "confusion_matrix_normalized": np.divide(cm, rows, out=np.zeros(cm.shape), where=rows > 0).tolist(),
-        "report": [{"class": name, "precision": float(p), "recall": float(r), "f1": float(f),
-                    "support": int(s)} for name, p, r, f, s in zip(ds.class_names, precision, recall, f1, support)],
-        "cells": cells, "predictions": y_pred.tolist(),
-        "confidence": probs.max(axis=1).round(4).tolist(),
-        "seconds": round(seconds, 3), "images_per_second": round(len(y_true) / seconds, 1) if seconds else None,
-    }
-    store.write_evaluation(run_id, result)
-    return result
+    figures = {"stamp": stamp, **summarize(ds.y_test, probs), "tta": tta, "class_names": list(ds.class_names),
+               "seconds": round(seconds, 3),
+               "images_per_second": round(len(probs) / seconds, 1) if seconds else None}
+    return store.write_evaluation(run_id, ds.y_test, probs, figures)
 
 
 def predict_with_flip(model, images, batch_size=128, progress=None):

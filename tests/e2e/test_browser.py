@@ -1,7 +1,6 @@
 """End to end in Chromium: what a user does, from Home to Feature maps, and two users at once."""
 
 import io
-import json
 import re
 from pathlib import Path
 
@@ -22,6 +21,8 @@ from browser_support import (
     wait_idle,
 )
 from PIL import Image
+
+from cifar_core.runs.store import RunStore
 
 pytestmark = pytest.mark.slow  # a real server, Chromium and trainings
 
@@ -90,8 +91,8 @@ def test_a_user_goes_through_every_page(browser, dashboard, tmp_path):
 
     # The fullest cell of the matrix: its images come 30 a page, and the count says so.
     run_dir = dashboard.newest_run()
-    evaluation = json.loads((run_dir / "evaluation.json").read_text())
-    sizes = {(t, p): len(cell) for t, row in enumerate(evaluation["cells"]) for p, cell in enumerate(row)}
+    cells = RunStore(run_dir.parent).evaluation(run_dir.name)["cells"]  # derived from the stored arrays
+    sizes = {(t, p): len(cell) for t, row in enumerate(cells) for p, cell in enumerate(row)}
     (true, pred), size = max(sizes.items(), key=lambda item: item[1])
     assert size > 30, sizes  # 932 test images in 100 cells after a short run: one holds more than 30
     for label, index in (("True class", true), ("Predicted class", pred)):
