@@ -68,16 +68,12 @@ def test_stop_mid_epoch_keeps_history_and_model(tmp_path):
 @pytest.mark.slow
 def test_non_finite_loss_fails_the_run(tmp_path):
     manager = JobManager(tmp_path)
-    # A constant rate in float32: the default warm-up (and bfloat16) can leave a rate of 10 at chance
-    # level without ever reaching a non-finite loss.
-    # A rate of 10 is chaotic: most starts overflow within a few batches, but one whose ReLUs all die
-    # first stays finite at chance level (seen once in a full CI run). Up to three seeds, until one fails.
-    for seed in (1, 2, 3):
-        run_id = manager.submit("digits", "seed_cnn", epochs=3, batch_size=64, optimizer="sgd", learning_rate=10.0,
-                                lr_schedule="constant", precision="float32", seed=seed)
-        status = manager.wait(run_id, timeout=120)
-        if status["status"] == "failed":
-            break
+    # SGD at a constant 10 in float32: with this seed the loss overflows within three epochs, every
+    # time. A rate this high is chaotic (with some seeds every ReLU dies first and the loss stays finite
+    # at chance level), but one seed's run is the same run on any machine load: no retries needed.
+    run_id = manager.submit("digits", "seed_cnn", epochs=3, batch_size=64, optimizer="sgd", learning_rate=10.0,
+                            lr_schedule="constant", precision="float32", seed=1)
+    status = manager.wait(run_id, timeout=120)
     assert status["status"] == "failed" and "learning rate is probably too high" in status["reason"]
     assert manager.progress(run_id)["status"] == "failed"
 
