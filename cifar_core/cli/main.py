@@ -264,10 +264,16 @@ def cmd_train(args):
         for r in results:
             print(f"\n{labels[r['run_id']]}Run {r['run_id']}: {r['status']}. {r['reason']}".rstrip())
             print(f"Folder: {r['run_dir']}")
-    failed = [r for r in results if r["status"] == "failed"]
-    for r in failed:
-        print(f"error: {r['reason'] or 'the run failed'}", file=sys.stderr)
-    return EXIT_PROBLEM if failed else EXIT_OK
+    return train_exit_code(results)
+
+
+def train_exit_code(results):
+    """0 when every run completed; 1 when one failed, was interrupted (its worker died) or was
+    stopped before the end, each named on stderr: a script must not take it for a finished run."""
+    unfinished = [r for r in results if r["status"] != "completed"]
+    for r in unfinished:
+        print(f"error: run {r['run_id']} {r['status']}: {r['reason'] or 'it did not complete'}", file=sys.stderr)
+    return EXIT_PROBLEM if unfinished else EXIT_OK
 
 
 def _dry_run(args, dataset, arch, hparams, training):

@@ -28,21 +28,28 @@ def _call(task, *args):
 def evaluate(store, run_id, progress=None):
     """The run's test-set evaluation (stored in its folder); `progress(done, total)` while it runs."""
     client = cluster.inspection_client()
-    queue_name = f"cifar-core-eval-{uuid.uuid4().hex}" if progress else None
-    future = client.submit(worker.run, "evaluate_task", str(store.root), run_id, cluster.local_data_env(), queue_name,
-                           pure=False, resources={"inspect": 1})
-    if progress:
-        queue = Queue(queue_name, client=client)
-        while not future.done():
+    # Opened before the task starts, so that the worker's handle never is the only one (releasing
+    # the last handle deletes a queue with what it still holds).
+    queue = Queue(f"cifar-core-eval-{uuid.uuid4().hex}", client=client) if progress else None
+    try:
+        future = client.submit(worker.run, "evaluate_task", str(store.root), run_id, cluster.local_data_env(),
+                               queue and queue.name, pure=False, resources={"inspect": 1})
+        while queue is not None:
+            finished = future.done()
             for done, total in cluster.take_messages(queue) or ():
                 progress(done, total)
+            if finished:
+                break
             time.sleep(0.1)
-    try:
-        return future.result()
-    except CoreError:
-        raise
-    except Exception as exc:
-        raise RunError(f"The evaluation could not finish ({type(exc).__name__}: {str(exc)[:200]}).") from None
+        try:
+            return future.result()
+        except CoreError:
+            raise
+        except Exception as exc:
+            raise RunError(f"The evaluation could not finish ({type(exc).__name__}: {str(exc)[:200]}).") from None
+    finally:
+        if queue is not None:
+            queue.close()  # the worker released its own handle when the task ended
 
 
 def model_info(store, run_id):

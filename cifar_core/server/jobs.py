@@ -26,6 +26,7 @@ from cifar_core.server import cluster
 MAX_LIVE_BATCHES = 2000  # per-batch points kept in memory for live charts
 POLL_SECONDS = 0.2  # how often the server takes a run's messages
 LOST_SCHEDULER_SECONDS = 20  # a run whose scheduler stays unreachable this long is interrupted
+PULL_SECONDS = 300  # an epoch's files not pulled by then are asked for again after the next epoch
 
 
 class Progress:
@@ -86,6 +87,50 @@ def _inside(folder, name):
     return path
 
 
+class RunLink:
+    """The Dask side of one run this manager follows: the run's message queue, the address of the
+    worker training it (from its start message), and the files its notes named that the server's
+    folder does not have yet. Files never pass through the queue: they are pulled from the worker."""
+
+    def __init__(self, run_id, client):
+        self.run_id, self.client = run_id, client
+        self.queue = Queue(names(run_id)["queue"], client=client)
+        self.address = None
+        self.wanted = {}  # relative name -> [size, mtime_ns], from the worker's notes
+
+    def pull(self, training):
+        """The wanted files, straight from the training worker: {name: bytes}, without those the
+        worker no longer has (it left, or the run ended and its result brings the whole folder)."""
+        if not self.wanted or self.address is None or training.done():
+            return {}
+        pull = self.client.submit(worker.run, "pull_files_task", self.run_id, sorted(self.wanted),
+                                  workers=[self.address], pure=False)
+        deadline = time.monotonic() + PULL_SECONDS
+        # A worker that died leaves the pull waiting for it: the training's end stops the wait.
+        while not pull.done() and not training.done() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        try:
+            files = self.client.gather(pull, direct=True) if pull.status == "finished" else {}
+        except Exception:  # timed out, or the worker or the scheduler went away
+            files = {}
+        finally:
+            pull.cancel()  # done with it either way: the scheduler forgets the task and its bytes
+        for name in files:
+            self.wanted.pop(name, None)
+        return files
+
+    def close(self, worker_died=False):
+        """Release the run's queue and clear its events, so the scheduler holds nothing of it. A queue
+        lives while any handle is open: a worker killed mid-run never released its own."""
+        try:
+            for _ in range(2 if worker_died else 1):
+                self.queue.close()
+            for event in ("started", "stop"):  # a cleared event that nobody waits for is deleted
+                Event(names(self.run_id)[event], client=self.client).clear()
+        except Exception:
+            pass  # the scheduler went away, and its objects with it
+
+
 class JobManager:
     def __init__(self, runs_dir=None):
         self.store = RunStore(runs_dir)
@@ -109,12 +154,13 @@ class JobManager:
         if lab:
             self._share(client, dataset)
         run_id = self.store.create(config)
+        link = RunLink(run_id, client)  # its queue opens before the worker's: no message is lost
         with self._lock:
             self._progress[run_id] = Progress(run_id, config["training"]["epochs"])
             self._futures[run_id] = client.submit(
                 worker.run, "train_task", run_id, config, None if lab else cluster.local_data_env(), key=f"train-{run_id}",
                 resources={"train": 1}, pure=False, retries=0)
-        threading.Thread(target=self._follow, args=(run_id, client), name=f"follow-{run_id}", daemon=True).start()
+        threading.Thread(target=self._follow, args=(run_id, link), name=f"follow-{run_id}", daemon=True).start()
         return run_id
 
     def sweep(self, dataset, arch, name, values, hparams=None, **training):
@@ -141,15 +187,14 @@ class JobManager:
 
     # ---- what the worker sends ---------------------------------------------------------------
 
-    def _follow(self, run_id, client):
+    def _follow(self, run_id, link):
         """Write the worker's messages into the server's run folder until the run ends."""
         progress, future = self._progress[run_id], self._futures[run_id]
-        queue = Queue(names(run_id)["queue"], client=client)
         lost_since = None
         while True:
-            messages = cluster.take_messages(queue)
+            messages = cluster.take_messages(link.queue)
             for message in messages or ():
-                self._handle_safely(run_id, progress, message)
+                self._handle_safely(run_id, progress, message, link, future)
             if messages is None:  # the scheduler is unreachable
                 lost_since = lost_since or time.monotonic()
                 if time.monotonic() - lost_since > LOST_SCHEDULER_SECONDS:
@@ -158,43 +203,48 @@ class JobManager:
             else:
                 lost_since = None
             if future.done():
-                for message in cluster.take_messages(queue) or ():
-                    self._handle_safely(run_id, progress, message)
-                self._finish(run_id, progress, future)
+                for message in cluster.take_messages(link.queue) or ():
+                    self._handle_safely(run_id, progress, message, link, future)
+                self._finish(run_id, progress, future, link)
                 return
             time.sleep(POLL_SECONDS)
 
-    def _handle_safely(self, run_id, progress, message):
+    def _handle_safely(self, run_id, progress, message, link, training):
         try:
-            self._handle(run_id, progress, message)
+            self._handle(run_id, progress, message, link, training)
         except RunError:
             pass  # the run was deleted or the folder is unwritable: the final status says so
 
-    def _handle(self, run_id, progress, message):
+    def _handle(self, run_id, progress, message, link, training):
         kind = message["kind"]
         if kind == "start":
+            link.address = message["address"]
             self.store.set_status(run_id, "running", worker=message["worker"])
             progress.on_start(message["info"], message["worker"])
         elif kind == "batches":
             progress.on_batches(message["points"])
         elif kind == "epoch":
+            progress.on_epoch(message["record"])
+            link.wanted.update(message["files"])
             folder = self.store.path(run_id)
-            for name, data in message["files"].items():  # models first: an epoch listed has its checkpoint
+            for name, data in sorted(link.pull(training).items()):
                 write_bytes(_inside(folder, name), data)
+            if link.wanted:  # models first: an epoch listed has its checkpoint (else the result brings both)
+                return
             write_json(folder / HISTORY, message["history"])
             self.store.set_status(run_id, "running", epochs_completed=message["record"]["epoch"])
-            progress.on_epoch(message["record"])
 
-    def _finish(self, run_id, progress, future):
+    def _finish(self, run_id, progress, future, link):
         try:
-            result = future.result()
+            result = future.client.gather(future, direct=True)  # the folder comes from the worker itself
         except Exception as exc:  # taken off the queue, the worker died, or the scheduler went away
             if future.status == "cancelled" and run_id in self._stopping:
-                self._end(run_id, progress, "stopped", "Stopped before it started.")
+                self._end(run_id, progress, "stopped", "Stopped before it started.", link=link)
             elif future.status == "cancelled":  # the client gave up on a lost scheduler
                 self._end(run_id, progress, "interrupted", self._lost_reason())
             else:
-                self._end(run_id, progress, "interrupted", f"{INTERRUPTED} ({type(exc).__name__})")
+                self._end(run_id, progress, "interrupted", f"{INTERRUPTED} ({type(exc).__name__})", link=link,
+                          worker_died=True)
             return
         folder = self.store.path(run_id)
         try:
@@ -205,16 +255,22 @@ class JobManager:
         record = result.get("record", {})
         extra = {k: record[k] for k in ("epochs_completed", "best_epoch", "train_seconds",
                                         "images_per_second", "peak_rss_mb", "dtype_policy") if k in record}
-        self._end(run_id, progress, result["status"], result["reason"], worker=result.get("worker"), **extra)
+        # Only a second attempt returns "interrupted": the worker of the first died holding the queue.
+        self._end(run_id, progress, result["status"], result["reason"], link=link,
+                  worker_died=result["status"] == "interrupted", worker=result.get("worker"), **extra)
 
-    def _end(self, run_id, progress, status, reason, **extra):
+    def _end(self, run_id, progress, status, reason, link=None, worker_died=False, **extra):
+        """Record how the run ended. `link`: its Dask objects to release (none when the scheduler is
+        lost: they went with it)."""
+        with self._lock:  # first: a stop asked from now on clears the event it sets (see `stop`)
+            self._futures.pop(run_id, None)
+        if link is not None:
+            link.close(worker_died)
         try:
             self.store.set_status(run_id, status, reason, **extra)
         except RunError:
             pass  # deleted or unwritable meanwhile; the live view still ends
         progress.on_end(status, reason)
-        with self._lock:
-            self._futures.pop(run_id, None)
 
     def _lost_reason(self):
         address = cluster.scheduler_address()
@@ -231,7 +287,12 @@ class JobManager:
         if future is None and self.store.status(run_id)["status"] not in ACTIVE:
             return False
         try:
-            Event(names(run_id)["stop"], client=cluster.training_client()).set()
+            stop = Event(names(run_id)["stop"], client=cluster.training_client())
+            stop.set()
+            with self._lock:
+                ended = future is not None and run_id not in self._futures
+            if ended:  # it ended meanwhile and its events were cleared: leave none behind
+                stop.clear()
         except Exception as exc:
             raise RunError(f"Cannot reach the workers to stop run {run_id} ({type(exc).__name__}).") from None
         if future is not None and self._progress[run_id].snapshot()["status"] == "queued":

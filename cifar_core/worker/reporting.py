@@ -1,4 +1,11 @@
-"""How a training reports to the server mid-run: small messages through the run's Dask queue."""
+"""How a training reports to the server mid-run: small messages through the run's Dask queue.
+
+The queue carries the start (with this worker's address), per-batch points, and after every epoch
+the record, the history and a note of the model files and time-lapse snapshots that changed (name,
+size, modification time), never their bytes: the scheduler relays every queued item, and a VGG16
+epoch writes about 60 MB of checkpoints. The server pulls the noted files from this worker with
+`tasks.pull_files_task`, pinned to it.
+"""
 
 import time
 
@@ -8,20 +15,35 @@ from cifar_core.worker.training import TrainingListener
 BATCH_SEND_SECONDS = 0.25  # per-batch points go out at most this often
 
 
-class Sender(TrainingListener):
-    """Sends a run's progress and changed files to the server's queue, from the training thread."""
+def changed_files(folder, seen):
+    """{relative name: [size, mtime_ns]} of the model files and snapshots of `folder` that are new
+    or rewritten since `seen` (updated in place); files being written (`.part`) are left for later."""
+    changed = {}
+    for path in [*folder.glob("*.keras"), *folder.glob(f"{TIMELAPSE}/*")]:
+        if ".part" in path.name:
+            continue
+        stat = path.stat()
+        name = str(path.relative_to(folder))
+        if seen.get(name) != stat.st_mtime_ns:
+            changed[name] = [stat.st_size, stat.st_mtime_ns]
+            seen[name] = stat.st_mtime_ns
+    return changed
 
-    def __init__(self, queue, store, run_id, worker):
-        self.queue, self.store, self.run_id, self.worker = queue, store, run_id, worker
-        self.points, self.last_sent, self.sent_files = [], 0.0, {}
-        self.steps = None
+
+class Sender(TrainingListener):
+    """Sends a run's progress and a note of its changed files to the server's queue, from the
+    training thread."""
+
+    def __init__(self, queue, store, run_id, worker, address):
+        self.queue, self.store, self.run_id = queue, store, run_id
+        self.worker, self.address = worker, address
+        self.points, self.last_sent, self.seen = [], 0.0, {}
 
     def send(self, message):
         self.queue.put(message)
 
     def on_start(self, info):
-        self.steps = info["steps_per_epoch"]
-        self.send({"kind": "start", "worker": self.worker, "info": info})
+        self.send({"kind": "start", "worker": self.worker, "address": self.address, "info": info})
 
     def on_batch(self, epoch, batch, logs):
         self.points.append([epoch, batch, logs["loss"], logs["accuracy"]])
@@ -34,23 +56,10 @@ class Sender(TrainingListener):
             self.points = []
         self.last_sent = time.monotonic()
 
-    def changed_files(self):
-        """Model files and time-lapse snapshots saved since the last message: a checkpoint and the
-        epoch's snapshot reach the server every epoch."""
-        changed = {}
-        folder = self.store.path(self.run_id)
-        for path in [*folder.glob("*.keras"), *folder.glob(f"{TIMELAPSE}/*")]:
-            name = str(path.relative_to(folder))
-            stamp = path.stat().st_mtime_ns
-            if ".part" not in path.name and self.sent_files.get(name) != stamp:
-                changed[name] = path.read_bytes()
-                self.sent_files[name] = stamp
-        return changed
-
     def on_epoch(self, record):
         self.flush()
         self.send({"kind": "epoch", "record": record, "history": self.store.history(self.run_id),
-                   "files": self.changed_files()})
+                   "files": changed_files(self.store.path(self.run_id), self.seen)})
 
     def on_end(self, status, reason):
         self.flush()

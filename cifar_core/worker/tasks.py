@@ -1,11 +1,12 @@
 """What runs on the Dask workers: trainings, evaluations and inspection (TensorFlow lives only here).
 
 A training task trains in a scratch folder of its own worker and sends its run's live state to the
-server through a Dask queue: the start, per-batch losses, and after every epoch the history, the
-status and the changed model files. At the end it returns the whole folder (models, history,
-TensorBoard logs). So the server's runs folder is complete even when the worker is on another
-machine with no shared disk. Inspection tasks read the server's runs folder directly: they run on
-a worker of the server's own machine (see `cluster`).
+server through a Dask queue: the start, per-batch losses, and after every epoch the history and a
+note of the changed model files, which the server then pulls from this worker (`pull_files_task`).
+At the end it returns the whole folder (models, history, TensorBoard logs). So the server's runs
+folder is complete even when the worker is on another machine with no shared disk. Inspection tasks
+read the server's runs folder directly: they run on a worker of the server's own machine (see
+`cluster`).
 """
 
 import os
@@ -17,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-from distributed import Event, Queue, get_client, get_worker
+from distributed import Event, Queue, get_client, get_worker, secede
 
 from cifar_core.cache import BoundedCache
 from cifar_core.data import datasets
@@ -86,6 +87,26 @@ def folder_files(folder):
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+_training_folders = {}  # run_id -> its folder in this worker's scratch, while its training task runs
+
+
+def pull_files_task(run_id, names):
+    """{name: bytes} of the named files of a run training in this process, for the server, which
+    submits this task pinned to the worker (so the bytes go straight to it, not through the
+    scheduler). Files that are gone are left out: the run has ended (its result brings the whole
+    folder) or this is another worker."""
+    folder = _training_folders.get(run_id)
+    files = {}
+    for name in names if folder is not None else ():
+        path = (folder / name).resolve()
+        try:
+            if path.is_relative_to(folder.resolve()):
+                files[name] = path.read_bytes()
+        except OSError:  # the run ended meanwhile and its scratch folder went
+            pass
+    return files
+
+
 def train_task(run_id, config, data_env=None):
     """Train one run on this worker. Returns {status, reason, record, files, worker}.
 
@@ -104,15 +125,20 @@ def train_task(run_id, config, data_env=None):
     if stop.is_set():
         return {"status": "stopped", "reason": "Stopped before it started.", "files": {}, "record": {},
                 "worker": worker_name}
+    # Leave the worker's thread pool (its one thread on training workers) while keeping the 'train'
+    # resource: the server's pulls of this run's files then run beside the training.
+    secede()
+    queue = Queue(dask["queue"], client=client)
     scratch = Path(tempfile.mkdtemp(prefix="cifar-core-run-", dir=worker.local_directory))
     store = RunStore(scratch)
     stop_flag, done = threading.Event(), threading.Event()
     try:
         folder = store.path(run_id)
         folder.mkdir(parents=True)
+        _training_folders[run_id] = folder
         write_json(folder / CONFIG, config)
         write_json(folder / HISTORY, {"epochs": [], "batches": []})
-        sender = Sender(Queue(dask["queue"], client=client), store, run_id, worker_name)
+        sender = Sender(queue, store, run_id, worker_name, worker.address)
         try:
             use_data_of(data_env, config["dataset"], client)
         except CoreError as exc:
@@ -125,6 +151,8 @@ def train_task(run_id, config, data_env=None):
         return {**outcome, "record": record, "files": files, "worker": worker_name}
     finally:
         done.set()
+        _training_folders.pop(run_id, None)
+        queue.close()  # the server closes its own handle once it has read the last message
         shutil.rmtree(scratch, ignore_errors=True)
 
 
@@ -149,7 +177,11 @@ def evaluate_task(runs_dir, run_id, data_env, queue_name=None):
             last[0] = time.monotonic()
             queue.put([done, total])
 
-    return evaluate_run(RunStore(runs_dir), run_id, progress=progress)
+    try:
+        return evaluate_run(RunStore(runs_dir), run_id, progress=progress)
+    finally:
+        if queue is not None:
+            queue.close()
 
 
 def model_info_task(runs_dir, run_id):
@@ -195,5 +227,5 @@ def speed_task(config, data_env):
 
 
 TASKS = {task.__name__: task for task in (
-    warm_up, train_task, evaluate_task, model_info_task, feature_maps_task, grad_cam_task, predict_task,
+    warm_up, train_task, pull_files_task, evaluate_task, model_info_task, feature_maps_task, grad_cam_task, predict_task,
     histogram_task, layer_table_task, augment_preview_task, speed_task)}

@@ -1,0 +1,84 @@
+"""Mid-run transport: only small messages go through the scheduler, checkpoints are pulled from the
+worker every epoch, and no Dask queue, event or variable outlives its run or evaluation."""
+
+import pickle
+import time
+
+import pytest
+
+from cifar_core.runs.store import BEST_MODEL, LAST_MODEL
+from cifar_core.server import cluster, inspection
+from cifar_core.server.jobs import JobManager
+
+pytestmark = pytest.mark.slow
+
+
+def held_objects(dask_scheduler):
+    """What the scheduler holds for users: its queues, events and variables, by name."""
+    extensions = dask_scheduler.extensions
+    return {"queues": sorted(map(str, extensions["queues"].queues)),
+            "events": sorted(map(str, extensions["events"]._events)),
+            "variables": sorted(map(str, extensions["variables"].variables))}
+
+
+def wait_until_released(clients, timeout=60):
+    """The schedulers' objects once none is left (releases travel on a batched stream, a moment
+    behind the call that sends them), or what is still held at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        held = {name: client.run_on_scheduler(held_objects) for name, client in clients.items()}
+        if not any(v for objects in held.values() for v in objects.values()) or time.monotonic() > deadline:
+            return held
+        time.sleep(0.2)
+
+
+def test_no_dask_object_outlives_its_run_or_evaluation(tmp_path):
+    manager = JobManager(tmp_path)
+    run_ids = [manager.submit("digits", arch, epochs=1, batch_size=32, train_size=120, seed=seed)
+               for seed, arch in enumerate(["seed_cnn", "small_cnn"] * 2 + ["seed_cnn"], start=1)]
+    for run_id in run_ids:
+        assert manager.wait(run_id, timeout=300)["status"] == "completed"
+        assert manager.store.model_path(run_id, "best") is not None
+    reports = []
+    for i in range(20):
+        result = inspection.evaluate(manager.store, run_ids[i % len(run_ids)],
+                                     progress=lambda done, total: reports.append((done, total)))
+        assert 0 <= result["accuracy"] <= 1
+    assert reports and reports[-1][0] == reports[-1][1]  # the evaluations' queues carried their progress
+    clients = {"training": cluster.training_client(), "inspection": cluster.inspection_client()}
+    empty = {"queues": [], "events": [], "variables": []}
+    assert wait_until_released(clients) == {"training": empty, "inspection": empty}
+
+
+def test_checkpoints_reach_the_server_every_epoch_without_the_queue(tmp_path):
+    """An epoch listed in the server's history has its checkpoint and snapshot there, mid-run, while
+    what went through the scheduler's queue stayed small."""
+    client = cluster.training_client()
+    scheduler = client.cluster.scheduler  # a local cluster's scheduler runs in this process
+    queued_sizes = []
+    put = scheduler.handlers["queue_put"]
+
+    async def measured_put(name=None, key=None, data=None, **kwargs):
+        queued_sizes.append(len(pickle.dumps(data)))
+        return await put(name=name, key=key, data=data, **kwargs)
+
+    scheduler.handlers["queue_put"] = measured_put
+    manager = JobManager(tmp_path)
+    try:
+        run_id = manager.submit("digits", "seed_cnn", epochs=30, batch_size=16, seed=3)
+        folder = manager.store.path(run_id)
+        deadline = time.monotonic() + 300
+        while not manager.store.history(run_id)["epochs"]:
+            assert time.monotonic() < deadline, "no epoch reached the server"
+            time.sleep(0.05)
+        # Read at once: the files were written before the history that lists the epoch.
+        present = {name: (folder / name).is_file()
+                   for name in (LAST_MODEL, BEST_MODEL, "timelapse/epoch_0000.npz", "timelapse/epoch_0001.npz")}
+        assert manager.progress(run_id)["status"] == "running"  # mid-run, not the final result
+        manager.stop(run_id)
+        assert manager.wait(run_id, timeout=120)["status"] == "stopped"
+    finally:
+        scheduler.handlers["queue_put"] = put
+    assert present == dict.fromkeys(present, True)
+    checkpoint = (folder / LAST_MODEL).stat().st_size
+    assert checkpoint > 1_000_000 and queued_sizes and max(queued_sizes) < 100_000, (checkpoint, max(queued_sizes))
