@@ -217,8 +217,10 @@ def forget_dataset(name=None):
     _datasets.forget(None if name is None else lambda key: key[0] == name)
 
 
-def use_received(dataset):
-    """Serve `dataset` (sent by the server to a worker without its own copy) as if loaded here."""
+def use_received(fields):
+    """Serve a dataset the server sent to a worker without its own copy, as if loaded here. It comes
+    as the `Dataset`'s fields (NumPy arrays and built-in types): a lab's scheduler holds it unimported."""
+    dataset = Dataset(**fields)
     _datasets.get_or_create(_cache_key(dataset.name), lambda: dataset)
 
 

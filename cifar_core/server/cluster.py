@@ -9,6 +9,7 @@ read this machine's runs folder directly.
 
 import logging
 import os
+import pkgutil
 import threading
 
 from distributed import Client, LocalCluster, fire_and_forget
@@ -23,6 +24,13 @@ INSPECTION_THREADS = 2  # an evaluation and a feature-map request side by side
 
 _lock = threading.Lock()
 _clients = {}  # "train" / "inspect" -> distributed.Client
+_checked = {}  # lab client id -> addresses of its training workers that import the product
+
+# What a training task's graph names: a process that resolves it can unpickle the task (the scheduler
+# does too). A stdlib function does the import, so that the probe itself unpickles anywhere.
+PRODUCT_PROBE = "cifar_core.worker:run.__name__"
+INSTALL = "pip install -r requirements.txt"
+CHECK_SECONDS = 10
 
 
 def scheduler_address():
@@ -133,6 +141,45 @@ def describe_workers():
             f"{'s' if len(workers) != 1 else ''} ({where}).")
 
 
+def check_lab(client):
+    """Raise RunError, one line naming the cause and the fix, when a lab's trainings could not run:
+    its scheduler or one of its training workers cannot import the product, or no worker takes
+    trainings. The scheduler is asked once per connection, each worker once when first seen."""
+    address = scheduler_address()
+    with _lock:
+        known = _checked.get(client.id)
+    if known is None:
+        try:
+            client.run_on_scheduler(pkgutil.resolve_name, PRODUCT_PROBE, callback_timeout=CHECK_SECONDS)
+        except (OSError, TimeoutError) as exc:
+            raise RunError(f"The Dask scheduler at {address} does not answer ({type(exc).__name__}); "
+                           "start it again with 'dask scheduler'.") from None
+        except Exception as exc:
+            raise RunError(f"The Dask scheduler at {address} cannot import cifar_core ({type(exc).__name__}: "
+                           f"{exc}); run '{INSTALL}' in the project's folder with the Python that runs "
+                           "'dask scheduler', then start it again.") from None
+        known = set()
+    workers = client.scheduler_info(n_workers=-1)["workers"]
+    trainers = [a for a, w in workers.items() if w.get("resources", {}).get("train", 0) > 0]
+    if not trainers:
+        found = f"{len(workers)} connected, none with a 'train' resource" if workers else "none connected"
+        raise RunError(f"No worker can train on the scheduler at {address} ({found}): start one with "
+                       f"'dask worker {address} --nworkers 1 --nthreads 1 --resources train=1'.")
+    new = [a for a in trainers if a not in known]
+    try:
+        answers = client.run(pkgutil.resolve_name, PRODUCT_PROBE, workers=new, on_error="return",
+                             callback_timeout=CHECK_SECONDS) if new else {}
+    except (OSError, TimeoutError):
+        answers = {}  # a worker busy or leaving: asked again at the next submit
+    for worker_address, answer in answers.items():
+        if isinstance(answer, Exception) and not isinstance(answer, OSError):  # OSError: it left meanwhile
+            raise RunError(f"Worker {workers[worker_address].get('name')} ({worker_address}) cannot import "
+                           f"cifar_core ({type(answer).__name__}: {answer}); run '{INSTALL}' in the project's "
+                           "folder with the Python that runs 'dask worker' there, then start it again.")
+    with _lock:
+        _checked[client.id] = known | {a for a, answer in answers.items() if not isinstance(answer, Exception)}
+
+
 def training_capacity(client):
     """How many trainings the workers take at once (their 'train' resources)."""
     workers = client.scheduler_info(n_workers=-1)["workers"].values()
@@ -155,6 +202,7 @@ def close():
     with _lock:
         clients = list(_clients.values())
         _clients.clear()
+        _checked.clear()
     for client in clients:
         cluster = client.cluster
         client.close()

@@ -8,9 +8,11 @@ scheduler and one runs folder see the same runs and the same queue: both read th
 """
 
 import collections
+import dataclasses
 import threading
 import time
 
+import numpy as np
 from distributed import Event, Queue
 
 from cifar_core import worker
@@ -27,6 +29,7 @@ MAX_LIVE_BATCHES = 2000  # per-batch points kept in memory for live charts
 POLL_SECONDS = 0.2  # how often the server takes a run's messages
 LOST_SCHEDULER_SECONDS = 20  # a run whose scheduler stays unreachable this long is interrupted
 PULL_SECONDS = 300  # an epoch's files not pulled by then are asked for again after the next epoch
+SHARE_SECONDS = 120  # to hand a dataset to a lab's worker (CIFAR-10: 180 MB)
 
 
 class Progress:
@@ -137,7 +140,7 @@ class JobManager:
         self._lock = threading.Lock()
         self._progress = {}  # run_id -> Progress, for every run this manager has submitted
         self._futures = {}  # run_id -> distributed.Future, while active
-        self._shared = set()  # datasets sent to a lab's scheduler for workers without a copy
+        self._shared = {}  # (client id, dataset) -> the future of the copy sent to a lab's workers
         self._stopping = set()  # runs whose stop was asked for here
 
     @property
@@ -151,7 +154,8 @@ class JobManager:
         config = make_config(dataset, arch, hparams, preset=preset, **training)
         client = cluster.training_client()  # an unreachable scheduler is refused before a folder exists
         lab = client.cluster is None
-        if lab:
+        if lab:  # a lab that cannot train is refused here, before a folder exists, in one line
+            cluster.check_lab(client)
             self._share(client, dataset)
         run_id = self.store.create(config)
         link = RunLink(run_id, client)  # its queue opens before the worker's: no message is lost
@@ -178,12 +182,24 @@ class JobManager:
         return [self.submit(dataset, arch, h, **t) for h, t in configs]
 
     def _share(self, client, dataset):
-        # Lab workers that have the dataset use their own copy; the others fetch this one.
-        if (client.id, dataset) in self._shared:  # once per connection: a new scheduler has none
+        # Lab workers that have the dataset use their own copy; the others fetch this one. It travels
+        # as NumPy arrays and built-in types, so no process of the lab needs the product's classes.
+        shared = self._shared.get((client.id, dataset))
+        if shared is not None and shared.status == "finished":  # once per connection, while a worker holds it
             return
-        future = client.scatter(load_dataset(dataset), hash=False)
-        client.publish_dataset(future, name=shared_data_name(dataset), override=True)
-        self._shared.add((client.id, dataset))
+        loaded = load_dataset(dataset)
+        fields = {field.name: getattr(loaded, field.name) for field in dataclasses.fields(loaded)}
+        fields = {name: np.asarray(value) if isinstance(value, np.ndarray) else value  # a memory map too
+                  for name, value in fields.items()} | {"class_names": [str(c) for c in loaded.class_names]}
+        address = cluster.scheduler_address()
+        try:
+            [future] = client.scatter([fields], hash=False, timeout=SHARE_SECONDS)  # a list: one object
+            client.publish_dataset(future, name=shared_data_name(dataset), override=True)
+        except Exception as exc:
+            raise RunError(f"Cannot send {dataset} to the workers of the scheduler at {address} "
+                           f"({type(exc).__name__}: {exc}); give each worker its own copy of the dataset "
+                           "(e.g. CIFAR10_PATH when it starts), or check the network between them.") from None
+        self._shared[(client.id, dataset)] = future
 
     # ---- what the worker sends ---------------------------------------------------------------
 

@@ -62,7 +62,12 @@ def use_data_of(data_env, dataset=None, client=None):
     shared = client.get_dataset(shared_data_name(dataset), default=None) if client is not None else None
     if shared is None:
         raise DataError(f"{dataset} is not on worker {os.uname().nodename} and the server did not send it.")
-    datasets.use_received(shared.result())
+    try:
+        fields = shared.result()  # the Dataset's fields as NumPy arrays and built-in types
+    except Exception as exc:  # the worker holding the copy left, or the scheduler forgot it
+        raise DataError(f"The copy of {dataset} the server sent was lost ({type(exc).__name__}); start the run "
+                        f"again, or give worker {os.uname().nodename} its own copy.") from None
+    datasets.use_received(fields)
 
 
 def warm_up():

@@ -23,10 +23,11 @@ from cifar_core.server.jobs import JobManager
 DASK = Path(sys.executable).with_name("dask")
 
 
-def wait_for(predicate, timeout=180, what="the condition"):
+def wait_for(predicate, timeout=180, what="the condition", state=None):
+    """Poll `predicate`; on timeout, fail naming `what` and, if given, `state()` (what was seen)."""
     deadline = time.monotonic() + timeout
     while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}" + (f"; saw {state()}" if state else "")
         time.sleep(0.1)
 
 
@@ -34,6 +35,7 @@ def epochs_of(store, run_id):
     return len(store.history(run_id)["epochs"])
 
 
+@pytest.mark.slow
 def test_a_killed_worker_interrupts_its_run_and_the_next_one_trains(tmp_path):
     """SIGKILL to the worker mid-run: interrupted with history and checkpoint, never restarted from
     scratch (Dask retries a task whose worker died), and the queued run trains on a live worker."""
@@ -52,6 +54,7 @@ def test_a_killed_worker_interrupts_its_run_and_the_next_one_trains(tmp_path):
     assert 0 <= inspection.evaluate(manager.store, doomed)["accuracy"] <= 1  # its checkpoint is usable
 
 
+@pytest.mark.slow
 def test_feature_maps_answer_while_a_run_trains(trained_run, tmp_path):
     """Inspection has its own worker process: it never waits behind a training."""
     store, run_id = trained_run
@@ -74,6 +77,7 @@ def test_feature_maps_answer_while_a_run_trains(trained_run, tmp_path):
     manager.wait(busy, timeout=120)
 
 
+@pytest.mark.slow
 def test_a_sweep_queues_one_run_per_value(tmp_path):
     manager = JobManager(tmp_path)
     name, values = parse_sweep("seed_cnn", "learning_rate=1e-3,3e-3")
@@ -114,6 +118,9 @@ def test_an_unreachable_scheduler_is_named(tmp_path, monkeypatch):
 
 
 # ---- a lab on localhost: a scheduler and two workers, each in its own folder --------------------
+# Started the way the README's "A lab" says: the venv's `dask` executable, each process in a folder of
+# its own and no PYTHONPATH, so they import the product only as `pip install -r requirements.txt`
+# installed it.
 
 def _free_port():
     with socket.socket() as s:
@@ -126,6 +133,17 @@ def _start(args, cwd, env):
     log = open(cwd / "process.log", "w")
     return subprocess.Popen([str(DASK), *args], cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)  # its own process group: nanny and worker die together
+
+
+def _lab_env():
+    """This environment without the variables that would find the product or the data for a lab process."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPATH", "CIFAR10_PATH", "KERAS_HOME", "CIFAR_CORE_RUNS")}
+    return dict(env, TF_CPP_MIN_LOG_LEVEL="2", MALLOC_ARENA_MAX="2")
+
+
+def _worker_args(address, name, *extra):
+    return ["worker", address, "--name", name, "--nworkers", "1", "--nthreads", "1", "--no-dashboard", *extra]
 
 
 def _kill(proc):
@@ -143,8 +161,7 @@ def lab(tmp_path, monkeypatch):
     (tmp_path / "server").mkdir()
     archive = write_cifar(tmp_path / "server" / "cifar-10-python.tar.gz", n=40)
     port = _free_port()
-    base = {k: v for k, v in os.environ.items() if k not in ("CIFAR10_PATH", "KERAS_HOME", "CIFAR_CORE_RUNS")}
-    base.update(PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2", MALLOC_ARENA_MAX="2")
+    base = _lab_env()
     scheduler = _start(["scheduler", "--host", "127.0.0.1", "--port", str(port), "--dashboard-address", ":0"],
                        tmp_path / "scheduler", base)
     workers = {}
@@ -155,9 +172,8 @@ def lab(tmp_path, monkeypatch):
         if name == "lab-a":
             own = write_cifar(home / "cifar-10-python.tar.gz", n=40)
             env["CIFAR10_PATH"] = str(own)
-        workers[name] = _start(["worker", f"tcp://127.0.0.1:{port}", "--name", name, "--nworkers", "1",
-                                "--nthreads", "1", "--resources", "train=1", "--no-dashboard",
-                                "--local-directory", str(home / "scratch")], home, env)
+        workers[name] = _start(_worker_args(f"tcp://127.0.0.1:{port}", name, "--resources", "train=1",
+                                            "--local-directory", str(home / "scratch")), home, env)
     monkeypatch.setenv("CIFAR_CORE_SCHEDULER", f"tcp://127.0.0.1:{port}")
     monkeypatch.setenv("CIFAR10_PATH", str(archive))
     saved = cluster._clients.pop("train", None)
@@ -173,20 +189,26 @@ def lab(tmp_path, monkeypatch):
             _kill(proc)
 
 
+@pytest.mark.slow
 def test_a_localhost_lab(lab, tmp_path, monkeypatch):
     address, workers, archive, scheduler = lab
     runs = tmp_path / "server-runs"
     manager = JobManager(runs)
     store = manager.store
-    wait_for(lambda: cluster.training_capacity(cluster.training_client()) == 2, timeout=120, what="two workers")
-    first = manager.submit("cifar10", "seed_cnn", epochs=40, batch_size=16, seed=1)
-    second = manager.submit("cifar10", "seed_cnn", epochs=6, batch_size=16, seed=2)
+    cluster.training_client().wait_for_workers(2, timeout=120)
+    assert cluster.training_capacity(cluster.training_client()) == 2
+    # Runs that last until the test ends them (500 epochs: the most allowed), so that no step below
+    # depends on how fast this machine trains.
+    first = manager.submit("cifar10", "seed_cnn", epochs=500, batch_size=16, seed=1)
+    second = manager.submit("cifar10", "seed_cnn", epochs=500, batch_size=16, seed=2)
     # Both train at once, on different workers; the server's folder gets the history every epoch.
     wait_for(lambda: all(store.status(r)["status"] == "running" and epochs_of(store, r) >= 1
-                         for r in (first, second)), what="both runs to report an epoch")
-    assert {store.status(first)["worker"].split()[0], store.status(second)["worker"].split()[0]} == {"lab-a", "lab-b"}
+                         for r in (first, second)), what="both runs to report an epoch",
+             state=lambda: [store.status(r) for r in (first, second)])
+    worker_of = {r: store.status(r)["worker"].split()[0] for r in (first, second)}
+    assert set(worker_of.values()) == {"lab-a", "lab-b"}  # lab-b trains on the copy the server sent
     assert store.model_path(first, "last") is not None  # the checkpoint travels every epoch too
-    third = manager.submit("cifar10", "seed_cnn", epochs=2, batch_size=16)
+    third = manager.submit("cifar10", "seed_cnn", epochs=1, batch_size=16)
     assert manager.progress(third)["queue_position"] == 1
 
     # A second dashboard (its own process) on the same folder and scheduler sees the same queue.
@@ -199,31 +221,113 @@ def test_a_localhost_lab(lab, tmp_path, monkeypatch):
     view = json.loads(seen.stdout.strip().splitlines()[-1])
     assert view["queued"] == [third] and sorted([first, second, third]) == view["active"]
 
-    # The complete folder reaches the server, although no worker shares its disk.
-    assert manager.wait(second, timeout=300)["status"] == "completed"
+    # Stopped, the run's complete folder reaches the server, although no worker shares its disk.
+    wait_for(lambda: epochs_of(store, first) >= 2, what="two epochs of the long run")
+    manager.stop(second)
+    status = manager.wait(second, timeout=300)
+    assert status["status"] == "stopped", status
     folder = store.path(second)
     for name in ("config.json", "status.json", "history.json", "best.keras", "last.keras"):
         assert (folder / name).is_file(), name
-    assert any((folder / "logs").rglob("events.out.tfevents.*")) and epochs_of(store, second) == 6
-    assert not (tmp_path / "lab-a" / "runs").exists() and not (tmp_path / "lab-b" / "runs").exists()
+    assert any((folder / "logs").rglob("events.out.tfevents.*"))
+    assert epochs_of(store, second) == status["epochs_completed"] >= 1
 
     # The worker training `first` disconnects (killed with its nanny): interrupted, history kept.
-    wait_for(lambda: epochs_of(store, first) >= 2, what="two epochs of the long run")
-    victim = store.status(first)["worker"].split()[0]
+    victim = worker_of[first]
     _kill(workers[victim])
-    status = manager.wait(first, timeout=120)
+    status = manager.wait(first, timeout=300)
     assert status["status"] == "interrupted" and "worker training it stopped" in status["reason"]
     kept = epochs_of(store, first)
     assert kept >= 2 and store.model_path(first, "last") is not None
-    # The queue does not hang: the waiting run trains on the live worker.
-    assert manager.wait(third, timeout=300)["status"] == "completed"
-    assert store.status(third)["worker"].split()[0] != victim
-    assert epochs_of(store, first) == kept
+    # The queue does not hang: the waiting run trains to the end on the live worker (Dask may have put
+    # it behind `first` on the worker that died).
+    assert manager.wait(third, timeout=300)["status"] == "completed", store.status(third)
+    assert store.status(third)["worker"].split()[0] == worker_of[second] and epochs_of(store, third) == 1
+    assert not (tmp_path / "lab-a" / "runs").exists() and not (tmp_path / "lab-b" / "runs").exists()
 
-    # The scheduler goes away during a run: the run ends as interrupted, naming the variable.
+    # The next run trains on the live worker; then the scheduler goes away during it: the run ends as
+    # interrupted, naming the variable.
     monkeypatch.setattr(jobs, "LOST_SCHEDULER_SECONDS", 3)
-    last = manager.submit("cifar10", "seed_cnn", epochs=40, batch_size=16)
-    wait_for(lambda: epochs_of(store, last) >= 1, what="an epoch of the last run")
+    last = manager.submit("cifar10", "seed_cnn", epochs=500, batch_size=16)
+    wait_for(lambda: epochs_of(store, last) >= 1, what="an epoch of the last run", state=lambda: store.status(last))
+    assert store.status(last)["worker"].split()[0] != victim
+    assert epochs_of(store, first) == kept  # never trained again elsewhere
     _kill(scheduler)
     status = manager.wait(last, timeout=180)
     assert status["status"] == "interrupted" and "CIFAR_CORE_SCHEDULER" in status["reason"]
+
+
+@pytest.fixture
+def started(tmp_path):
+    """Starts lab processes (`dask ARGS…`, each in a folder of its own); at the end, leaves the lab the
+    test connected to and kills them all."""
+    processes = []
+
+    def start(folder, *args, env=None):
+        processes.append(_start(list(args), tmp_path / folder, env or _lab_env()))
+
+    saved = cluster._clients.pop("train", None)
+    try:
+        yield start
+    finally:
+        lab_client = cluster._clients.pop("train", None)
+        if lab_client is not None:
+            lab_client.close()
+        if saved is not None:
+            cluster._clients["train"] = saved
+        for proc in processes:
+            _kill(proc)
+
+
+def _refusal(tmp_path, monkeypatch, address):
+    """What submitting to the lab at `address` says, from a new connection; no run may be created."""
+    monkeypatch.setenv("CIFAR_CORE_SCHEDULER", address)
+    lab_client = cluster._clients.pop("train", None)
+    if lab_client is not None:
+        lab_client.close()
+    runs = tmp_path / "runs"
+    with pytest.raises(RunError) as refused:
+        JobManager(runs).submit("digits", "seed_cnn", epochs=1, train_size=100)
+    assert RunStore(runs).list() == []
+    return str(refused.value)
+
+
+@pytest.mark.slow
+def test_a_lab_that_cannot_train_is_refused_in_one_line(tmp_path, monkeypatch, started):
+    """No worker with a 'train' resource, a worker or a scheduler that cannot import the product: each
+    is named at submit, with its fix, in one line; no run is created and none waits forever."""
+    unimportable = tmp_path / "unimportable"  # on PYTHONPATH it comes before the installed product
+    (unimportable / "cifar_core").mkdir(parents=True)
+    (unimportable / "cifar_core" / "__init__.py").write_text(
+        'raise ImportError("cifar_core is not installed here (a test stand-in)")\n')
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    started("scheduler", "scheduler", "--host", "127.0.0.1", "--port", str(port), "--dashboard-address", ":0")
+    started("idle", *_worker_args(address, "idle"))  # no --resources: takes no training
+    monkeypatch.setattr(cluster, "CONNECT_SECONDS", 60)
+    monkeypatch.setenv("CIFAR_CORE_SCHEDULER", address)
+    cluster.training_client().wait_for_workers(1, timeout=120)
+    message = _refusal(tmp_path, monkeypatch, address)
+    assert "(1 connected, none with a 'train' resource)" in message and "--resources train=1" in message, message
+
+    started("broken", *_worker_args(address, "broken", "--resources", "train=1"),
+            env=dict(_lab_env(), PYTHONPATH=str(unimportable)))
+    cluster.training_client().wait_for_workers(2, timeout=120)
+    message = _refusal(tmp_path, monkeypatch, address)
+    assert message.startswith("Worker broken (tcp://127.0.0.1:") and "cannot import cifar_core" in message
+    assert "pip install -r requirements.txt" in message and "\n" not in message, message
+
+    # The command line: exit code 1, the same line on stderr, no traceback.
+    cli = subprocess.run([sys.executable, "-m", "cifar_core", "train", "--dataset", "digits", "--arch", "seed_cnn",
+                          "--epochs", "1"], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                         env=dict(os.environ, CIFAR_CORE_SCHEDULER=address, CIFAR_CORE_RUNS=str(tmp_path / "cli")))
+    errors = [line for line in cli.stderr.splitlines() if line.startswith("error:")]
+    assert cli.returncode == 1 and "Traceback" not in cli.stderr, cli.stderr[-2000:]
+    assert errors == [f"error: {message}"], cli.stderr[-2000:]
+
+    other = _free_port()
+    started("broken-scheduler", "scheduler", "--host", "127.0.0.1", "--port", str(other), "--dashboard-address",
+            ":0", env=dict(_lab_env(), PYTHONPATH=str(unimportable)))
+    message = _refusal(tmp_path, monkeypatch, f"tcp://127.0.0.1:{other}")
+    assert message.startswith(f"The Dask scheduler at tcp://127.0.0.1:{other} cannot import cifar_core"), message
+    assert "'dask scheduler'" in message and "\n" not in message, message
