@@ -28,7 +28,12 @@ from cifar_core.data.datasets import (
     fetch_dataset,
     load_dataset,
 )
-from cifar_core.data.folder_sets import configured_folders, describe_folder_set, resolve_argument
+from cifar_core.data.folder_sets import (
+    configured_folders,
+    describe_folder_set,
+    import_configured_folders,
+    resolve_argument,
+)
 from cifar_core.errors import CoreError, DataError, ParamError
 from cifar_core.export.script import export_script
 from cifar_core.process import configure_process
@@ -448,6 +453,7 @@ def main(argv=None):
     configure_process()
     args = build_parser().parse_args(argv)
     try:
+        import_configured_folders()  # the server's image folders are datasets for every command
         return COMMANDS[args.command](args)
     except ParamError as exc:
         print(f"error: {exc}", file=sys.stderr)

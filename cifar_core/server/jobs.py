@@ -21,7 +21,7 @@ from cifar_core.config.run_config import make_config
 from cifar_core.data.datasets import load_dataset
 from cifar_core.errors import ParamError, RunError
 from cifar_core.protocol import INTERRUPTED, names, shared_data_name
-from cifar_core.runs.curves import batch_series
+from cifar_core.runs.curves import batch_series, fractional_epoch
 from cifar_core.runs.store import ACTIVE, HISTORY, RunStore, write_bytes, write_json
 from cifar_core.server import cluster
 
@@ -32,7 +32,7 @@ PULL_SECONDS = 300  # an epoch's files not pulled by then are asked for again af
 SHARE_SECONDS = 120  # to hand a dataset to a lab's worker (CIFAR-10: 180 MB)
 
 
-class Progress:
+class LiveProgress:
     """Live state of one run, from its worker's messages, read as snapshots."""
 
     def __init__(self, run_id, epochs):
@@ -54,7 +54,7 @@ class Progress:
         with self._lock:
             for epoch, batch, loss, accuracy in points:
                 self.epoch, self.batch = epoch, batch + 1
-                self.batches.append((epoch + (batch + 1) / self.steps_per_epoch, loss, accuracy))
+                self.batches.append((fractional_epoch(epoch, batch, self.steps_per_epoch), loss, accuracy))
 
     def on_epoch(self, record):
         with self._lock:
@@ -138,7 +138,7 @@ class JobManager:
     def __init__(self, runs_dir=None):
         self.store = RunStore(runs_dir)
         self._lock = threading.Lock()
-        self._progress = {}  # run_id -> Progress, for every run this manager has submitted
+        self._progress = {}  # run_id -> LiveProgress, for every run this manager has submitted
         self._futures = {}  # run_id -> distributed.Future, while active
         self._shared = {}  # (client id, dataset) -> the future of the copy sent to a lab's workers
         self._stopping = set()  # runs whose stop was asked for here
@@ -160,7 +160,7 @@ class JobManager:
         run_id = self.store.create(config)
         link = RunLink(run_id, client)  # its queue opens before the worker's: no message is lost
         with self._lock:
-            self._progress[run_id] = Progress(run_id, config["training"]["epochs"])
+            self._progress[run_id] = LiveProgress(run_id, config["training"]["epochs"])
             self._futures[run_id] = client.submit(
                 worker.run, "train_task", run_id, config, None if lab else cluster.local_data_env(), key=f"train-{run_id}",
                 resources={"train": 1}, pure=False, retries=0)
