@@ -15,26 +15,26 @@ from cifar_core.config.recipes import describe_recipe, recipe_of
 from cifar_core.errors import ParamError
 from cifar_core.export import script_template as template
 
-PACKAGE = Path(__file__).parent
+PACKAGE = Path(__file__).parents[1]  # cifar_core/
 # The network builders each architecture needs, besides the input stage and the output layer.
 NETWORKS = {"seed_cnn": ("make_seed_cnn",), "bn_cnn": ("make_seed_cnn", "make_bn_cnn"),
             "dropout_cnn": ("make_dropout_cnn",), "small_cnn": ("make_small_cnn",),
             "fast_cnn": ("make_fast_cnn",), "vgg16_transfer": ("make_vgg16_transfer",)}
 # What the script copies from the product, in the order it reads best: (module, names, what for).
 COPIED = (
-    ("cifar_archive", ("FOLDER", "TRAIN_BATCHES", "MEMBERS", "_safe_dtype", "_reconstruct", "_ALLOWED",
+    ("data.cifar_archive", ("FOLDER", "TRAIN_BATCHES", "MEMBERS", "_safe_dtype", "_reconstruct", "_ALLOWED",
                        "_RestrictedUnpickler", "safe_unpickle", "_members", "_batch", "iter_cifar10",
                        "_class_names", "read_cifar10"),
      "the archive, read with a restricted unpickler"),
-    ("datasets", ("DEFAULT_VAL_SPLIT", "DEFAULT_SEED", "Dataset", "Split", "stratified_sample",
-                  "split_dataset", "channel_stats"),
+    ("data.splits", ("DEFAULT_VAL_SPLIT", "DEFAULT_SEED", "VAL_SPLIT_RANGE", "Dataset", "Split",
+                     "stratified_sample", "check_split", "split_dataset", "channel_stats"),
      "the seeded, stratified split; channel statistics"),
-    ("architectures", None, "the network (standardising inside) and the loss"),
-    ("hparams", ("AUGMENTATIONS",), "the augmentation options"),
-    ("pipeline", ("make_augmenter",), "augmentation of training batches"),
-    ("training", ("cpu_has_bf16", "dtype_policy", "learning_rate_schedule", "make_optimizer"),
+    ("worker.models", None, "the network (standardising inside) and the loss"),
+    ("config.hparams", ("AUGMENTATIONS",), "the augmentation options"),
+    ("worker.pipeline", ("make_augmenter",), "augmentation of training batches"),
+    ("worker.training", ("cpu_has_bf16", "dtype_policy", "learning_rate_schedule", "make_optimizer"),
      "precision, learning-rate schedule, optimizer"),
-    ("evaluation", ("predict_with_flip",), "the test-time flip"),
+    ("worker.evaluation", ("predict_with_flip",), "the test-time flip"),
 )
 
 
@@ -105,8 +105,8 @@ def _section(module, names, purpose):
     found = _definitions(module)
     missing = [name for name in names if name not in found]
     if missing:  # the product renamed something the script copies: a bug here, not the user's
-        raise AssertionError(f"cifar_core/{module}.py no longer defines {', '.join(missing)}")
-    title = f"# ---- from cifar_core/{module}.py: {purpose} "
+        raise AssertionError(f"{_file(module)} no longer defines {', '.join(missing)}")
+    title = f"# ---- from {_file(module)}: {purpose} "
     text = ""
     for previous, name in zip((None, *names), names):  # constants one after another; two blank lines around defs
         together = previous is not None and found[previous].count("\n") == 0 and found[name].count("\n") == 0
@@ -114,9 +114,14 @@ def _section(module, names, purpose):
     return title + "-" * max(4, 100 - len(title)) + "\n\n" + text
 
 
+def _file(module):
+    """`cifar_core/data/splits.py` for the product's module `data.splits`."""
+    return "cifar_core/" + module.replace(".", "/") + ".py"
+
+
 def _definitions(module):
     """{name: source text} of the top-level functions, classes and constants of a product module."""
-    source = (PACKAGE / f"{module}.py").read_text(encoding="utf-8")
+    source = (PACKAGE.parent / _file(module)).read_text(encoding="utf-8")
     lines = source.splitlines()
     found = {}
     for node in ast.parse(source).body:
@@ -138,7 +143,7 @@ def _copy(lines, node):
         if "register_keras_serializable" in ast.unparse(decorator):
             drop.update(range(decorator.lineno, decorator.end_lineno + 1))
     for inner in ast.walk(node):
-        if isinstance(inner, ast.ImportFrom) and inner.level:
+        if isinstance(inner, ast.ImportFrom) and (inner.level or (inner.module or "").startswith("cifar_core")):
             drop.update(range(inner.lineno, inner.end_lineno + 1))
     start = min([node.lineno, *(d.lineno for d in decorators)])
     return "\n".join(lines[i - 1] for i in range(start, node.end_lineno + 1) if i not in drop)

@@ -14,7 +14,6 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
-from keras.optimizers.schedules import CosineDecay
 
 from cifar_core.data.datasets import load_dataset
 from cifar_core.data.splits import channel_stats, split_dataset
@@ -69,10 +68,10 @@ def learning_rate_schedule(schedule, peak, total_steps):
     first 20 % of steps, then cosine decay to zero (the shape of the CIFAR-10 speed records)."""
     total_steps = max(1, total_steps)
     if schedule == "cosine":
-        return CosineDecay(peak, total_steps)
+        return keras.optimizers.schedules.CosineDecay(peak, total_steps)
     if schedule == "one_cycle":
         warmup = max(1, round(0.2 * total_steps))
-        return CosineDecay(peak / 25, max(1, total_steps - warmup), warmup_target=peak, warmup_steps=warmup)
+        return keras.optimizers.schedules.CosineDecay(peak / 25, max(1, total_steps - warmup), warmup_target=peak, warmup_steps=warmup)
     return peak
 
 
