@@ -23,6 +23,7 @@ def test_datasets_lists_availability(capsys, offline_cache):
     assert "cifar10" in out and "needs download" in out and "digits" in out and "available" in out
 
 
+@pytest.mark.slow
 def test_architectures_lists_params(capsys):
     assert main(["architectures"]) == 0
     out = capsys.readouterr().out
@@ -30,6 +31,7 @@ def test_architectures_lists_params(capsys):
     assert "trainable_layers = 4 (between 0 and 18)" in out
 
 
+@pytest.mark.slow
 def test_train_and_evaluate_json(capsys, tmp_path):
     code = main(["train", "--dataset", "digits", "--arch", "small_cnn", "--epochs", "2", "--batch-size", "32",
                  "--lr", "0.003", "--augment", "flip", "--runs-dir", str(tmp_path), "--json"])
@@ -46,6 +48,7 @@ def test_train_and_evaluate_json(capsys, tmp_path):
     assert result["run_id"] in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_a_sweep_from_the_command_line(capsys, tmp_path):
     code = main(["train", "--dataset", "digits", "--epochs", "1", "--train-size", "200", "--runs-dir", str(tmp_path),
                  "--sweep", "learning_rate=1e-3,3e-3", "--json"])
@@ -81,6 +84,7 @@ def test_exit_codes_and_messages(argv, code, message, capsys, tmp_path):
     assert result == code and message in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_failed_run_exits_1(capsys, tmp_path):
     code = main(["train", "--dataset", "digits", "--optimizer", "sgd", "--lr", "10", "--epochs", "2",
                  "--lr-schedule", "constant", "--precision", "float32",
@@ -126,6 +130,7 @@ def test_module_entry_point(tmp_path):
     assert proc.returncode == 2 and "is not a run id" in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_importing_the_core_leaves_the_process_alone(tmp_path):
     code = ("import os\n"
             "import cifar_core, cifar_core.cli.main, cifar_core.data.datasets, cifar_core.runs.store, cifar_core.worker.evaluation\n"

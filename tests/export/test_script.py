@@ -30,6 +30,7 @@ def same_settings(a, b):
     return {k: a[k] for k in SETTINGS} == {k: b[k] for k in SETTINGS}
 
 
+@pytest.mark.slow
 def test_train_from_a_recipe_file_and_back_through_a_link(trained_run, tmp_path, capsys):
     store, run_id = trained_run
     path = tmp_path / "recipe.json"
@@ -124,6 +125,7 @@ def test_a_bad_link_keeps_the_settings_and_says_why(tmp_path, monkeypatch):
     assert at.number_input(key="train_epochs").value == 8 and dict(at.query_params) == {"mode": "class"}
 
 
+@pytest.mark.slow
 def test_the_evaluate_page_shares_the_run(trained_run, monkeypatch):
     store, run_id = trained_run
     at = open_app(store.root, monkeypatch, "pages/evaluate.py")
@@ -153,6 +155,7 @@ def test_every_architecture_exports_a_complete_standalone_script(arch):
     assert f"def make_{arch}(" in text and ("vgg16_base" in text) == (arch == "vgg16_transfer")
 
 
+@pytest.mark.slow
 def test_the_exported_script_trains_alone_to_the_products_accuracy(cifar_sample, tmp_path, monkeypatch, capsys):
     from cifar_core.server import inspection
     from cifar_core.server.jobs import JobManager
