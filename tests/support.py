@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,3 +107,16 @@ def wait_for_estimate(at, seconds=120):
         at.run()
         assert not at.exception
     raise AssertionError(texts(at))
+
+
+def image_bytes(mode, size=(40, 30), fmt="PNG", **save):
+    """An image file's bytes: one colour, in Pillow's `mode`, saved as `fmt`."""
+    buf = io.BytesIO()
+    colour = {"L": 128, "P": 3, "1": 1, "I;16": 500}.get(mode, (200, 30, 40, 128)[:len(mode)])
+    Image.new(mode, size, colour).save(buf, format=fmt, **save)
+    return buf.getvalue()
+
+
+def last_json(text):
+    """The last line of a command's output, parsed: the commands' --json contract."""
+    return json.loads(text.strip().splitlines()[-1])

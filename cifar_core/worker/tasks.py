@@ -87,7 +87,7 @@ def _watch_stop(stop, stop_flag, done):
             time.sleep(0.5)
 
 
-def folder_files(folder):
+def run_folder_bytes(folder):
     """Every file of a run folder as {relative path: bytes} (models, history, TensorBoard logs)."""
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
@@ -151,7 +151,7 @@ def train_task(run_id, config, data_env=None):
         threading.Thread(target=_watch_stop, args=(stop, stop_flag, done), daemon=True).start()
         outcome = train_run(store, run_id, sender, stop_flag)
         record = dict(store.status(run_id), peak_rss_mb=peak_rss_mb())
-        files = {name: data for name, data in folder_files(folder).items()
+        files = {name: data for name, data in run_folder_bytes(folder).items()
                  if name not in (CONFIG, STATUS)}
         return {**outcome, "record": record, "files": files, "worker": worker_name}
     finally:

@@ -7,14 +7,10 @@ import threading
 import time
 
 import pytest
-from support import ROOT
+from support import ROOT, last_json
 
 from cifar_core.cli.main import main
 from cifar_core.server import cluster
-
-
-def last_json(text):
-    return json.loads(text.strip().splitlines()[-1])
 
 
 def test_datasets_lists_availability(capsys, offline_cache):

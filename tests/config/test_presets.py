@@ -1,10 +1,9 @@
 """Presets are named recipes, and one function gives a recipe's or a preset's settings to a run with
 what overrides them: the command line's flags, the Train page's form, `prepare`."""
 
-import json
 
 import pytest
-from support import seed_timings
+from support import last_json, seed_timings
 
 from cifar_core.cli.main import main
 from cifar_core.config.architectures import check_hparams, get_architecture
@@ -23,10 +22,6 @@ from cifar_core.errors import ParamError
 from cifar_core.runs.store import RunStore
 from cifar_core.server import estimate
 from cifar_core.server.prepare import class_presets, plan, ready_runs
-
-
-def last_json(text):
-    return json.loads(text.strip().splitlines()[-1])
 
 
 def own_defaults(arch):

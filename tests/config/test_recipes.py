@@ -1,21 +1,16 @@
 """The fast recipe's parts, time estimates and budgets (presets and the settings a recipe gives a run:
 test_presets)."""
 
-import json
 
 import numpy as np
 import pytest
-from support import seed_timings
+from support import last_json, seed_timings
 
 from cifar_core.cli.main import main
 from cifar_core.config.hparams import TRAINING_HPARAMS, check_all
 from cifar_core.config.run_config import make_config
 from cifar_core.errors import ParamError
 from cifar_core.server import estimate
-
-
-def last_json(text):
-    return json.loads(text.strip().splitlines()[-1])
 
 
 def test_new_training_options_are_checked():

@@ -94,6 +94,8 @@ class Watched:
         page.on("response", lambda r: self._error(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
 
     def _error(self, text):
+        if re.fullmatch(r"HTTP 404: http://[^/]+/\w+/_stcore/(health|host-config)", text):
+            return  # Streamlit's client opened on a deep link (/feature_maps?run=…) probes there first
         if self.replaced_images and ("/media/" in text or text == "console: Failed to load resource: the "
                                      "server responded with a status of 404 (Not Found)"):
             return

@@ -1,10 +1,19 @@
 """Fixtures for the browser tests: skip where Chromium or the CIFAR-10 sample is absent; one browser, and
 one dashboard shared by every test that does not stop it."""
 
+import json
+import signal
 from pathlib import Path
 
 import pytest
 from browser_support import ARTIFACTS, AXE, CHROMIUM, CHROMIUM_ARGS, SAMPLE, start_server, stop_server
+
+
+def pytest_collection_modifyitems(items):
+    # One pytest-xdist process runs them all, one after another: they share a browser and a server.
+    for item in items:
+        if "e2e" in item.path.parts:
+            item.add_marker(pytest.mark.xdist_group("browser"))
 
 
 @pytest.fixture(scope="session")
@@ -48,6 +57,22 @@ class SharedServer:
     def newest_run(self):
         return max((p for p in self.runs.iterdir() if p.is_dir()), key=lambda p: p.name)
 
+    def busy(self):
+        """Whether a run is still queued or training (a test that failed half-way left it)."""
+        for status in self.runs.glob("*/status.json"):
+            if json.loads(status.read_text()).get("status") in ("queued", "running"):
+                return True
+        return False
+
+    def restart(self, kill=False):
+        """A new server on the same port and runs folder; `kill`: the old one dies at once (SIGKILL)."""
+        if kill:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=30)
+        else:
+            stop_server(self.proc)
+        self.proc, self.url = start_server(self.runs, self.log, port=int(self.url.rsplit(":", 1)[1]))
+
 
 @pytest.fixture(scope="session")
 def shared_server(e2e_env):
@@ -64,5 +89,7 @@ def dashboard(shared_server, browser):
     yield shared_server
     for context in browser.contexts:
         context.close()
+    if shared_server.busy():  # the next test would wait behind it: a restart ends it (interrupted)
+        shared_server.restart()
     log = shared_server.log_since(offset)
     assert "Traceback" not in log and "Session State API" not in log, log[-3000:]

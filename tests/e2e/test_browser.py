@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 from browser_support import (
-    ARTIFACTS,
     CLASSES,
     VIEWPORT,
     Watched,
@@ -16,8 +15,6 @@ from browser_support import (
     open_train,
     progress_text,
     start_run,
-    start_server,
-    stop_server,
     wait_idle,
 )
 from PIL import Image
@@ -184,41 +181,32 @@ def test_two_users_at_once(browser, dashboard):
     wd.assert_clean()
     wd.shot("3_feature_maps_while_training")
     wc.shot("3_watching")
-    c.get_by_text(re.compile(r"— completed")).wait_for(timeout=300_000)
+    # Its starter stops it; every watcher sees it end.
+    a.get_by_role("button", name="Stop").first.click()
+    for page in (a, b, c):
+        page.get_by_text(re.compile(r"— stopped")).wait_for(timeout=120_000)
     for page, w in ((a, wa), (b, wb), (c, wc), (d, wd)):
         wait_idle(page)
         w.assert_clean()
 
 
-def test_server_killed_mid_run_shows_interrupted_after_restart(browser, e2e_env):
-    import signal
-    runs = e2e_env / "runs-crash"
-    proc, url = start_server(runs, ARTIFACTS / "server-crash.log")
-    port = int(url.rsplit(":", 1)[1])
-    try:
-        page = browser.new_page(viewport=VIEWPORT)
-        page.goto(url)
-        open_train(page)
-        start_run(page, 1500, 20)
-        page.get_by_text(re.compile(r"Epoch 2 of 20")).wait_for(timeout=180_000)  # one epoch saved
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    proc, url = start_server(runs, ARTIFACTS / "server-crash.log", port=port)
-    try:
-        page = browser.new_page(viewport=VIEWPORT)
-        w = Watched(page, "crash")
-        page.goto(url)
-        go(page, "Train")
-        page.get_by_text(re.compile(r"— interrupted: The process training it stopped")).wait_for(timeout=90_000)
-        wait_idle(page)
-        w.assert_clean()
-        w.shot("1_interrupted")
-        go(page, "Evaluate")  # its history and checkpoint are still usable
-        page.get_by_text("Test accuracy", exact=True).wait_for(timeout=120_000)
-        wait_idle(page)
-        w.assert_clean()
-    finally:
-        for context in browser.contexts:
-            context.close()
-        stop_server(proc)
+def test_server_killed_mid_run_shows_interrupted_after_restart(browser, dashboard):
+    page = browser.new_page(viewport=VIEWPORT)
+    page.goto(dashboard.url)
+    open_train(page)
+    start_run(page, 1500, 20)
+    page.get_by_text(re.compile(r"Epoch 2 of 20")).wait_for(timeout=180_000)  # one epoch saved
+    run_id = dashboard.newest_run().name
+    dashboard.restart(kill=True)
+    page = browser.new_page(viewport=VIEWPORT)
+    w = Watched(page, "crash")
+    page.goto(dashboard.url)
+    go(page, "Train")
+    page.get_by_text(re.compile(r"— interrupted: The process training it stopped")).wait_for(timeout=90_000)
+    wait_idle(page)
+    w.assert_clean()
+    w.shot("1_interrupted")
+    page.goto(f"{dashboard.url}/evaluate?run={run_id}")  # its history and checkpoint are still usable
+    page.get_by_text("Test accuracy", exact=True).wait_for(timeout=120_000)
+    wait_idle(page)
+    w.assert_clean()

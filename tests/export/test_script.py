@@ -9,7 +9,7 @@ import sys
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from support import open_app, texts
+from support import last_json, open_app, texts
 
 from cifar_core.cli.main import main
 from cifar_core.config.architectures import ARCHITECTURES, check_hparams
@@ -20,10 +20,6 @@ from cifar_core.errors import DataError, ParamError
 from cifar_core.export.script import export_script
 
 SETTINGS = ("dataset", "arch", "hparams", "training")
-
-
-def last_json(text):
-    return json.loads(text.strip().splitlines()[-1])
 
 
 def same_settings(a, b):

@@ -1,16 +1,66 @@
-"""Grad-CAM on every architecture: it points at the region that decides the class.
+"""The inspection worker's views of a trained model: feature maps, filters, weight histograms, predictions, Grad-CAM."""
 
-Synthetic images whose class is the colour of a square patch that always lies in the top-left
-quadrant, on noise: only that quadrant tells the classes apart, so an honest heatmap puts most of
-its mass there. A fourth class, noise with no patch, makes every colour a thing to find: without
-it a network may call red "neither green nor blue", and Grad-CAM, which shows positive evidence
-only, would have nothing to show for red. Trained for real, in this process, a few seconds each.
-"""
 
 import numpy as np
 import pytest
+from support import image_bytes
 
 from cifar_core.config.architectures import ARCHITECTURES
+from cifar_core.data.images import tile_channels, to_model_image
+from cifar_core.worker.evaluation import load_run_model
+from cifar_core.worker.inspection import (
+    feature_layers,
+    feature_maps,
+    first_conv_filters,
+    fresh_model,
+    predict_image,
+    weight_histogram,
+    weight_layers,
+)
+
+
+@pytest.mark.slow
+def test_feature_maps_and_tiles(trained_run):
+    store, run_id = trained_run
+    model = load_run_model(store, run_id)
+    assert load_run_model(store, run_id) is model  # cached per file version
+    image = np.random.default_rng(0).integers(0, 256, (8, 8, 1), dtype=np.uint8)
+    maps = feature_maps(model, image)
+    assert [m["name"] for m in maps] == feature_layers(model)
+    assert maps[0]["name"] == "block1_conv1" and maps[0]["shape"] == (8, 8, 32)
+    grid = tile_channels(maps[0]["values"])
+    assert grid.shape == (6 * 9 - 1, 6 * 9 - 1)
+    chosen = feature_maps(model, image, ["block2_pool"])
+    assert len(chosen) == 1 and chosen[0]["shape"] == (2, 2, 64)
+
+
+@pytest.mark.slow
+def test_filters_and_weight_histograms(trained_run):
+    store, run_id = trained_run
+    model = load_run_model(store, run_id)
+    filters = first_conv_filters(model)
+    assert filters.shape == (32, 3, 3, 1) and filters.dtype == np.uint8 and filters.max() == 255
+    assert weight_layers(model)[0] == "block1_conv1" and weight_layers(model)[-1] == "predictions"
+    hist = weight_histogram(model, fresh_model(store.config(run_id)), "block1_conv1", bins=20)
+    assert len(hist["edges"]) == 21 and hist["trained"].sum() == hist["initial"].sum() == 3 * 3 * 32
+
+
+@pytest.mark.slow
+def test_predict_image_top_k(trained_run):
+    store, run_id = trained_run
+    model = load_run_model(store, run_id)
+    names = store.config(run_id)["class_names"]
+    top = predict_image(model, to_model_image(image_bytes("RGB"), (8, 8, 1)), names, top_k=5)
+    probs = [p for _, p in top]
+    assert len(top) == 5 and probs == sorted(probs, reverse=True) and all(n in names for n, _ in top)
+
+
+# ---- Grad-CAM on every architecture: it points at the region that decides the class ----------------
+# Synthetic images whose class is the colour of a square patch that always lies in the top-left
+# quadrant, on noise: only that quadrant tells the classes apart, so an honest heatmap puts most of
+# its mass there. A fourth class, noise with no patch, makes every colour a thing to find: without
+# it a network may call red "neither green nor blue", and Grad-CAM, which shows positive evidence
+# only, would have nothing to show for red. Trained for real, in this process, a few seconds each.
 
 SIZE, PATCH = 32, 8
 COLOURS = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255]], np.uint8)
