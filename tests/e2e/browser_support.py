@@ -89,13 +89,24 @@ class Watched:
         console lines); the new grid shows. Every other failed response still counts."""
         self.page, self.prefix, self.errors = page, prefix, []
         self.replaced_images = replaced_images
+        self.deep_link_probes = 0
         page.on("console", lambda m: self._error(f"console: {m.text}") if m.type == "error" else None)
         page.on("pageerror", lambda e: self._error(f"pageerror: {e}"))
         page.on("response", lambda r: self._error(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
 
+    def open(self, url):
+        """Go to `url`, a deep link such as /evaluate?run=ID. Streamlit's client opened there first
+        probes `<page>/_stcore/health` and `host-config` (two 404s, and their two console lines)."""
+        self.deep_link_probes = 2
+        self.page.goto(url)
+
     def _error(self, text):
         if re.fullmatch(r"HTTP 404: http://[^/]+/\w+/_stcore/(health|host-config)", text):
-            return  # Streamlit's client opened on a deep link (/feature_maps?run=…) probes there first
+            return
+        if self.deep_link_probes and text == "console: Failed to load resource: the server responded with a " \
+                "status of 404 (Not Found)":
+            self.deep_link_probes -= 1
+            return
         if self.replaced_images and ("/media/" in text or text == "console: Failed to load resource: the "
                                      "server responded with a status of 404 (Not Found)"):
             return

@@ -1,12 +1,13 @@
 """Fixtures for the browser tests: skip where Chromium or the CIFAR-10 sample is absent; one browser, and
 one dashboard shared by every test that does not stop it."""
 
-import json
 import signal
 from pathlib import Path
 
 import pytest
 from browser_support import ARTIFACTS, AXE, CHROMIUM, CHROMIUM_ARGS, SAMPLE, start_server, stop_server
+
+from cifar_core.runs.store import ACTIVE, RunStore
 
 
 def pytest_collection_modifyitems(items):
@@ -58,11 +59,10 @@ class SharedServer:
         return max((p for p in self.runs.iterdir() if p.is_dir()), key=lambda p: p.name)
 
     def busy(self):
-        """Whether a run is still queued or training (a test that failed half-way left it)."""
-        for status in self.runs.glob("*/status.json"):
-            if json.loads(status.read_text()).get("status") in ("queued", "running"):
-                return True
-        return False
+        """Whether a run is still queued or training (a test that failed half-way left it), as the
+        run store reads it: a run whose server died reads as interrupted."""
+        store = RunStore(self.runs)
+        return any(store.status(path.name)["status"] in ACTIVE for path in self.runs.iterdir() if path.is_dir())
 
     def restart(self, kill=False):
         """A new server on the same port and runs folder; `kill`: the old one dies at once (SIGKILL)."""

@@ -69,7 +69,7 @@ def test_own_images_time_lapse_grad_cam_and_sharing(browser, dashboard):
     page.get_by_role("button", name="Start training").click()
     page.get_by_text(re.compile(r"Epoch ([3-9]|\d\d+) of 200")).first.wait_for(timeout=180_000)
     # The link the Home page gives: Feature maps of this run (others of the shared server finished).
-    page.goto(f"{url}/feature_maps?run={dashboard.newest_run().name}")
+    w.open(f"{url}/feature_maps?run={dashboard.newest_run().name}")
     page.get_by_role("heading", name="Filters forming, epoch by epoch").wait_for(timeout=120_000)
     page.get_by_text(re.compile(r"Still training: epochs appear here")).wait_for(timeout=60_000)
     # New epochs join the slider without a click (its fragment reads the run's folder every 3 s).
