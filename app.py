@@ -2,15 +2,24 @@
 
 from pathlib import Path
 
-# Imported whole before any page runs: Plotly looks pandas up in sys.modules without the import
-# lock, so a chart drawn while another session is still importing pandas (for a table) met a
-# half-initialised module ("partially initialized module 'pandas' has no attribute 'Series'").
+# Everything the pages import, imported here first and always in this order. Each session runs its page
+# in a thread of its own: two first pages importing the same modules in different orders could each hold
+# one the other waits for, and Python then hands one of them a half-initialised module ("cannot import
+# name 'KEEP'", or pandas without 'Series' when Plotly looked it up without the import lock).
 import pandas  # noqa: F401
+import plotly.express  # noqa: F401
 import streamlit as st
 
+import pages.figures  # noqa: F401
+import pages.recipe_ui  # noqa: F401
+import pages.shared  # noqa: F401
+import pages.train_settings  # noqa: F401
+from cifar_core.data import image_folder  # noqa: F401
 from cifar_core.data.folder_sets import import_configured_folders
+from cifar_core.export import script  # noqa: F401
 from cifar_core.process import configure_process
-from cifar_core.server import cluster
+from cifar_core.runs import timelapse  # noqa: F401
+from cifar_core.server import cluster, estimate, inspection, prepare  # noqa: F401
 
 PAGES = Path(__file__).parent / "pages"
 
