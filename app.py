@@ -11,6 +11,7 @@ import plotly.express  # noqa: F401
 import streamlit as st
 
 import pages.figures  # noqa: F401
+import pages.navigation
 import pages.recipe_ui  # noqa: F401
 import pages.shared  # noqa: F401
 import pages.train_settings  # noqa: F401
@@ -41,8 +42,9 @@ def import_image_folders():
 def run():
     configure_process()  # caps malloc's arenas: the server runs many threads
     start_workers()
-    import_image_folders()
+    pages.navigation.use_app_navigation(rerun=False)  # this run declares them below
     st.set_page_config(page_title="CNN dashboard", page_icon="🧠", layout="wide")
+    import_image_folders()
     page = st.navigation([
         st.Page(PAGES / "home.py", title="Home", icon=":material/home:", default=True),
         st.Page(PAGES / "data.py", title="Data", icon=":material/photo_library:"),

@@ -11,9 +11,6 @@ from cifar_core.data.datasets import dataset_info
 from cifar_core.errors import CoreError
 from cifar_core.runs.store import ACTIVE, RunStore, check_run_id, default_runs_dir
 from cifar_core.server.jobs import JobManager
-from pages import navigation
-
-navigation.use_app_navigation()
 
 # Widgets keep their value for the whole browser session, across pages (Streamlit's own
 # mechanism; copying values back through session state showed the widgets' minimums instead).

@@ -6,8 +6,6 @@ Every zip is built here with `zipfile`; no binary fixture is committed.
 import io
 import json
 import os
-import subprocess
-import sys
 import zipfile
 
 import numpy as np
@@ -222,18 +220,17 @@ def test_the_command_line_refuses_with_its_exit_codes(keras, tmp_path, capsys):
 @pytest.mark.slow
 def test_the_command_line_trains_and_evaluates_a_folder(keras, tmp_path, capsys):
     folder = write_folder(tmp_path / "shapes", good_files(root=""))
-    env = dict(os.environ, KERAS_HOME=str(keras))
     runs = str(tmp_path / "runs")
 
     def cli(*argv):
-        proc = subprocess.run([sys.executable, "-m", "cifar_core", *argv, "--runs-dir", runs, "--json"], cwd=ROOT,
-                              env=env, capture_output=True, text=True, timeout=240)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        return proc, json.loads(proc.stdout.strip().splitlines()[-1])
+        code = main([*argv, "--runs-dir", runs, "--json"])
+        out, err = capsys.readouterr()
+        assert code == 0, err[-3000:]
+        return err, json.loads(out.strip().splitlines()[-1])
 
-    proc, run = cli("train", "--dataset", f"folder:{folder}", "--arch", "small_cnn", "--epochs", "1",
-                    "--batch-size", "16")
-    assert run["status"] == "completed" and "3 classes (blue 12, green 12, red 12)" in proc.stderr
+    err, run = cli("train", "--dataset", f"folder:{folder}", "--arch", "small_cnn", "--epochs", "1",
+                   "--batch-size", "16")
+    assert run["status"] == "completed" and "3 classes (blue 12, green 12, red 12)" in err
     config = json.loads((tmp_path / "runs" / run["run_id"] / "config.json").read_text())
     assert folder_sets.is_folder_name(config["dataset"]) and config["image_shape"] == [32, 32, 3]
     assert config["class_names"] == ["blue", "green", "red"] and config["n_train"] + config["n_val"] == 29
