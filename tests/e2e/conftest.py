@@ -89,7 +89,7 @@ def dashboard(shared_server, browser):
     yield shared_server
     for context in browser.contexts:
         context.close()
+    log = shared_server.log_since(offset)
     if shared_server.busy():  # the next test would wait behind it: a restart ends it (interrupted)
         shared_server.restart()
-    log = shared_server.log_since(offset)
     assert "Traceback" not in log and "Session State API" not in log, log[-3000:]

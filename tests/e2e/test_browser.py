@@ -48,7 +48,9 @@ def test_a_user_goes_through_every_page(browser, dashboard, tmp_path):
     w.shot("2_data")
 
     open_train(page)
-    start_run(page, 800, 2)
+    # Far more epochs than it trains: the live view is watched, then the run stopped, on any machine.
+    start_run(page, 800, 30)
+    run_id = dashboard.newest_run().name
     # The live view moves without a click: the progress text and the per-batch loss curve change.
     page.get_by_text(re.compile(r"batch [1-9]\d*/\d+")).wait_for(timeout=120_000)
     first, curve = progress_text(page), loss_curve(page)
@@ -62,13 +64,15 @@ def test_a_user_goes_through_every_page(browser, dashboard, tmp_path):
     page.wait_for_load_state("networkidle")
     go(page, "Train")
     page.get_by_text(re.compile(r"Run \d{8}-\d{6}-seed_cnn-\w+\*\* — |Run \d{8}")).first.wait_for(timeout=60_000)
-    page.get_by_text(re.compile(r"— completed")).wait_for(timeout=300_000)
+    page.get_by_text(re.compile(r"Epoch ([3-9]|\d\d+) of 30")).first.wait_for(timeout=300_000)  # two saved
+    page.get_by_role("button", name="Stop").first.click()
+    page.get_by_text(re.compile(r"— stopped")).wait_for(timeout=120_000)
     wait_idle(page)
     w.assert_clean()
     w.audit("Train")
     w.shot("4_trained")
 
-    go(page, "Evaluate")
+    w.open(f"{url}/evaluate?run={run_id}")
     page.get_by_text("Test accuracy", exact=True).wait_for(timeout=120_000)
     wait_idle(page)
     before = page.get_by_text(re.compile(r"^\d+ test images of")).inner_text()
@@ -104,7 +108,7 @@ def test_a_user_goes_through_every_page(browser, dashboard, tmp_path):
     w.assert_clean()
     w.shot("5b_cell_page_2")
 
-    go(page, "Feature maps")
+    w.open(f"{url}/feature_maps?run={run_id}")
     page.get_by_text("block1_conv1").first.wait_for(timeout=120_000)
     wait_idle(page)
     w.assert_clean()
@@ -138,7 +142,7 @@ def test_two_users_at_once(browser, dashboard):
     for page in (a, b):
         page.goto(url)
         open_train(page)
-    start_run(a, 600, 2)
+    start_run(a, 600, 30)  # stopped below, once B has queued behind it, on any machine
 
     # B opens Data while A trains, then Train: it sees A's run, live.
     go(b, "Data")
@@ -150,7 +154,8 @@ def test_two_users_at_once(browser, dashboard):
     # B starts a run too: with one place, it waits in the queue and A's run carries on.
     start_run(b, 300, 1, queued=True)
     wb.shot("1_queued")
-    a.get_by_text(re.compile(r"— completed")).wait_for(timeout=300_000)
+    a.get_by_role("button", name="Stop").first.click()
+    a.get_by_text(re.compile(r"— stopped")).wait_for(timeout=120_000)
     b.get_by_text(re.compile(r"— completed")).wait_for(timeout=300_000)
     for page, w in ((a, wa), (b, wb)):
         wait_idle(page)
@@ -162,7 +167,7 @@ def test_two_users_at_once(browser, dashboard):
     c = browser.new_context(viewport=VIEWPORT).new_page()
     d = browser.new_context(viewport=VIEWPORT).new_page()
     wc, wd = Watched(c, "class_c"), Watched(d, "class_d")
-    start_run(a, 1200, 8)  # long enough to outlast the feature maps below
+    start_run(a, 1200, 40)  # stopped below, after the feature maps, on any machine
     for page in (b, c):
         page.goto(url)  # a fresh look: b's Train page, idle since its run ended, is not ticking
         open_train(page)

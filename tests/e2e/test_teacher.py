@@ -6,6 +6,7 @@ import re
 
 import pytest
 from browser_support import ARTIFACTS, Watched, choose, go, open_train, wait_idle
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from cifar_core.config.architectures import ARCHITECTURES
@@ -114,7 +115,7 @@ def test_settings_survive_leaving_the_page_and_train_as_shown(browser, dashboard
     page.get_by_text(f"{LABELS['epochs']} must be between 1 and 500, got 600.").wait_for(timeout=30_000)
     expect(page.get_by_role("button", name="Start training")).to_be_disabled()
     w.shot("2_refused")
-    edit(page, LABELS["epochs"], "number", "4")  # long enough to be watched: 4 epochs of 13 batches
+    edit(page, LABELS["epochs"], "number", "40")  # still training when it is watched, on any machine
     expect(page.get_by_role("button", name="Start training")).to_be_enabled(timeout=30_000)
 
     go(page, "Data")  # the Data page's seed came back too
@@ -138,7 +139,12 @@ def test_settings_survive_leaving_the_page_and_train_as_shown(browser, dashboard
                              .map(t => parseFloat(getComputedStyle(t).fontSize))""")
     assert sizes and min(sizes) >= 14, sizes
 
-    page.get_by_text(re.compile(r"— completed")).wait_for(timeout=300_000)
+    # Stopped now, unless early stopping (patience 3) ended it first: either way it has ended.
+    try:
+        page.get_by_role("button", name="Stop").first.click(timeout=5_000)
+    except PlaywrightTimeout:
+        pass
+    page.get_by_text(re.compile(r"— (stopped|completed)")).wait_for(timeout=120_000)
     wait_idle(page)
     w.assert_clean()
     run_dir = dashboard.newest_run()
@@ -147,7 +153,7 @@ def test_settings_survive_leaving_the_page_and_train_as_shown(browser, dashboard
     training = config["training"]
     assert (training["epochs"], training["batch_size"], training["optimizer"], training["train_size"],
             training["val_split"], training["augment"], training["patience"], training["seed"]) == \
-        (4, 32, "sgd", 400, 0.2, ["flip"], 3, 5)
+        (40, 32, "sgd", 400, 0.2, ["flip"], 3, 5)
     assert abs(training["learning_rate"] - 3e-3) < 1e-12
     w.shot("4_done")
 
