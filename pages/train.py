@@ -99,8 +99,7 @@ def start_ui(ds_name, arch_name, hparams, training, wrong):
     st.session_state["train_run_id"] = run_id
     st.session_state["train_scroll_top"] = True
     st.session_state.pop("train_sweep", None)
-    st.toast(f"Run {run_id} queued: it starts as soon as a worker is free.")
-    st.rerun()  # lay the page out for a run in progress
+    st.rerun()  # lay the page out for a run in progress: its status says it is queued
 
 
 def sweep_ui(ds_name, arch_name, hparams, training, wrong):
@@ -133,8 +132,7 @@ def sweep_ui(ds_name, arch_name, hparams, training, wrong):
         st.session_state["train_sweep"] = run_ids
         st.session_state["train_run_id"] = run_ids[0]
         st.session_state["train_scroll_top"] = True
-        st.toast(f"{len(run_ids)} runs queued, one per value of {spec.title.lower()}.")
-        st.rerun()
+        st.rerun()  # the sweep's heading names its runs
 
 
 def new_run_ui():
@@ -179,7 +177,8 @@ def live_ui(run_id):
     if running and stop.button("Stop", key="train_stop", icon=":material/stop_circle:", type="primary"):
         try:
             manager().stop(run_id)
-            st.toast("Stopping at the next batch …")
+            # In the page, not a toast: Streamlit's toasts have no accessible name (axe: aria-dialog-name).
+            head.caption("Stopping at the next batch …")
         except CoreError as exc:
             show_error(exc)
     if running:
