@@ -11,7 +11,6 @@ import plotly.express  # noqa: F401
 import streamlit as st
 
 import pages.figures  # noqa: F401
-import pages.navigation
 import pages.recipe_ui  # noqa: F401
 import pages.shared  # noqa: F401
 import pages.train_settings  # noqa: F401
@@ -42,7 +41,6 @@ def import_image_folders():
 def run():
     configure_process()  # caps malloc's arenas: the server runs many threads
     start_workers()
-    pages.navigation.use_app_navigation(rerun=False)  # this run declares them below
     st.set_page_config(page_title="CNN dashboard", page_icon="🧠", layout="wide")
     import_image_folders()
     page = st.navigation([

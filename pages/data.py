@@ -7,10 +7,7 @@ from cifar_core.data import datasets, folder_sets, image_folder, splits
 from cifar_core.data.images import enlarge
 from cifar_core.errors import CoreError
 from pages import figures
-from pages.navigation import use_app_navigation
 from pages.shared import KEEP, class_mode, keep_valid, show_error
-
-use_app_navigation()  # a deep link opened before app.py ran: rerun through its pages
 
 class_mode()  # ?mode=class in the address holds for the whole tab
 st.title("Data")

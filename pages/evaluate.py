@@ -13,11 +13,8 @@ from cifar_core.runs.curves import batch_series, history_csv
 from cifar_core.runs.store import RunStore
 from cifar_core.server import inspection
 from pages import figures
-from pages.navigation import use_app_navigation
 from pages.recipe_ui import recipe_actions_ui
 from pages.shared import KEEP, class_mode, keep_valid, pick_run_ui, runs_dir, show_error, store, with_article
-
-use_app_navigation()  # a deep link opened before app.py ran: rerun through its pages
 
 CELL_PAGE = 30  # images of one matrix cell shown at a time
 

@@ -18,10 +18,7 @@ from cifar_core.errors import CoreError
 from cifar_core.runs import timelapse
 from cifar_core.server import inspection
 from pages import figures
-from pages.navigation import use_app_navigation
 from pages.shared import KEEP, USABLE, class_mode, keep_valid, pick_run_ui, show_error, store, with_article
-
-use_app_navigation()  # a deep link opened before app.py ran: rerun through its pages
 
 # Viridis reads on a projector: dark purple for weak responses, yellow for strong, and it stays
 # ordered in greyscale and for colour-blind viewers.

@@ -6,10 +6,7 @@ from cifar_core.data.datasets import dataset_info, dataset_names
 from cifar_core.errors import CoreError
 from cifar_core.runs.store import ACTIVE
 from cifar_core.server import cluster, prepare
-from pages.navigation import use_app_navigation
 from pages.shared import arch_title, class_mode, dataset_title, store
-
-use_app_navigation()  # a deep link opened before app.py ran: rerun through its pages
 
 st.title("Convolutional networks on CIFAR-10")
 st.caption("Train, watch and look inside CNNs from the browser — no code needed.")

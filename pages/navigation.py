@@ -11,13 +11,8 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager  # private: see the docstring above
 
 
-def use_app_navigation(rerun=True):
-    """Switch the server to app.py's declared pages; a page run directly (a deep link opened before
-    app.py ran) then reruns through them. app.py calls it with `rerun=False`: it is declaring them.
-
-    Called at the top of a script, never while a module is being imported: the rerun would abort
-    that import and hand another session importing it at the same time a half-initialised module."""
+def use_app_navigation():
+    """Switch the server to app.py's declared pages, then rerun this request through them."""
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
-        if rerun:
-            st.rerun()
+        st.rerun()

@@ -11,6 +11,7 @@ from cifar_core.data.datasets import dataset_info
 from cifar_core.errors import CoreError
 from cifar_core.runs.store import ACTIVE, RunStore, check_run_id, default_runs_dir
 from cifar_core.server.jobs import JobManager
+from pages import navigation
 
 # Widgets keep their value for the whole browser session, across pages (Streamlit's own
 # mechanism; copying values back through session state showed the widgets' minimums instead).
@@ -144,3 +145,9 @@ def pick_run_ui(key, usable=USABLE):
     chosen = st.selectbox("Run", ids, key=key, format_func=lambda i: run_label(rows[ids.index(i)]),
                           on_change=follow_in_address, persist_state=KEEP)
     return rows[ids.index(chosen)], store().config(chosen)
+
+
+# Last, once everything above is defined: the first import in a server reruns the request (see
+# `navigation`), which ends this import, and another session importing this module at that moment
+# is handed it as it is then. Complete, it serves that session; half-defined, it did not.
+navigation.use_app_navigation()

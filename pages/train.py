@@ -13,11 +13,8 @@ from cifar_core.runs import curves
 from cifar_core.runs.store import ACTIVE
 from cifar_core.server import inspection
 from pages import figures
-from pages.navigation import use_app_navigation
 from pages.shared import KEEP, arch_title, manager, run_started, scroll_to_top, short_run_label, show_error, store
 from pages.train_settings import choice_text, estimate_ui, fingerprint, settings_ui
-
-use_app_navigation()  # a deep link opened before app.py ran: rerun through its pages
 
 st.title("Train")
 st.caption("Choose a network and its settings, press Start, and watch it learn. Training goes on "
