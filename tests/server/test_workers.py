@@ -1,5 +1,6 @@
 """Trainings on Dask workers: a killed worker, inspection beside a training, sweeps, a localhost lab."""
 
+import contextlib
 import json
 import os
 import signal
@@ -176,15 +177,10 @@ def lab(tmp_path, monkeypatch):
                                             "--local-directory", str(home / "scratch")), home, env)
     monkeypatch.setenv("CIFAR_CORE_SCHEDULER", f"tcp://127.0.0.1:{port}")
     monkeypatch.setenv("CIFAR10_PATH", str(archive))
-    saved = cluster._clients.pop("train", None)
     try:
-        yield f"tcp://127.0.0.1:{port}", workers, archive, scheduler
+        with _lab_connection():
+            yield f"tcp://127.0.0.1:{port}", workers, archive, scheduler
     finally:
-        lab_client = cluster._clients.pop("train", None)
-        if lab_client is not None:
-            lab_client.close()
-        if saved is not None:
-            cluster._clients["train"] = saved
         for proc in [*workers.values(), scheduler]:
             _kill(proc)
 
@@ -266,17 +262,26 @@ def started(tmp_path):
     def start(folder, *args, env=None):
         processes.append(_start(list(args), tmp_path / folder, env or _lab_env()))
 
+    try:
+        with _lab_connection():
+            yield start
+    finally:
+        for proc in processes:
+            _kill(proc)
+
+
+@contextlib.contextmanager
+def _lab_connection():
+    """This process's training connection set aside while a test trains on a lab, then restored."""
     saved = cluster._clients.pop("train", None)
     try:
-        yield start
+        yield
     finally:
         lab_client = cluster._clients.pop("train", None)
         if lab_client is not None:
             lab_client.close()
         if saved is not None:
             cluster._clients["train"] = saved
-        for proc in processes:
-            _kill(proc)
 
 
 def _refusal(tmp_path, monkeypatch, address):
