@@ -11,6 +11,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["KERAS_HOME"] = tempfile.mkdtemp(prefix="cifar-core-tests-keras-")
 
 
+def pytest_collection_modifyitems(items):
+    """The browser tests first, then the slow tests, the quick ones last: the longest job starts at
+    once in one process (the browser tests stay together), while the other takes the slow tests one
+    by one, and the quick ones fill whatever gap is left at the end. --no-loadscope-reorder keeps it."""
+    def phase(item):
+        if "e2e" in item.path.parts:
+            return 0
+        return 1 if item.get_closest_marker("slow") else 2
+    items.sort(key=phase)  # stable: each phase keeps the files' order
+
+
 @pytest.fixture
 def cifar_sample():
     if not SAMPLE.is_file():

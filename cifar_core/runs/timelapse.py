@@ -49,7 +49,8 @@ def quantise_maps(values):
     low = values.min(axis=(0, 1, 2))
     high = values.max(axis=(0, 1, 2))
     span = np.where(high > low, high - low, 1.0)
-    quantised = np.round(255 * (values - low) / span).astype(np.uint8)
+    with np.errstate(invalid="ignore"):  # a diverged run's maps hold NaN or infinities: drawn as 0
+        quantised = np.round(np.nan_to_num(255 * (values - low) / span)).clip(0, 255).astype(np.uint8)
     return quantised, np.stack([low, high], axis=1).astype(np.float32)
 
 

@@ -74,7 +74,7 @@ def _local_cluster(n_workers, threads, resources):
     cluster = LocalCluster(n_workers=n_workers, threads_per_worker=threads, processes=True,
                            resources=resources, dashboard_address=":0", silence_logs=logging.ERROR,
                            env=_worker_env())
-    client = Client(cluster, set_as_default=False)
+    client = Client(cluster, set_as_default=False, direct_to_workers=True)
     for address in client.scheduler_info(n_workers=-1)["workers"]:
         # TensorFlow loads while nobody waits (a future nobody holds would be cancelled).
         fire_and_forget(client.submit(worker.run, "warm_up", workers=[address], pure=False))
@@ -83,7 +83,8 @@ def _local_cluster(n_workers, threads, resources):
 
 def _lab_client(address):
     try:
-        return Client(address, timeout=CONNECT_SECONDS, set_as_default=False)
+        # Results come straight from the worker: a checkpoint never passes through the scheduler.
+        return Client(address, timeout=CONNECT_SECONDS, set_as_default=False, direct_to_workers=True)
     except (OSError, TimeoutError) as exc:
         raise RunError(f"Cannot reach the Dask scheduler at {address} ({type(exc).__name__}). Start it "
                        f"with 'dask scheduler', or unset {SCHEDULER_ENV} to train on this machine.") from None

@@ -113,7 +113,9 @@ class RunLink:
         while not pull.done() and not training.done() and time.monotonic() < deadline:
             time.sleep(0.02)
         try:
-            files = self.client.gather(pull, direct=True) if pull.status == "finished" else {}
+            # Bounded: a worker that dies just as its pull finishes leaves a plain gather waiting for a
+            # task that can only run there.
+            files = pull.result(timeout=max(deadline - time.monotonic(), 30)) if pull.status == "finished" else {}
         except Exception:  # timed out, or the worker or the scheduler went away
             files = {}
         finally:

@@ -67,7 +67,9 @@ def first_conv_filters(model):
     tiles = np.moveaxis(kernel, -1, 0)  # (out, kh, kw, in)
     low = tiles.min(axis=(1, 2, 3), keepdims=True)
     span = tiles.max(axis=(1, 2, 3), keepdims=True) - low
-    return np.round(255 * (tiles - low) / np.where(span > 0, span, 1)).astype(np.uint8)
+    with np.errstate(invalid="ignore"):  # a diverged run's kernels hold NaN: drawn as 0
+        scaled = np.nan_to_num(255 * (tiles - low) / np.where(span > 0, span, 1))
+    return np.round(scaled).clip(0, 255).astype(np.uint8)
 
 
 def weight_layers(model):

@@ -99,6 +99,10 @@ def save_model(model, path):
                        "or make the runs folder writable; earlier runs are untouched.") from None
 
 
+def _weights_finite(model):
+    return all(bool(keras.ops.all(keras.ops.isfinite(w))) for w in model.trainable_weights)
+
+
 def _progress_callback(store, run_id, listener, stop_event, state, n_train, batch_size):
     """A Keras callback that reports, persists each epoch, stops on request or on a NaN loss."""
 
@@ -138,6 +142,12 @@ def _progress_callback(store, run_id, listener, stop_event, state, n_train, batc
             for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
                 value = logs.get(key)
                 record[key] = float(value) if value is not None and math.isfinite(float(value)) else None
+            if not state["failed"] and not _weights_finite(self.model):
+                # Some CPUs clip a NaN probability to a finite loss, so the weights are checked too.
+                state["failed"] = (f"The weights became infinite or NaN in epoch {epoch + 1}: the learning "
+                                   f"rate is probably too high.")
+                self.model.stop_training = True
+                record["partial"] = True
             history["epochs"].append(record)
             if not state["failed"]:  # models first: an epoch in the history has its checkpoint
                 save_model(self.model, folder / run_store.LAST_MODEL)

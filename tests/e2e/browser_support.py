@@ -90,6 +90,7 @@ class Watched:
         self.page, self.prefix, self.errors = page, prefix, []
         self.replaced_images = replaced_images
         self.deep_link_probes = 0
+        self.started = time.monotonic()
         page.on("console", lambda m: self._error(f"console: {m.text}") if m.type == "error" else None)
         page.on("pageerror", lambda e: self._error(f"pageerror: {e}"))
         page.on("response", lambda r: self._error(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
@@ -121,9 +122,11 @@ class Watched:
         self.page.wait_for_function(  # charts and tables drawn, not placeholders
             """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
                        .every(c => c.querySelector('.main-svg'))""", timeout=30_000)
-        self.page.wait_for_timeout(1000)
+        self.page.wait_for_timeout(300)  # the resized layout settles
         self.page.screenshot(path=str(ARTIFACTS / f"{self.prefix}_{name}.png"), full_page=True)
         self.page.set_viewport_size(size)
+        # When each step was reached: where a slow test spends its time.
+        print(f"{self.prefix}_{name} at {time.monotonic() - self.started:.1f} s")
 
     def audit(self, name):
         """axe-core over the whole page: no critical or serious violation (images without alternative

@@ -138,3 +138,21 @@ def test_gpu_path_trains_with_mixed_precision(tmp_path, monkeypatch):
 
 
 
+
+
+def test_weights_turned_nan_fail_the_epoch_without_a_checkpoint(tmp_path):
+    """Some CPUs clip a NaN probability to a finite loss: the epoch's end still catches the NaN
+    weights, fails the run with the reason, and keeps no checkpoint of them."""
+    from cifar_core.runs import store as run_store
+    from cifar_core.worker.training import TrainingListener, _new_state, _progress_callback
+    store = RunStore(tmp_path)
+    run_id = store.create(make_config("digits", "seed_cnn"))
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.layers[0].kernel.assign(np.full((4, 2), np.nan, np.float32))
+    state = _new_state()
+    callback = _progress_callback(store, run_id, TrainingListener(), None, state, n_train=64, batch_size=64)
+    callback.set_model(model)
+    callback.on_epoch_end(0, {"loss": 1.0, "accuracy": 0.5, "val_loss": 1.0, "val_accuracy": 0.5})
+    assert "learning rate is probably too high" in state["failed"] and model.stop_training
+    assert store.history(run_id)["epochs"][0]["partial"]
+    assert not (store.path(run_id) / run_store.LAST_MODEL).exists()
