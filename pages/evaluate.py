@@ -1,4 +1,5 @@
-"""Evaluate: test accuracy, a confusion matrix you can click into, per-class scores, downloads."""
+"""Evaluate: test accuracy, a confusion matrix you can click into, per-class scores, a comparison
+with another run, downloads."""
 
 import math
 
@@ -13,6 +14,7 @@ from cifar_core.runs.curves import batch_series, history_csv
 from cifar_core.runs.store import RunStore
 from cifar_core.server import inspection
 from pages import figures
+from pages.compare_ui import compare_ui
 from pages.recipe_ui import recipe_actions_ui
 from pages.shared import KEEP, class_mode, keep_valid, pick_run_ui, runs_dir, show_error, store, with_article
 
@@ -129,6 +131,9 @@ for i, index in enumerate(sample_indices(pool, 20, seed)):
         cols[i % 10].page_link("pages/feature_maps.py", label="Why?", icon=":material/visibility:",
                                query_params={"run": run_id, "image": str(index)},
                                help=f"Where the network looked, for {guess} and for {truth} (Grad-CAM)")
+
+# ---- run against run -------------------------------------------------------------------
+compare_ui(run_id, config, ds)
 
 # ---- curves and downloads --------------------------------------------------------------
 st.header("Learning curves")

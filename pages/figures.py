@@ -90,6 +90,19 @@ def confusion_matrix(matrix, class_names, normalized):
     return readable(fig)
 
 
+def difference_matrix(difference, class_names):
+    """B's confusion matrix minus A's on a diverging scale centred on 0: blue where B has more images,
+    red where it has fewer, white where nothing changed."""
+    values = np.asarray(difference)
+    reach = max(1, int(np.abs(values).max()))
+    fig = px.imshow(values, x=class_names, y=class_names, color_continuous_scale="RdBu",
+                    range_color=(-reach, reach), text_auto=True, aspect="auto",
+                    labels=dict(x="predicted class", y="true class", color="B − A"))
+    fig.update_traces(textfont=dict(size=15), hovertemplate="true %{y}, predicted %{x}: %{z:+d}<extra></extra>")
+    fig.update_layout(height=520, margin=dict(l=10, r=10, t=30, b=10), font=FONT)
+    return readable(fig)
+
+
 def class_counts(counts, class_names):
     """Grouped bars: images per class in each split. `counts` is {split: array}."""
     fig = go.Figure([go.Bar(name=split, x=class_names, y=list(values)) for split, values in counts.items()])

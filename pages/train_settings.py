@@ -85,24 +85,24 @@ def apply_preset():
 
 
 def shared_recipe_ui():
-    """A recipe in the address (a link from the Evaluate page) fills the form once, before its widgets
-    are drawn; its parameters then leave the address, so later edits are not overwritten (`mode`
-    stays). A bad link leaves the form as it was and says why."""
-    names = recipe_params(st.query_params.to_dict())
-    if not names:
-        return
+    """A recipe in the address (a link from the Evaluate page) fills the form before its widgets are
+    drawn. Returns the recipe's parameter names, which `settings_ui` takes out of the address once the
+    widgets that show the recipe are drawn (a run cut short before then fills the form again), so
+    later edits are not overwritten (`mode` stays). A bad link leaves the form as it was and says why."""
     params = st.query_params.to_dict()
-    for name in names:
-        del st.query_params[name]
+    names = recipe_params(params)
+    if not names:
+        return names
     try:
         recipe = recipe_from_query(params)
     except CoreError as exc:
         show_error(f"The link's settings were not used: {exc}")
-        return
+        return names
     fill_form(recipe)
     st.session_state["train_preset"] = None  # the settings are the recipe's, not a preset's
     st.session_state.pop("train_preset_form", None)
     st.success(f"Settings from a shared recipe: {describe_recipe(recipe)}.", icon=":material/link:")
+    return names
 
 
 def request_budget_fit():
@@ -189,7 +189,7 @@ def settings_ui():
     """The dataset, architecture and options; returns (dataset, arch, hparams, training). In class
     mode only the main ones are drawn, with plain labels; the others keep their values."""
     simple = class_mode()
-    shared_recipe_ui()
+    recipe_names = shared_recipe_ui()
     # Defaults are written once, in the run that first draws the widgets; later the widgets keep
     # their own values for the whole session.
     for spec in TRAINING_HPARAMS:
@@ -235,6 +235,8 @@ def settings_ui():
             for col, name in zip(st.columns(5), names[row: row + 5]):
                 with col:
                     training[name] = hparam_ui(TRAINING[name], f"train_{name}")
+    for name in recipe_names:  # drawn: the recipe leaves the address
+        del st.query_params[name]
     if st.session_state.pop("train_preset_applied", None):  # as the preset left the form
         st.session_state["train_preset_form"] = (st.session_state["train_preset"],
                                                  fingerprint(ds_name, arch_name, hparams, training))

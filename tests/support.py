@@ -1,5 +1,6 @@
 """Helpers shared by the tests: small archives in the official CIFAR-10 format, where the real sample
-lives, stored speeds for time estimates, and the AppTest helpers of the page tests."""
+lives, stored speeds for time estimates, synthetic stored evaluations, and the AppTest helpers of the
+page tests."""
 
 import io
 import json
@@ -120,3 +121,30 @@ def image_bytes(mode, size=(40, 30), fmt="PNG", **save):
 def last_json(text):
     """The last line of a command's output, parsed: the commands' --json contract."""
     return json.loads(text.strip().splitlines()[-1])
+
+
+def synthetic_evaluation(n=500, classes=4, seed=0):
+    """Labels and softmax probabilities that are right about 60 % of the time."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, classes, n)
+    logits = rng.normal(size=(n, classes)).astype(np.float32)
+    logits[np.arange(n), labels] += 1.5
+    probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    return labels, probabilities.astype(np.float32)
+
+
+def store_evaluation(store, run_id, labels, probabilities, class_names, **extra):
+    """Write an evaluation of the run's current model file as the worker would."""
+    from cifar_core.runs.evaluation import summarize
+    figures = {"stamp": store.model_stamp(run_id), **summarize(labels, probabilities), "tta": False,
+               "class_names": list(class_names), "seconds": 1.0, "images_per_second": 500.0, **extra}
+    return store.write_evaluation(run_id, labels, probabilities, figures)
+
+
+def evaluated_run(store, config, labels, probabilities, class_names):
+    """A completed run of `config` with a (fake) model file and a stored evaluation: nothing trains."""
+    run_id = store.create(config)
+    (store.path(run_id) / "best.keras").write_bytes(b"a model file")
+    store.set_status(run_id, "completed")
+    store_evaluation(store, run_id, labels, probabilities, class_names)
+    return run_id

@@ -37,6 +37,7 @@ from cifar_core.data.folder_sets import (
 from cifar_core.errors import CoreError, DataError, ParamError
 from cifar_core.export.script import export_script
 from cifar_core.process import configure_process
+from cifar_core.runs.compare import compare_runs
 from cifar_core.runs.store import (
     ACTIVE,
     RunStore,
@@ -373,6 +374,34 @@ def cmd_evaluate(args):
     return EXIT_OK
 
 
+def cmd_compare(args):
+    for run_id in (args.run_a, args.run_b):
+        check_run_id(run_id)
+    result = compare_runs(RunStore(args.runs_dir), args.run_a, args.run_b)
+    if args.json:
+        print(json.dumps({key: result[key].tolist() if hasattr(result[key], "tolist") else result[key]
+                          for key in ("run_a", "run_b", "n", "accuracy_a", "accuracy_b", "class_names", "fixed",
+                                      "broken", "both_right", "both_wrong", "difference", "settings")}))
+        return EXIT_OK
+    fixed, broken = len(result["fixed"]), len(result["broken"])
+    print(f"B = {args.run_b} against A = {args.run_a}, on the same {result['n']:,} test images:")
+    print(f"test accuracy {result['accuracy_a']:.4f} (A) -> {result['accuracy_b']:.4f} (B); B fixed {fixed} images "
+          f"and broke {broken} (net {fixed - broken:+d}); both right {result['both_right']}, "
+          f"both wrong {result['both_wrong']}.")
+    names = result["class_names"]
+    width = max(len(n) for n in names) + 1
+    print("\nB's confusion matrix minus A's (rows: true class, columns: predicted; + on the diagonal: "
+          "B is right more often):")
+    print(" " * width + " ".join(f"{n[:6]:>6}" for n in names))
+    for name, row in zip(names, result["difference"]):
+        print(f"{name:<{width}}" + " ".join(f"{v:>+6d}" if v else f"{'.':>6}" for v in row))
+    differing = [row for row in result["settings"] if row["differs"]]
+    print("\nSettings that differ:" if differing else "\nThe two runs have the same settings (only chance differs).")
+    for row in differing:
+        print(f"  {row['setting']}: {row['a']} (A) -> {row['b']} (B)")
+    return EXIT_OK
+
+
 def _byte_progress_images():
     def report(done, total):
         print(f"\rEvaluating {_bar(done / total)} {done}/{total} images", end="", file=sys.stderr, flush=True)
@@ -433,6 +462,13 @@ def build_parser():
     p.add_argument("run_id")
     p.add_argument("--runs-dir")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    p = sub.add_parser("compare", help="what run B fixed and broke against run A, image by image "
+                                       "(both evaluated, on the same test images)")
+    p.add_argument("run_a", help="the reference run")
+    p.add_argument("run_b", help="the run with the change")
+    p.add_argument("--runs-dir")
+    p.add_argument("--json", action="store_true", help="print one JSON object: fixed and broken (test-image "
+                                                       "indices), both_right, both_wrong, difference, settings")
     p = sub.add_parser("recipe", help="write a run's recipe (JSON): train it again with train --recipe")
     p.add_argument("run_id")
     p.add_argument("--runs-dir")
@@ -445,7 +481,7 @@ def build_parser():
 
 
 COMMANDS = {"datasets": cmd_datasets, "download": cmd_download, "architectures": cmd_architectures,
-            "runs": cmd_runs, "train": cmd_train, "evaluate": cmd_evaluate, "presets": cmd_presets,
+            "runs": cmd_runs, "train": cmd_train, "evaluate": cmd_evaluate, "compare": cmd_compare, "presets": cmd_presets,
             "prepare": cmd_prepare, "recipe": cmd_recipe, "export-script": cmd_export_script}
 
 

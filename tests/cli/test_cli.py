@@ -6,10 +6,12 @@ import sys
 import threading
 import time
 
+import numpy as np
 import pytest
-from support import ROOT, last_json
+from support import ROOT, evaluated_run, last_json, synthetic_evaluation
 
 from cifar_core.cli.main import main
+from cifar_core.runs.store import RunStore
 from cifar_core.server import cluster
 
 
@@ -17,6 +19,28 @@ def test_datasets_lists_availability(capsys, offline_cache):
     assert main(["datasets"]) == 0
     out = capsys.readouterr().out
     assert "cifar10" in out and "needs download" in out and "digits" in out and "available" in out
+
+
+def test_compare_says_what_run_b_fixed_and_broke(capsys, tmp_path):
+    store, names = RunStore(tmp_path), ["cat", "dog", "bird", "frog"]
+    labels, probabilities = synthetic_evaluation()
+    config = {"dataset": "digits", "arch": "seed_cnn", "training": {"augment": []}}
+    run_a = evaluated_run(store, config, labels, probabilities, names)
+    better = probabilities.copy()
+    better[np.arange(100), labels[:100]] += 5  # B gets the first hundred images right
+    run_b = evaluated_run(store, {**config, "training": {"augment": ["flip"]}}, labels, better, names)
+    assert main(["compare", run_a, run_b, "--runs-dir", str(tmp_path), "--json"]) == 0
+    result = last_json(capsys.readouterr().out)
+    wrong_before = int(np.sum(probabilities[:100].argmax(1) != labels[:100]))
+    assert result["fixed"] == [int(i) for i in np.flatnonzero(probabilities[:100].argmax(1) != labels[:100])]
+    assert result["broken"] == [] and np.trace(result["difference"]) == wrong_before > 0
+    assert [row["setting"] for row in result["settings"] if row["differs"]] == ["training.augment"]
+    assert main(["compare", run_a, run_b, "--runs-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"B fixed {wrong_before} images and broke 0" in out and "training.augment: none (A) -> flip (B)" in out
+    assert main(["compare", run_a, run_a, "--runs-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "two different runs" in err and "Traceback" not in err
 
 
 @pytest.mark.slow

@@ -159,6 +159,12 @@ def wait_idle(page):
     page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=120_000)
 
 
+def number(page, label):
+    """A number box of the page as drawn now: while a rerun is under way, Streamlit keeps the previous
+    run's elements on screen, marked stale (another architecture's box of the same name)."""
+    return page.locator(f'[data-stale="false"] input[type="number"][aria-label="{label}"]')
+
+
 def set_number(page, label, value):
     box = page.get_by_label(label, exact=True)
     box.fill(str(value))

@@ -2,6 +2,7 @@
 one dashboard shared by every test that does not stop it."""
 
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,17 @@ class SharedServer:
 
     def newest_run(self):
         return max((p for p in self.runs.iterdir() if p.is_dir()), key=lambda p: p.name)
+
+    def wait_for_next_run(self, after, timeout=300):
+        """The name of the first run newer than `after`, once it has ended; its status must be completed."""
+        store, deadline = RunStore(self.runs), time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            newest = self.newest_run().name
+            if newest > after and store.status(newest)["status"] not in ACTIVE:
+                assert store.status(newest)["status"] == "completed", store.status(newest)
+                return newest
+            time.sleep(0.5)
+        raise AssertionError(f"no run after {after} ended within {timeout} s")
 
     def busy(self):
         """Whether a run is still queued or training (a test that failed half-way left it), as the

@@ -13,11 +13,13 @@ from browser_support import (
     Watched,
     choose,
     go,
+    number,
     open_train,
     set_number,
     wait_idle,
 )
 from PIL import Image
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.slow  # a real server, Chromium and trainings
 
@@ -136,8 +138,26 @@ def test_own_images_time_lapse_grad_cam_and_sharing(browser, dashboard):
     page.get_by_role("link", name=re.compile("Train it again")).click()
     page.get_by_text(re.compile(r"Settings from a shared recipe")).wait_for(timeout=90_000)
     wait_idle(page)
-    assert page.get_by_label(TITLES["train_size"], exact=True).input_value() == "800"
-    assert page.get_by_label(TITLES["epochs"], exact=True).input_value() == "2"
+    # The boxes show the recipe once the run that fills them has drawn them (retried, not timed).
+    expect(number(page, TITLES["train_size"])).to_have_value("800", timeout=30_000)
+    expect(number(page, TITLES["epochs"])).to_have_value("2", timeout=30_000)
     w.assert_clean()
     w.audit("Train from a shared recipe")
     w.shot("5_recipe_link")
+
+    # The recipe again with flips: what did augmentation fix? Evaluate compares the two runs.
+    first_run = dashboard.newest_run().name
+    choose(page, TITLES["augment"], "flip")  # a multiselect: one more option
+    wait_idle(page)
+    page.get_by_role("button", name="Start training").click()
+    w.open(f"{url}/evaluate?run={dashboard.wait_for_next_run(first_run)}")
+    page.get_by_text("Test accuracy", exact=True).wait_for(timeout=120_000)
+    wait_idle(page)
+    choose(page, "Compare with (run A)", re.compile(first_run[-6:]))
+    page.get_by_text("Fixed by B", exact=True).wait_for(timeout=60_000)
+    page.get_by_text(re.compile(r"Settings that differ:.*training\.augment none → flip")).wait_for(timeout=30_000)
+    wait_idle(page)
+    assert page.get_by_role("img", name=re.compile(r"run A predicted .+, run B ")).count() > 0
+    w.assert_clean()
+    w.audit("Evaluate, compared with another run")
+    w.shot("6_compare")

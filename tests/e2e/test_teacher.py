@@ -5,7 +5,7 @@ import json
 import re
 
 import pytest
-from browser_support import ARTIFACTS, Watched, choose, go, open_train, wait_idle
+from browser_support import ARTIFACTS, Watched, choose, go, number, open_train, wait_idle
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
@@ -57,12 +57,6 @@ def combobox(page, label):
 
 def slider(page, label):
     return page.locator(f'input[type="range"][aria-label="{label}"]')
-
-
-def number(page, label):
-    """A number box of the page as drawn now: while a rerun is under way, Streamlit keeps the previous
-    run's elements on screen, marked stale (another architecture's box of the same name)."""
-    return page.locator(f'[data-stale="false"] input[type="number"][aria-label="{label}"]')
 
 
 def shown(page, label, kind):

@@ -1,11 +1,13 @@
 """AppTest: every page renders, with no runs and with a finished run; start/stop, matrix, feature maps."""
 
 import io
+import shutil
 import time
 
+import numpy as np
 import pytest
 from PIL import Image
-from support import image_captions, open_app, texts, wait_for_estimate
+from support import evaluated_run, image_captions, open_app, texts, wait_for_estimate
 
 pytestmark = pytest.mark.slow  # every page asks the workers: a cluster starts
 
@@ -378,3 +380,31 @@ def test_the_train_page_estimates_the_time_and_fits_a_budget(tmp_path, monkeypat
     epochs, size = at.number_input(key="train_epochs").value, at.number_input(key="train_train_size").value
     assert epochs < 500 or size is not None, (epochs, size)
     assert "Fitted to 30 s" in texts(at)
+
+
+def test_compare_with_a_run_that_is_evaluated_on_request(trained_run, tmp_path, monkeypatch):
+    """Run B (on the page) has a stored evaluation; run A, a copy of a trained run, has none: the page
+    offers to evaluate it, then shows what B fixed and broke and the settings side by side."""
+    from cifar_core.data.datasets import load_dataset
+    from cifar_core.runs.store import RunStore
+    store, trained_id = trained_run
+    shutil.copytree(store.path(trained_id), tmp_path / trained_id, ignore=shutil.ignore_patterns("evaluation*"))
+    ours = RunStore(tmp_path)
+    ds = load_dataset("digits")
+    probabilities = np.full((len(ds.y_test), ds.num_classes), 0.01, np.float32)
+    probabilities[np.arange(len(ds.y_test)), ds.y_test] = 0.91  # B labels every test image right
+    config = ours.config(trained_id)
+    run_b = evaluated_run(ours, {**config, "training": {**config["training"], "augment": ["flip"]}},
+                          ds.y_test, probabilities, ds.class_names)
+    at = open_app(tmp_path, monkeypatch, "pages/evaluate.py", query={"run": run_b})
+    at.selectbox(key="eval_compare_with").set_value(trained_id).run()
+    assert "has not been evaluated on the test set yet" in texts(at)
+    at.button(key="eval_compare_evaluate").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    evaluation = ours.evaluation(trained_id)
+    wrong_a = int(np.sum(evaluation["predictions"] != ds.y_test))
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Fixed by B"] == f"{wrong_a:,}" and metrics["Broken by B"] == "0"
+    assert "**Settings that differ:** training.augment none → flip" in texts(at)
+    at.radio(key="eval_compare_which").set_value("broken").run()
+    assert "No test image was broken by run B." in texts(at) and not at.exception

@@ -7,22 +7,13 @@ import os
 import numpy as np
 import pytest
 from sklearn.metrics import classification_report, confusion_matrix, log_loss
+from support import store_evaluation, synthetic_evaluation
 
 from cifar_core.errors import RunError
 from cifar_core.runs.evaluation import cell_indices, derive, labels_from_cells, summarize
 from cifar_core.runs.store import RunStore
 
 NAMES = ["cat", "dog", "bird", "frog"]
-
-
-def synthetic(n=500, classes=4, seed=0):
-    """Labels and softmax probabilities that are right about 60 % of the time."""
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, classes, n)
-    logits = rng.normal(size=(n, classes)).astype(np.float32)
-    logits[np.arange(n), labels] += 1.5
-    probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-    return labels, probabilities.astype(np.float32)
 
 
 def a_run(tmp_path):
@@ -33,9 +24,7 @@ def a_run(tmp_path):
 
 
 def stored(store, run_id, labels, probabilities, **extra):
-    figures = {"stamp": store.model_stamp(run_id), **summarize(labels, probabilities), "tta": False,
-               "class_names": NAMES, "seconds": 1.0, "images_per_second": 500.0, **extra}
-    return store.write_evaluation(run_id, labels, probabilities, figures)
+    return store_evaluation(store, run_id, labels, probabilities, NAMES, **extra)
 
 
 def write_old_format(folder, stamp, labels, predictions, note=True):
@@ -62,7 +51,7 @@ def listing(folder):
 
 
 def test_the_derived_matrix_report_and_cells_are_sklearns():
-    labels, probabilities = synthetic()
+    labels, probabilities = synthetic_evaluation()
     predictions = probabilities.argmax(axis=1)
     derived = derive(labels, predictions, NAMES)
     np.testing.assert_array_equal(derived["confusion_matrix"], confusion_matrix(labels, predictions))
@@ -78,7 +67,7 @@ def test_the_derived_matrix_report_and_cells_are_sklearns():
 
 
 def test_the_cells_partition_the_test_set():
-    labels, probabilities = synthetic(n=300, seed=1)
+    labels, probabilities = synthetic_evaluation(n=300, seed=1)
     predictions = probabilities.argmax(axis=1)
     cells = cell_indices(labels, predictions, len(NAMES))
     everything = np.concatenate([cell for row in cells for cell in row])
@@ -101,7 +90,7 @@ def test_a_class_without_test_images_gives_zeros_not_nan():
 
 
 def test_summarize_is_accuracy_and_sklearns_log_loss():
-    labels, probabilities = synthetic(seed=2)
+    labels, probabilities = synthetic_evaluation(seed=2)
     figures = summarize(labels, probabilities)
     assert figures["n"] == len(labels)
     assert figures["accuracy"] == pytest.approx(np.mean(probabilities.argmax(axis=1) == labels))
@@ -112,7 +101,7 @@ def test_summarize_is_accuracy_and_sklearns_log_loss():
 
 def test_an_evaluation_is_small_figures_and_arrays(tmp_path):
     store, run_id = a_run(tmp_path)
-    labels, probabilities = synthetic(n=10_000, classes=4)
+    labels, probabilities = synthetic_evaluation(n=10_000, classes=4)
     figures = stored(store, run_id, labels, probabilities)
     folder = store.path(run_id) / "evaluation"
     assert sorted(p.name for p in folder.iterdir()) == ["labels.npy", "metrics.json", "predictions.npy",
@@ -139,7 +128,7 @@ def test_the_store_keeps_evaluations_per_model_version(tmp_path):
     stamp = store.model_stamp(run_id)
     assert stamp == {"model": "best.keras", "mtime_ns": best.stat().st_mtime_ns, "size": 4}
     assert store.evaluation(run_id, stamp) is None and not store.has_evaluation(run_id)
-    stored(store, run_id, *synthetic(n=50))
+    stored(store, run_id, *synthetic_evaluation(n=50))
     assert store.has_evaluation(run_id) and store.evaluation(run_id, stamp) is not None
     assert not store.has_evaluation(run_id, store.model_stamp(run_id, "last"))  # of the best model only
     os.utime(best, ns=(stamp["mtime_ns"] + 10**9,) * 2)  # training saved a better model
@@ -162,7 +151,7 @@ def test_reading_an_evaluation_writes_nothing(tmp_path):
         return answers
 
     assert read_everything() == (False, False, False)
-    labels, probabilities = synthetic(n=40)
+    labels, probabilities = synthetic_evaluation(n=40)
     write_old_format(folder, store.model_stamp(run_id), labels, probabilities.argmax(axis=1), note=False)
     assert read_everything() == (True, True, True)  # the older format without its note is not given one
     (folder / "evaluation.json").unlink()
@@ -173,7 +162,7 @@ def test_reading_an_evaluation_writes_nothing(tmp_path):
 def test_a_folder_evaluated_by_the_older_product_still_opens(tmp_path):
     store, run_id = a_run(tmp_path)
     folder = store.path(run_id)
-    labels, probabilities = synthetic(n=200, seed=3)
+    labels, probabilities = synthetic_evaluation(n=200, seed=3)
     predictions = probabilities.argmax(axis=1)
     write_old_format(folder, store.model_stamp(run_id), labels, predictions)
     assert store.has_evaluation(run_id)
@@ -200,9 +189,9 @@ def test_a_folder_evaluated_by_the_older_product_still_opens(tmp_path):
 def test_figures_never_pair_with_a_racing_writers_arrays(tmp_path):
     store, run_id = a_run(tmp_path)
     metrics = store.path(run_id) / "evaluation" / "metrics.json"
-    stored(store, run_id, *synthetic(n=60, seed=4))
+    stored(store, run_id, *synthetic_evaluation(n=60, seed=4))
     first = metrics.read_bytes()
-    stored(store, run_id, *synthetic(n=60, seed=5))  # another writer's arrays, then its figures
+    stored(store, run_id, *synthetic_evaluation(n=60, seed=5))  # another writer's arrays, then its figures
     metrics.write_bytes(first)  # ... and the first writer's figures renamed over them last
     assert not store.has_evaluation(run_id) and store.evaluation(run_id) is None
     (store.path(run_id) / "evaluation" / "predictions.npy").unlink()
