@@ -11,6 +11,11 @@ def names(run_id):
             "stop": f"cifar-core-stop-{run_id}"}
 
 
+def lr_search_stop_name(search_id):
+    """The Dask event that cancels one learning-rate search."""
+    return f"cifar-core-lr-stop-{search_id}"
+
+
 def shared_data_name(dataset):
     """The name under which a server publishes a dataset for lab workers without their own copy."""
     return f"cifar-core-data-{dataset}"

@@ -103,6 +103,24 @@ def difference_matrix(difference, class_names):
     return readable(fig)
 
 
+def lr_finder(search):
+    """The range test's loss against the learning rate on a log axis: each batch's loss faint, the
+    smoothed loss bold, and the suggested rate marked."""
+    fig = go.Figure()
+    fig.add_scatter(x=search["learning_rates"], y=search["losses"], mode="lines", name="loss of each batch",
+                    line=dict(color=TRAIN, width=1), opacity=0.35)
+    fig.add_scatter(x=search["learning_rates"], y=search["smoothed"], mode="lines", name="smoothed loss",
+                    line=dict(color=TRAIN, width=3))
+    suggested = search.get("suggested_learning_rate")
+    if suggested:
+        fig.add_vline(x=suggested, line=dict(color=VAL, width=2, dash="dash"))
+        fig.add_annotation(x=np.log10(suggested), y=1, yref="paper", text=f"suggested {suggested:g}",
+                           showarrow=False, yanchor="bottom", font=dict(size=15, color=VAL))
+    fig.update_layout(title="Loss as the learning rate grows", xaxis_title="learning rate (log scale)",
+                      yaxis_title="training loss", xaxis_type="log", **LAYOUT)
+    return readable(fig)
+
+
 def class_counts(counts, class_names):
     """Grouped bars: images per class in each split. `counts` is {split: array}."""
     fig = go.Figure([go.Bar(name=split, x=class_names, y=list(values)) for split, values in counts.items()])

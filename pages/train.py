@@ -13,6 +13,7 @@ from cifar_core.runs import curves
 from cifar_core.runs.store import ACTIVE
 from cifar_core.server import inspection
 from pages import figures
+from pages.lr_finder_ui import lr_finder_ui
 from pages.shared import KEEP, arch_title, manager, run_started, scroll_to_top, short_run_label, show_error, store
 from pages.train_settings import choice_text, estimate_ui, fingerprint, settings_ui
 
@@ -140,6 +141,7 @@ def new_run_ui():
     if not wrong:  # a model with out-of-range settings cannot be built: the messages say why
         summary_ui(ds_name, arch_name, hparams, training["augment"])
     start_ui(ds_name, arch_name, hparams, training, wrong)
+    lr_finder_ui(ds_name, arch_name, hparams, training, wrong)
     sweep_ui(ds_name, arch_name, hparams, training, wrong)
 
 

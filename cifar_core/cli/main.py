@@ -34,7 +34,7 @@ from cifar_core.data.folder_sets import (
     import_configured_folders,
     resolve_argument,
 )
-from cifar_core.errors import CoreError, DataError, ParamError
+from cifar_core.errors import CoreError, DataError, ParamError, RunError
 from cifar_core.export.script import export_script
 from cifar_core.process import configure_process
 from cifar_core.runs.compare import compare_runs
@@ -273,6 +273,39 @@ def cmd_train(args):
     return train_exit_code(results)
 
 
+def cmd_lr_find(args):
+    dataset, arch, hparams, training = _settings(args)
+    manager = JobManager(args.runs_dir)
+    if not args.json:
+        print(f"Loading {dataset} and training {arch} for about 100 batches at a growing learning rate …",
+              file=sys.stderr)
+    search_id = manager.find_learning_rate(dataset, arch, hparams, **training)
+    try:
+        while (state := manager.learning_rate_search(search_id))["status"] == "running":
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        manager.cancel_learning_rate_search(search_id)
+        raise
+    if state["status"] != "done":
+        raise RunError(state["reason"] or "The learning-rate search was cancelled.")
+    result = state["result"]
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{'learning rate':>14} {'loss':>7} {'smoothed':>9}")
+        every = max(1, len(result["losses"]) // 12)
+        for rate, loss, smoothed in list(zip(result["learning_rates"], result["losses"], result["smoothed"]))[::every]:
+            print(f"{rate:>14.2g} {loss:>7.3f} {smoothed:>9.3f}")
+    suggested = result["suggested_learning_rate"]
+    if suggested is None:
+        print(f"error: {result['reason']}", file=sys.stderr)
+        return EXIT_PROBLEM
+    if not args.json:
+        print(f"\nSuggested learning rate: {suggested:g} ({result['rule']}; {len(result['losses'])} batches in "
+              f"{result['seconds']:.0f} s). Train with it: add --lr {suggested:g} to the same train command.")
+    return EXIT_OK
+
+
 def train_exit_code(results):
     """0 when every run completed; 1 when one failed, was interrupted (its worker died) or was
     stopped before the end, each named on stderr: a script must not take it for a finished run."""
@@ -408,18 +441,8 @@ def _byte_progress_images():
     return report
 
 
-def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m cifar_core",
-                                     description="Train and inspect CNNs on CIFAR-10 and friends.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("datasets", help="list datasets and whether they are available offline")
-    p = sub.add_parser("download", help="fetch a dataset into the Keras cache")
-    p.add_argument("dataset", choices=list(DATASETS))
-    sub.add_parser("architectures", help="list architectures and their hyperparameters")
-    p = sub.add_parser("runs", help="list the runs in the runs folder")
-    p.add_argument("--runs-dir")
-    p.add_argument("--json", action="store_true")
-    p = sub.add_parser("train", help="train one run")
+def _add_settings_flags(p):
+    """The flags that set a run's settings, shared by train and lr-find."""
     p.add_argument("--preset", help="start from a preset's settings (python -m cifar_core presets); "
                                     "the flags given override them")
     p.add_argument("--recipe", metavar="FILE", help="train a recipe (python -m cifar_core recipe RUN_ID); "
@@ -445,6 +468,21 @@ def build_parser():
     p.add_argument("--seed", type=int)
     p.add_argument("--hparam", action="append", metavar="NAME=VALUE",
                    help="an architecture hyperparameter, e.g. width=0.5 (repeatable)")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="python -m cifar_core",
+                                     description="Train and inspect CNNs on CIFAR-10 and friends.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("datasets", help="list datasets and whether they are available offline")
+    p = sub.add_parser("download", help="fetch a dataset into the Keras cache")
+    p.add_argument("dataset", choices=list(DATASETS))
+    sub.add_parser("architectures", help="list architectures and their hyperparameters")
+    p = sub.add_parser("runs", help="list the runs in the runs folder")
+    p.add_argument("--runs-dir")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("train", help="train one run")
+    _add_settings_flags(p)
     p.add_argument("--sweep", metavar="NAME=V1,V2,...",
                    help="queue one run per value of one setting, e.g. learning_rate=1e-4,1e-3,1e-2 "
                         "(augmentation sets: 'augment=none;flip,shift')")
@@ -453,6 +491,11 @@ def build_parser():
     p.add_argument("--dry-run", action="store_true", help="print the estimated time and train nothing")
     p.add_argument("--runs-dir")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    p = sub.add_parser("lr-find", help="the learning-rate range test of train's settings: about 100 batches "
+                                       "at a growing rate, and the rate it suggests")
+    _add_settings_flags(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    p.set_defaults(time_budget=None, runs_dir=None)
     sub.add_parser("presets", help="list the presets, each with its estimated time on this machine")
     p = sub.add_parser("prepare", help="train the class version of every preset ahead of class")
     p.add_argument("--preset", action="append", help="only this preset (repeatable)")
@@ -481,7 +524,7 @@ def build_parser():
 
 
 COMMANDS = {"datasets": cmd_datasets, "download": cmd_download, "architectures": cmd_architectures,
-            "runs": cmd_runs, "train": cmd_train, "evaluate": cmd_evaluate, "compare": cmd_compare, "presets": cmd_presets,
+            "runs": cmd_runs, "train": cmd_train, "evaluate": cmd_evaluate, "compare": cmd_compare, "lr-find": cmd_lr_find, "presets": cmd_presets,
             "prepare": cmd_prepare, "recipe": cmd_recipe, "export-script": cmd_export_script}
 
 

@@ -11,6 +11,7 @@ import collections
 import dataclasses
 import threading
 import time
+import uuid
 
 import numpy as np
 from distributed import Event, Queue
@@ -19,8 +20,8 @@ from cifar_core import worker
 from cifar_core.config.hparams import TRAINING_HPARAMS
 from cifar_core.config.run_config import make_config
 from cifar_core.data.datasets import load_dataset
-from cifar_core.errors import ParamError, RunError
-from cifar_core.protocol import INTERRUPTED, names, shared_data_name
+from cifar_core.errors import CoreError, ParamError, RunError
+from cifar_core.protocol import INTERRUPTED, lr_search_stop_name, names, shared_data_name
 from cifar_core.runs.curves import batch_series, fractional_epoch
 from cifar_core.runs.store import ACTIVE, HISTORY, RunStore, write_bytes, write_json
 from cifar_core.server import cluster
@@ -30,6 +31,7 @@ POLL_SECONDS = 0.2  # how often the server takes a run's messages
 LOST_SCHEDULER_SECONDS = 20  # a run whose scheduler stays unreachable this long is interrupted
 PULL_SECONDS = 300  # an epoch's files not pulled by then are asked for again after the next epoch
 SHARE_SECONDS = 120  # to hand a dataset to a lab's worker (CIFAR-10: 180 MB)
+MAX_SEARCHES = 64  # learning-rate searches remembered (their curves are small)
 
 
 class LiveProgress:
@@ -144,6 +146,7 @@ class JobManager:
         self._futures = {}  # run_id -> distributed.Future, while active
         self._shared = {}  # (client id, dataset) -> the future of the copy sent to a lab's workers
         self._stopping = set()  # runs whose stop was asked for here
+        self._searches = collections.OrderedDict()  # search id -> its state, oldest first (see find_learning_rate)
 
     @property
     def max_jobs(self):
@@ -154,11 +157,8 @@ class JobManager:
         """Check the config, create the run folder and queue the run. Returns the run id at once.
         `preset` names the preset it came from (`prepare` finds its runs by it)."""
         config = make_config(dataset, arch, hparams, preset=preset, **training)
-        client = cluster.training_client()  # an unreachable scheduler is refused before a folder exists
+        client = self._training_client(dataset)  # refused before a folder exists
         lab = client.cluster is None
-        if lab:  # a lab that cannot train is refused here, before a folder exists, in one line
-            cluster.check_lab(client)
-            self._share(client, dataset)
         run_id = self.store.create(config)
         link = RunLink(run_id, client)  # its queue opens before the worker's: no message is lost
         with self._lock:
@@ -168,6 +168,14 @@ class JobManager:
                 resources={"train": 1}, pure=False, retries=0)
         threading.Thread(target=self._follow, args=(run_id, link), name=f"follow-{run_id}", daemon=True).start()
         return run_id
+
+    def _training_client(self, dataset):
+        """The client that queues trainings; a lab's is checked and sent the dataset first."""
+        client = cluster.training_client()  # an unreachable scheduler is refused here
+        if client.cluster is None:  # a lab that cannot train is refused here, in one line
+            cluster.check_lab(client)
+            self._share(client, dataset)
+        return client
 
     def sweep(self, dataset, arch, name, values, hparams=None, **training):
         """Queue one run per value of one setting (a training option or an architecture
@@ -202,6 +210,65 @@ class JobManager:
                            f"({type(exc).__name__}: {exc}); give each worker its own copy of the dataset "
                            "(e.g. CIFAR10_PATH when it starts), or check the network between them.") from None
         self._shared[(client.id, dataset)] = future
+
+    # ---- the learning-rate finder: a short training in a training slot; nothing is saved --------
+
+    def find_learning_rate(self, dataset, arch, hparams=None, **training):
+        """Start the learning-rate range test of these settings (see `worker.lr_finder`). It queues
+        for a training slot like a run. Returns its id at once: `learning_rate_search(id)` follows it,
+        `cancel_learning_rate_search(id)` ends it at its next batch."""
+        config = make_config(dataset, arch, hparams, **training)
+        client = self._training_client(dataset)
+        search_id = uuid.uuid4().hex[:12]
+        data_env = None if client.cluster is None else cluster.local_data_env()
+        future = client.submit(worker.run, "lr_find_task", config, lr_search_stop_name(search_id), data_env,
+                               key=f"lr-find-{search_id}", resources={"train": 1}, pure=False, retries=0)
+        with self._lock:
+            self._searches[search_id] = {"status": "running", "result": None, "reason": "", "future": future}
+            ended = [k for k, v in self._searches.items() if v["status"] != "running"]
+            for old in ended[:max(0, len(self._searches) - MAX_SEARCHES)]:
+                del self._searches[old]
+        future.add_done_callback(lambda done: self._search_ended(search_id, done))
+        return search_id
+
+    def _search_ended(self, search_id, future):
+        """Keep a search's outcome and release its event (Dask runs this in a thread of its own)."""
+        status, result, reason = "failed", None, ""
+        try:
+            result = future.result()
+            status = "cancelled" if result["stopped"] == "cancelled" else "done"
+        except CoreError as exc:
+            reason = str(exc)
+        except Exception as exc:  # cancelled, the worker died, or a library error: one line
+            reason = f"The learning-rate search could not finish ({type(exc).__name__}: {str(exc)[:200]})."
+        try:
+            Event(lr_search_stop_name(search_id), client=future.client).clear()  # deleted: nobody waits on it
+        except Exception:
+            pass  # the scheduler went away, and its events with it
+        with self._lock:
+            if search_id in self._searches:
+                self._searches[search_id].update(status=status, result=result, reason=reason, future=None)
+
+    def learning_rate_search(self, search_id):
+        """{status: running, done, cancelled or failed; result (see `find_learning_rate` in
+        `worker.lr_finder`) once done; reason when it failed}."""
+        with self._lock:
+            state = self._searches.get(search_id)
+            if state is None:
+                raise RunError("This learning-rate search is not known here (the server restarted?): start it again.")
+            return {key: state[key] for key in ("status", "result", "reason")}
+
+    def cancel_learning_rate_search(self, search_id):
+        """End a search at its next batch (one still queued ends as soon as it starts)."""
+        if self.learning_rate_search(search_id)["status"] != "running":
+            return
+        try:
+            stop = Event(lr_search_stop_name(search_id), client=cluster.training_client())
+            stop.set()
+            if self.learning_rate_search(search_id)["status"] != "running":  # it ended meanwhile: leave no event
+                stop.clear()
+        except Exception as exc:
+            raise RunError(f"Cannot reach the workers to cancel the search ({type(exc).__name__}).") from None
 
     # ---- what the worker sends ---------------------------------------------------------------
 

@@ -38,6 +38,7 @@ from cifar_core.worker.inspection import (
     weight_histogram,
     weight_layers,
 )
+from cifar_core.worker.lr_finder import find_learning_rate
 from cifar_core.worker.models import build_model, layer_table
 from cifar_core.worker.pipeline import augment_preview
 from cifar_core.worker.reporting import Sender
@@ -161,6 +162,19 @@ def train_task(run_id, config, data_env=None):
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def lr_find_task(config, stop_name, data_env=None):
+    """The learning-rate range test of `config` on this training worker (see `lr_finder`); the Dask
+    event `stop_name` cancels it at its next batch."""
+    client = get_client()
+    use_data_of(data_env, config["dataset"], client)
+    stop_flag, done = threading.Event(), threading.Event()
+    threading.Thread(target=_watch_stop, args=(Event(stop_name, client=client), stop_flag, done), daemon=True).start()
+    try:
+        return find_learning_rate(config, stop_flag)
+    finally:
+        done.set()
+
+
 # ---- inspection and evaluation: a worker on the server's machine, reading its runs folder ----------
 
 _fresh_models = BoundedCache(4)  # run_id and config -> a freshly initialised model of its architecture
@@ -233,4 +247,4 @@ def speed_task(config, data_env):
 
 TASKS = {task.__name__: task for task in (
     warm_up, train_task, pull_files_task, evaluate_task, model_info_task, feature_maps_task, grad_cam_task, predict_task,
-    histogram_task, layer_table_task, augment_preview_task, speed_task)}
+    histogram_task, layer_table_task, augment_preview_task, speed_task, lr_find_task)}

@@ -69,6 +69,21 @@ def test_train_and_evaluate_json(capsys, tmp_path):
 
 
 @pytest.mark.slow
+def test_lr_find_suggests_a_rate_at_which_three_epochs_learn(cifar_sample, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("CIFAR10_PATH", str(cifar_sample))
+    settings = ["--dataset", "cifar10", "--arch", "seed_cnn", "--train-size", "1500", "--batch-size", "32", "--seed", "1"]
+    assert main(["lr-find", *settings, "--json"]) == 0
+    search = last_json(capsys.readouterr().out)
+    rate = search["suggested_learning_rate"]
+    assert 1e-5 <= rate <= 0.3 and len(search["losses"]) == len(search["learning_rates"]) > 20, search
+    assert search["learning_rates"] == sorted(search["learning_rates"]) and search["learning_rates"][0] == 1e-6
+    code = main(["train", *settings, "--epochs", "3", "--lr", str(rate), "--runs-dir", str(tmp_path), "--json"])
+    result = last_json(capsys.readouterr().out)
+    print(f"suggested {rate:g}: validation accuracy {result['val_accuracy']:.3f} after 3 epochs")
+    assert code == 0 and result["val_accuracy"] >= 0.25, (rate, result)  # chance is 0.10
+
+
+@pytest.mark.slow
 def test_a_sweep_from_the_command_line(capsys, tmp_path):
     code = main(["train", "--dataset", "digits", "--epochs", "1", "--train-size", "200", "--runs-dir", str(tmp_path),
                  "--sweep", "learning_rate=1e-3,3e-3", "--json"])

@@ -408,3 +408,19 @@ def test_compare_with_a_run_that_is_evaluated_on_request(trained_run, tmp_path, 
     assert "**Settings that differ:** training.augment none → flip" in texts(at)
     at.radio(key="eval_compare_which").set_value("broken").run()
     assert "No test image was broken by run B." in texts(at) and not at.exception
+
+
+def test_find_a_learning_rate_and_use_it(tmp_path, monkeypatch):
+    at = open_app(tmp_path, monkeypatch, "pages/train.py")
+    at.selectbox(key="train_dataset").set_value("digits").run()
+    at.button(key="train_lr_find").click().run()
+    for _ in range(120):  # AppTest does not tick the waiting fragment: rerun until the search has ended
+        if "Suggested learning rate" in texts(at) or at.exception:
+            break
+        time.sleep(1)
+        at.run()
+    assert not at.exception and "Suggested learning rate" in texts(at), texts(at)
+    assert at.get("plotly_chart")  # the loss against the rate
+    suggested = float(texts(at).split("Suggested learning rate: **")[1].split("**")[0])
+    at.button(key="train_lr_use").click().run()
+    assert at.select_slider(key="train_learning_rate").value == suggested and not at.exception

@@ -50,6 +50,23 @@ def test_no_dask_object_outlives_its_run_or_evaluation(tmp_path):
     assert wait_until_released(clients) == {"training": empty, "inspection": empty}
 
 
+def test_a_learning_rate_search_ends_cancelled_or_done_and_leaves_nothing(tmp_path):
+    manager = JobManager(tmp_path)
+    cancelled = manager.find_learning_rate("digits", "seed_cnn", batch_size=32)
+    manager.cancel_learning_rate_search(cancelled)  # queued or at its first batch: it ends at once
+    found = manager.find_learning_rate("digits", "seed_cnn", batch_size=32)
+    deadline = time.monotonic() + 300
+    while any(manager.learning_rate_search(s)["status"] == "running" for s in (cancelled, found)):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert manager.learning_rate_search(cancelled)["status"] == "cancelled"
+    done = manager.learning_rate_search(found)
+    assert done["status"] == "done" and done["result"]["suggested_learning_rate"] is not None, done
+    assert not list(tmp_path.iterdir())  # nothing saved
+    client = cluster.training_client()
+    assert wait_until_released({"training": client})["training"] == {"queues": [], "events": [], "variables": []}
+
+
 def test_checkpoints_reach_the_server_every_epoch_without_the_queue(tmp_path):
     """An epoch listed in the server's history has its checkpoint and snapshot there, mid-run, while
     what went through the scheduler's queue stayed small."""
