@@ -116,8 +116,16 @@ def lr_finder(search):
         fig.add_vline(x=suggested, line=dict(color=VAL, width=2, dash="dash"))
         fig.add_annotation(x=np.log10(suggested), y=1, yref="paper", text=f"suggested {suggested:g}",
                            showarrow=False, yanchor="bottom", font=dict(size=15, color=VAL))
+    # The loss's explosion at the end would flatten everything before it: the axis stops a little above
+    # where the loss started.
+    smoothed = search["smoothed"]
+    top = 1.25 * max(smoothed[:int(np.argmin(smoothed)) + 1]) if smoothed else None
+    bottom = 0.9 * min(min(search["losses"]), min(smoothed)) if smoothed else None
     fig.update_layout(title="Loss as the learning rate grows", xaxis_title="learning rate (log scale)",
-                      yaxis_title="training loss", xaxis_type="log", **LAYOUT)
+                      yaxis_title="training loss", **LAYOUT)
+    fig.update_xaxes(type="log", dtick=1, exponentformat="e")  # a tick a decade: 1e-6 … 1e+0
+    if smoothed:
+        fig.update_yaxes(range=[bottom, top])
     return readable(fig)
 
 

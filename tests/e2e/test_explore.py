@@ -161,3 +161,17 @@ def test_own_images_time_lapse_grad_cam_and_sharing(browser, dashboard):
     w.assert_clean()
     w.audit("Evaluate, compared with another run")
     w.shot("6_compare")
+
+    # A learning rate for these settings, found in a training slot and used with one click.
+    open_train(page)
+    page.locator('[data-testid="stExpander"] summary', has_text="Find a learning rate").click()
+    page.get_by_role("button", name="Find a learning rate").click()
+    page.get_by_text(re.compile(r"Suggested learning rate: ")).wait_for(timeout=180_000)
+    wait_idle(page)
+    suggested = re.search(r"Suggested learning rate: ([\d.e+-]+\d)", page.inner_text("body")).group(1)
+    w.assert_clean()
+    w.audit("Train, a learning rate found")
+    w.shot("7_learning_rate")
+    page.get_by_role("button", name=f"Use {suggested}").click()
+    rate = page.locator(f'[data-stale="false"] input[type="range"][aria-label="{TITLES["learning_rate"]}"]')
+    expect(rate).to_have_attribute("aria-valuetext", suggested, timeout=30_000)
