@@ -20,6 +20,7 @@ LOWEST, HIGHEST, BATCHES = 1e-6, 1.0, 100
 SMOOTHING = 0.9  # weight of the past in the loss's moving average: 100 noisy batches need it
 EXPLODED = 4.0  # stop once the smoothed loss is this many times its lowest value
 WARM_UP = 5  # the first points of the average are too few to judge a slope by
+SLOPE_REACH = 4  # points on either side a slope is measured over (about a quarter of a decade)
 RULE = "steepest descent: the rate where the smoothed loss falls fastest, before its lowest point"
 
 
@@ -40,12 +41,18 @@ def suggest(rates, smoothed):
         return None, (f"The loss exploded after {len(smoothed)} batches, too soon to judge: check the settings "
                       "(optimizer, weight decay, label smoothing) and try again.")
     lowest = int(np.argmin(smoothed))
-    if smoothed[lowest] > 0.98 * smoothed[WARM_UP] or lowest <= WARM_UP:
+    if smoothed[lowest] > 0.98 * smoothed[WARM_UP] or lowest <= WARM_UP + SLOPE_REACH:
         return None, ("The loss never fell while the rate grew, so no rate can be suggested: check the "
                       "settings (a frozen network, too much regularisation), or train a few epochs and look "
                       "at the curves instead.")
-    slopes = np.gradient(smoothed[:lowest + 1], np.log10(rates[:lowest + 1]))
-    steepest = WARM_UP + int(np.argmin(slopes[WARM_UP:]))
+    # The slope over a few points on either side, and never into the last few before the lowest
+    # point: one lucky batch there pulls the average down and would look like the steepest descent.
+    log_rates = np.log10(rates)
+    end = max(WARM_UP + 1, lowest - SLOPE_REACH)
+    points = np.arange(WARM_UP, end)
+    before, after = np.maximum(points - SLOPE_REACH, 0), np.minimum(points + SLOPE_REACH, end)
+    slopes = (smoothed[after] - smoothed[before]) / (log_rates[after] - log_rates[before])
+    steepest = int(points[np.argmin(slopes)])
     return float(f"{rates[steepest]:.1g}"), ""  # one significant digit: 3e-3, as a person types it
 
 

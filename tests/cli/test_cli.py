@@ -79,8 +79,13 @@ def test_lr_find_suggests_a_rate_at_which_three_epochs_learn(cifar_sample, capsy
     assert search["learning_rates"] == sorted(search["learning_rates"]) and search["learning_rates"][0] == 1e-6
     code = main(["train", *settings, "--epochs", "3", "--lr", str(rate), "--runs-dir", str(tmp_path), "--json"])
     result = last_json(capsys.readouterr().out)
-    print(f"suggested {rate:g}: validation accuracy {result['val_accuracy']:.3f} after 3 epochs")
-    assert code == 0 and result["val_accuracy"] >= 0.25, (rate, result)  # chance is 0.10
+    assert code == 0 and main(["evaluate", result["run_id"], "--runs-dir", str(tmp_path), "--json"]) == 0
+    test = last_json(capsys.readouterr().out)
+    print(f"suggested {rate:g}: validation accuracy {result['val_accuracy']:.3f}, test accuracy "
+          f"{test['test_accuracy']:.3f} after 3 epochs")
+    # Real CIFAR-10 learnt: chance is 0.10.
+    assert result["val_accuracy"] >= 0.25 and test["test_accuracy"] >= 0.25, (rate, result, test)
+    assert sum(map(sum, test["confusion_matrix"])) == 932
 
 
 @pytest.mark.slow

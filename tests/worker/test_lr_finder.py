@@ -24,6 +24,15 @@ def test_the_suggestion_is_where_the_loss_falls_fastest_before_its_lowest_point(
     assert suggested == float(f"{suggested:.1g}")  # one significant digit, as a person types it
 
 
+def test_one_lucky_batch_before_the_lowest_point_does_not_move_the_suggestion():
+    log_rates = np.log10(RATES)
+    # A slow fall from 1e-4 to 1e-3, flat to 6e-3, then up; one batch far below the rest at 4e-3.
+    loss = 2.3 - 0.1 * np.clip(log_rates + 4, 0, 1) + np.where(log_rates > -2.2, 3 * (log_rates + 2.2) ** 2, 0)
+    loss[np.argmin(abs(log_rates + 2.4))] -= 0.6
+    suggested, _ = suggest(RATES, smooth(loss))
+    assert 1e-4 <= suggested <= 1e-3, suggested
+
+
 @pytest.mark.parametrize("loss, words", [
     (np.full(100, 2.3) + np.linspace(0, 0.01, 100), "never fell"),  # a flat loss: nothing to suggest
     (np.linspace(2.3, 9.0, 100), "never fell"),  # rising from the start
