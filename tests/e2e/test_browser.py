@@ -2,6 +2,7 @@
 
 import io
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -55,7 +56,9 @@ def test_a_user_goes_through_every_page(browser, dashboard, tmp_path):
     page.get_by_text(re.compile(r"batch [1-9]\d*/\d+")).wait_for(timeout=120_000)
     first, curve = progress_text(page), loss_curve(page)
     page.wait_for_function("t => !document.body.innerText.includes(t)", arg=first, timeout=60_000)
-    page.wait_for_timeout(2_000)
+    deadline = time.monotonic() + 60  # the chart redraws on its own clock: wait for it, never a fixed time
+    while loss_curve(page) == curve and time.monotonic() < deadline:
+        page.wait_for_timeout(500)
     assert progress_text(page) != first and loss_curve(page) != curve
     w.shot("3_training")
 
