@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from cifar_core.config.architectures import ARCHITECTURES, parse_sweep
 from cifar_core.config.hparams import (
     AUGMENTATIONS,
@@ -37,6 +39,7 @@ from cifar_core.data.folder_sets import (
 from cifar_core.errors import CoreError, DataError, ParamError, RunError
 from cifar_core.export.script import export_script
 from cifar_core.process import configure_process
+from cifar_core.runs import timelapse
 from cifar_core.runs.compare import compare_runs
 from cifar_core.runs.store import (
     ACTIVE,
@@ -435,6 +438,33 @@ def cmd_compare(args):
     return EXIT_OK
 
 
+def cmd_epochs(args):
+    check_run_id(args.run_id)
+    store = RunStore(args.runs_dir)
+    store.require(args.run_id)
+    names = store.config(args.run_id)["class_names"]
+    summaries = timelapse.epoch_summaries(store.path(args.run_id), len(names))
+    if not summaries:
+        raise RunError(f"Run {args.run_id} has no validation predictions per epoch: it was trained before "
+                       "they were recorded, or has not finished its first epoch. Train it again to get them.")
+    if args.epoch is not None:
+        timelapse.require_epoch([s["epoch"] for s in summaries], args.epoch)
+        summaries = [s for s in summaries if s["epoch"] == args.epoch]
+    if args.json:
+        print(json.dumps({"run_id": args.run_id, "class_names": names, "epochs": summaries}))
+        return EXIT_OK
+    print(f"Run {args.run_id}: validation accuracy and the most confused pair, epoch by epoch "
+          "(0 is before training).")
+    for summary in summaries:
+        matrix = np.asarray(summary["val_confusion_matrix"])
+        np.fill_diagonal(matrix, 0)
+        true, predicted = np.unravel_index(matrix.argmax(), matrix.shape)
+        confused = (f"{names[true]} taken for {names[predicted]} {matrix[true, predicted]} times"
+                    if matrix.any() else "none")
+        print(f"epoch {summary['epoch']:>4}  val accuracy {summary['val_accuracy']:.4f}  most confused: {confused}")
+    return EXIT_OK
+
+
 def _byte_progress_images():
     def report(done, total):
         print(f"\rEvaluating {_bar(done / total)} {done}/{total} images", end="", file=sys.stderr, flush=True)
@@ -512,6 +542,12 @@ def build_parser():
     p.add_argument("--runs-dir")
     p.add_argument("--json", action="store_true", help="print one JSON object: fixed and broken (test-image "
                                                        "indices), both_right, both_wrong, difference, settings")
+    p = sub.add_parser("epochs", help="a run's validation accuracy and confusion matrix after each recorded epoch")
+    p.add_argument("run_id")
+    p.add_argument("--epoch", type=int, help="only this epoch (0: before training)")
+    p.add_argument("--runs-dir")
+    p.add_argument("--json", action="store_true", help='print one JSON object: {"epochs": [{"epoch", '
+                                                       '"val_accuracy", "val_confusion_matrix"}, …]}')
     p = sub.add_parser("recipe", help="write a run's recipe (JSON): train it again with train --recipe")
     p.add_argument("run_id")
     p.add_argument("--runs-dir")
@@ -524,7 +560,8 @@ def build_parser():
 
 
 COMMANDS = {"datasets": cmd_datasets, "download": cmd_download, "architectures": cmd_architectures,
-            "runs": cmd_runs, "train": cmd_train, "evaluate": cmd_evaluate, "compare": cmd_compare, "lr-find": cmd_lr_find, "presets": cmd_presets,
+            "runs": cmd_runs, "train": cmd_train, "evaluate": cmd_evaluate, "compare": cmd_compare, "epochs": cmd_epochs,
+            "lr-find": cmd_lr_find, "presets": cmd_presets,
             "prepare": cmd_prepare, "recipe": cmd_recipe, "export-script": cmd_export_script}
 
 

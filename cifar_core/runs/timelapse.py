@@ -1,11 +1,16 @@
-"""The feature-map time-lapse: a small fixed probe recorded after every epoch of a run.
+"""The time-lapse: a small fixed probe and the validation predictions, recorded after every epoch.
 
-About 8 test images (one per class where possible); after each epoch (and once before the first,
-when the weights are still noise), the first convolution's activated maps, one deeper layer's, and
-the first layer's filters. Everything is stored as 8-bit, downsampled and capped in channels, in
-`timelapse/epoch_NNNN.npz` of the run's folder, within `BUDGET_BYTES` per run. Recording runs in
-the training worker (`cifar_core.worker.timelapse`); this module needs NumPy only, so the web server
-can read and draw it.
+After each epoch (and once before the first, when the weights are still noise):
+- for about 8 test images (one per class where possible), the first convolution's activated maps,
+  one deeper layer's, and their Grad-CAM at the last convolution for the true and the predicted
+  class; and the first layer's filters;
+- the class predicted for every validation image, with its confidence: a confusion matrix per epoch.
+
+Everything is stored small (8-bit maps, downsampled and capped in channels) in
+`timelapse/epoch_NNNN.npz` of the run's folder, within `BUDGET_BYTES` per run, with the validation
+images' rows and labels once in `timelapse/validation.npz`. Recording runs in the training worker
+(`cifar_core.worker.timelapse`); this module needs NumPy and scikit-learn only, so the web server can
+read and draw it. Runs recorded before the predictions and Grad-CAM were added have the maps only.
 """
 
 import json
@@ -13,9 +18,13 @@ import math
 import re
 
 import numpy as np
+from sklearn.metrics import confusion_matrix
+
+from cifar_core.errors import RunError
 
 FOLDER = "timelapse"
 PROBE = "probe.json"
+VALIDATION = "validation.npz"
 BUDGET_BYTES = 20 * 1024 * 1024  # per run, all epochs together (stated in the README)
 PROBE_IMAGES = 8
 MAX_CHANNELS = 16  # per layer: the first 16 feature maps
@@ -61,18 +70,28 @@ def epochs_to_record(epochs, bytes_per_epoch, budget=BUDGET_BYTES):
     return sorted(set(range(0, epochs + 1, stride)) | {epochs})
 
 
-def write_snapshot(folder, epoch, filters, maps):
-    """Write one epoch's snapshot: uint8 filters and {layer role: (uint8 maps, ranges)}."""
-    folder.mkdir(parents=True, exist_ok=True)
-    arrays = {"filters": filters}
-    for role, (quantised, ranges) in maps.items():
-        arrays[f"{role}_maps"], arrays[f"{role}_ranges"] = quantised, ranges
-    path = folder / f"epoch_{epoch:04d}.npz"
+def _write_npz(path, arrays):
     tmp = path.with_name(path.name + ".part")
     with open(tmp, "wb") as f:
         np.savez_compressed(f, **arrays)
     tmp.replace(path)  # a reader never sees half a file
     return path.stat().st_size
+
+
+def write_snapshot(folder, epoch, filters, maps, extra=None):
+    """Write one epoch's snapshot: uint8 filters, {layer role: (uint8 maps, ranges)}, and the `extra`
+    arrays (`val_predicted`, `val_confidence`, `cam`, `cam_classes`). Returns its size in bytes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = {"filters": filters, **(extra or {})}
+    for role, (quantised, ranges) in maps.items():
+        arrays[f"{role}_maps"], arrays[f"{role}_ranges"] = quantised, ranges
+    return _write_npz(folder / f"epoch_{epoch:04d}.npz", arrays)
+
+
+def write_validation(folder, rows, labels):
+    """Write which training-set rows the run validates on, and their labels, in prediction order."""
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_npz(folder / VALIDATION, {"rows": np.asarray(rows, np.int32), "labels": np.asarray(labels, np.uint8)})
 
 
 def recorded_epochs(run_folder):
@@ -100,3 +119,71 @@ def read_snapshot(run_folder, epoch):
 def folder_bytes(run_folder):
     folder = run_folder / FOLDER
     return sum(p.stat().st_size for p in folder.iterdir()) if folder.is_dir() else 0
+
+
+def read_validation(run_folder):
+    """{rows, labels} of the run's validation images, or None for a run recorded without them."""
+    try:
+        with np.load(run_folder / FOLDER / VALIDATION) as data:
+            return {"rows": data["rows"], "labels": data["labels"]}
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _snapshot_keys(run_folder, epoch):
+    with np.load(run_folder / FOLDER / f"epoch_{epoch:04d}.npz") as data:
+        return set(data.files)
+
+
+def prediction_epochs(run_folder):
+    """The recorded epochs that hold validation predictions, in order."""
+    if read_validation(run_folder) is None:
+        return []
+    return [e for e in recorded_epochs(run_folder) if "val_predicted" in _snapshot_keys(run_folder, e)]
+
+
+def describe_epochs(epochs):
+    """'0 to 10', '0 to 20, every 2 (and the last)' or '0, 3, 7' for a list of recorded epochs."""
+    if len(epochs) < 3:
+        return ", ".join(str(e) for e in epochs) or "none"
+    step = epochs[1] - epochs[0]
+    if all(b - a == step for a, b in zip(epochs, epochs[1:-1])) and 0 < epochs[-1] - epochs[-2] <= step:
+        return f"{epochs[0]} to {epochs[-1]}" + ("" if step == 1 else f", every {step} (and the last)")
+    return ", ".join(str(e) for e in epochs)
+
+
+def require_epoch(epochs, epoch, what="validation predictions"):
+    """`epoch` if it is among `epochs`, else a RunError that gives the recorded range."""
+    if epoch not in epochs:
+        raise RunError(f"Epoch {epoch} was not recorded: this run has {what} for epochs "
+                       f"{describe_epochs(epochs)} (0 is before training).")
+    return epoch
+
+
+def epoch_predictions(run_folder, epoch):
+    """(predicted classes uint8 (n,), confidences float16 (n,)) of the validation images after `epoch`
+    (0: before training); an epoch without them is refused with the recorded range."""
+    try:
+        with np.load(run_folder / FOLDER / f"epoch_{epoch:04d}.npz") as data:
+            return data["val_predicted"], data["val_confidence"]
+    except (OSError, KeyError):
+        require_epoch(prediction_epochs(run_folder), epoch)
+        raise
+
+
+def confusion_over_epochs(run_folder, num_classes):
+    """(epochs, int64 (E, K, K) validation confusion matrices), one per epoch recorded with
+    predictions: rows are true classes, columns predicted ones."""
+    validation = read_validation(run_folder)
+    epochs = prediction_epochs(run_folder)
+    classes = np.arange(num_classes)
+    matrices = [confusion_matrix(validation["labels"], epoch_predictions(run_folder, e)[0], labels=classes)
+                for e in epochs]
+    return epochs, np.asarray(matrices, np.int64).reshape(len(epochs), num_classes, num_classes)
+
+
+def epoch_summaries(run_folder, num_classes):
+    """[{epoch, val_accuracy, val_confusion_matrix}] of every epoch recorded with predictions."""
+    epochs, matrices = confusion_over_epochs(run_folder, num_classes)
+    return [{"epoch": e, "val_accuracy": float(np.trace(m) / max(1, m.sum())), "val_confusion_matrix": m.tolist()}
+            for e, m in zip(epochs, matrices)]

@@ -126,31 +126,40 @@ def cam_layers(model):
 def grad_cam(model, image, class_indices, layer=None):
     """Grad-CAM (Selvaraju et al., 2017) of one uint8 image (H, W, C) for each class in `class_indices`.
 
+    Returns {layer, heatmaps: {class index: float32 (h, w) in 0–1 at the layer's resolution},
+    probabilities: float32 (num_classes,)}.
+    """
+    layer = layer or cam_layers(model)[-1]  # the last convolution
+    classes = [int(c) for c in class_indices]
+    images = np.repeat(np.asarray(image, np.float32)[None], len(classes), axis=0)
+    heatmaps, probabilities = class_activation_maps(model, images, classes, layer)
+    return {"layer": layer, "heatmaps": dict(zip(classes, heatmaps)), "probabilities": probabilities[0]}
+
+
+def class_activation_maps(model, images, classes, layer):
+    """Grad-CAM of each image of `images` (N, H, W, C) for its own class in `classes` (N,), in one
+    forward and one backward pass. Returns (float32 (N, h, w) heatmaps in 0–1, float32 (N,
+    num_classes) probabilities).
+
     The class score is the logit before the softmax (as keras-io's `grad_cam.py` removes the last
     activation): softmax gradients vanish on a confident prediction. Each channel of the layer's
     output is weighted by the spatial mean of the score's gradient, summed, and only the positive
-    evidence kept. Returns {layer, heatmaps: {class index: float32 (h, w) in 0–1 at the layer's
-    resolution}, probabilities: float32 (num_classes,)}.
+    evidence kept. The images do not mix (the model runs in inference mode), so the gradient of the
+    summed scores gives each image its own.
     """
-
-    layer = layer or cam_layers(model)[-1]  # the last convolution
     head = model.layers[-1]  # the softmax Dense: its input and kernel give the logits
     explain = _cam_model(model, layer)
-    batch = tf.constant(np.asarray(image, np.float32)[None])
-    with tf.GradientTape(persistent=True) as tape:
+    batch = tf.constant(np.asarray(images, np.float32))
+    with tf.GradientTape() as tape:
         maps, features = explain(batch, training=False)
         logits = tf.cast(features, tf.float32) @ tf.cast(head.kernel, tf.float32) + tf.cast(head.bias, tf.float32)
-        scores = [logits[0, int(c)] for c in class_indices]
-    heatmaps = {}
-    for c, score in zip(class_indices, scores):
-        grads = tf.cast(tape.gradient(score, maps)[0], tf.float32)  # (h, w, channels)
-        weights = tf.reduce_mean(grads, axis=(0, 1))  # one importance per channel
-        cam = tf.nn.relu(tf.reduce_sum(tf.cast(maps[0], tf.float32) * weights, axis=-1)).numpy()
-        top = cam.max()
-        heatmaps[int(c)] = (cam / top if top > 0 else cam).astype(np.float32)
-    del tape
-    probabilities = np.asarray(keras.ops.softmax(logits[0]), dtype=np.float32)
-    return {"layer": layer, "heatmaps": heatmaps, "probabilities": probabilities}
+        score = tf.reduce_sum(tf.gather(logits, tf.constant(classes, tf.int32)[:, None], axis=1, batch_dims=1))
+    grads = tf.cast(tape.gradient(score, maps), tf.float32)  # (N, h, w, channels)
+    weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)  # one importance per channel and image
+    cams = tf.nn.relu(tf.reduce_sum(tf.cast(maps, tf.float32) * weights, axis=-1)).numpy()
+    top = cams.max(axis=(1, 2), keepdims=True)
+    heatmaps = np.divide(cams, top, out=np.zeros_like(cams), where=top > 0).astype(np.float32)
+    return heatmaps, np.asarray(keras.ops.softmax(logits), dtype=np.float32)
 
 
 def _cam_model(model, layer):

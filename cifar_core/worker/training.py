@@ -168,12 +168,13 @@ def _new_state():
             "best_val_loss": math.inf, "best_epoch": None, "epoch_start": time.perf_counter()}
 
 
-def _run_callbacks(store, run_id, listener, stop_event, state, n_train, batch_size, ds, epochs):
+def _run_callbacks(store, run_id, listener, stop_event, state, n_train, batch_size, ds, split, val_ds, epochs):
     """Every run's callbacks: progress, checkpoints and history; the time-lapse of `ds`'s test
-    images; TensorBoard logs. The time-lapse comes before the progress callback, so an epoch's
-    snapshot is on disk when the epoch is reported (and shipped with it)."""
-
-    return [recorder(store.path(run_id), ds.x_test, ds.y_test, epochs),
+    images and of the validation predictions; TensorBoard logs. The time-lapse comes before the
+    progress callback, so an epoch's snapshot is on disk when the epoch is reported (and shipped
+    with it)."""
+    return [recorder(store.path(run_id), ds.x_test, ds.y_test, epochs, val_ds=val_ds, val_rows=split.val,
+                     val_labels=ds.y_train[split.val]),
             _progress_callback(store, run_id, listener, stop_event, state, n_train, batch_size),
             keras.callbacks.TensorBoard(str(store.path(run_id) / run_store.LOGS), write_graph=False,
                                         update_freq="epoch", profile_batch=0)]
@@ -241,8 +242,8 @@ def _fit(store, run_id, config, listener, stop_event, state):
     state["dtype_policy"] = model.dtype_policy.name
     batch_size, n_train = training["batch_size"], len(split.train)
     steps = math.ceil(n_train / batch_size)
-    callbacks = _run_callbacks(store, run_id, listener, stop_event, state, n_train, batch_size, ds,
-                               training["epochs"])
+    callbacks = _run_callbacks(store, run_id, listener, stop_event, state, n_train, batch_size, ds, split,
+                               val_ds, training["epochs"])
     if training["patience"]:
         callbacks.append(keras.callbacks.EarlyStopping(patience=training["patience"],
                                                        restore_best_weights=True))
@@ -296,7 +297,7 @@ def measure_speed(config, batches=8):
         model, train_ds, val_ds = compiled_model(config, ds, split)
         state = _new_state()
         callbacks = [Clock(), *_run_callbacks(store, run_id, TrainingListener(), None, state,
-                                              steps * batch_size, batch_size, ds, 2)]
+                                              steps * batch_size, batch_size, ds, split, val_ds, 2)]
         model.fit(train_ds.repeat(), epochs=2, steps_per_epoch=steps, validation_data=val_ds.repeat(),
                   validation_steps=val_steps, shuffle=False, verbose=0, callbacks=callbacks)
         ended = time.perf_counter()

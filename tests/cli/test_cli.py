@@ -66,6 +66,14 @@ def test_train_and_evaluate_json(capsys, tmp_path):
     assert "Confusion matrix" in capsys.readouterr().out
     assert main(["runs", "--runs-dir", str(tmp_path)]) == 0
     assert result["run_id"] in capsys.readouterr().out
+    assert main(["epochs", result["run_id"], "--runs-dir", str(tmp_path), "--json"]) == 0
+    epochs = last_json(capsys.readouterr().out)["epochs"]
+    assert [e["epoch"] for e in epochs] == [0, 1, 2] and abs(epochs[-1]["val_accuracy"] - result["val_accuracy"]) <= 0.002
+    assert np.array(epochs[-1]["val_confusion_matrix"]).shape == (10, 10)
+    assert main(["epochs", result["run_id"], "--runs-dir", str(tmp_path)]) == 0
+    assert f"epoch    2  val accuracy {epochs[-1]['val_accuracy']:.4f}" in capsys.readouterr().out
+    assert main(["epochs", result["run_id"], "--epoch", "7", "--runs-dir", str(tmp_path)]) == 1
+    assert "Epoch 7 was not recorded: this run has validation predictions for epochs 0 to 2" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -5,6 +5,7 @@ import time
 import numpy as np
 import pytest
 
+from cifar_core.errors import CoreError
 from cifar_core.runs import timelapse
 from cifar_core.server.jobs import JobManager
 
@@ -33,6 +34,41 @@ def test_a_run_records_every_epoch_and_the_filters_match_its_model(trained_run):
     assert ranges.shape == (maps.shape[-1], 2) and np.all(ranges[:, 0] <= ranges[:, 1])
     assert last["deeper_maps"].dtype == np.uint8
     assert timelapse.folder_bytes(folder) <= timelapse.BUDGET_BYTES
+
+
+@pytest.mark.slow
+def test_each_epochs_validation_matrix_matches_its_history_and_the_probe_cams_its_model(trained_run):
+    from cifar_core.data.datasets import load_dataset
+    from cifar_core.data.splits import split_dataset
+    from cifar_core.worker.evaluation import load_run_model
+    from cifar_core.worker.inspection import grad_cam
+    store, run_id = trained_run
+    folder, config = store.path(run_id), store.config(run_id)
+    ds = load_dataset("digits")
+    split = split_dataset(ds, config["training"]["val_split"], config["training"]["seed"],
+                          config["training"]["train_size"])
+    validation = timelapse.read_validation(folder)
+    assert np.array_equal(validation["rows"], split.val)
+    assert np.array_equal(validation["labels"], ds.y_train[split.val])
+    summaries = timelapse.epoch_summaries(folder, ds.num_classes)
+    assert [s["epoch"] for s in summaries] == [0, 1, 2]
+    history = {r["epoch"]: r["val_accuracy"] for r in store.history(run_id)["epochs"]}
+    for summary in summaries[1:]:  # the matrix recorded after each epoch gives Keras's val_accuracy
+        assert abs(summary["val_accuracy"] - history[summary["epoch"]]) <= 0.002, (summary["epoch"], history)
+        assert np.sum(summary["val_confusion_matrix"]) == len(split.val)
+    predicted, confidence = timelapse.epoch_predictions(folder, 2)
+    assert predicted.dtype == np.uint8 and confidence.dtype == np.float16 and np.all(confidence <= 1)
+    with pytest.raises(CoreError, match=r"Epoch 3 was not recorded.*0 to 2"):
+        timelapse.epoch_predictions(folder, 3)
+
+    snapshot, probe = timelapse.read_snapshot(folder, 2), timelapse.read_probe(folder)
+    cams, classes = snapshot["cam"], snapshot["cam_classes"]
+    assert cams.dtype == np.uint8 and cams.shape[:2] == (timelapse.PROBE_IMAGES, 2)
+    assert np.array_equal(classes[:, 0], ds.y_test[probe["indices"]])  # the true class, then the predicted
+    model = load_run_model(store, run_id, "last")  # the weights after epoch 2
+    first = probe["indices"][0]
+    wanted = grad_cam(model, ds.x_test[first], [int(classes[0, 0])], probe["cam_layer"])["heatmaps"]
+    assert np.abs(cams[0, 0] / 255 - wanted[int(classes[0, 0])]).max() <= 0.02
 
 
 def test_quantised_maps_keep_each_channel_range():
