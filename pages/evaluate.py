@@ -15,6 +15,7 @@ from cifar_core.runs.store import RunStore
 from cifar_core.server import inspection
 from pages import figures
 from pages.compare_ui import compare_ui
+from pages.epochs_ui import fragment_every, validation_epochs_ui
 from pages.recipe_ui import recipe_actions_ui
 from pages.shared import KEEP, class_mode, keep_valid, pick_run_ui, runs_dir, show_error, store, with_article
 
@@ -150,6 +151,7 @@ st.caption("How loss and accuracy moved during training, on the training images 
 l1, l2 = st.columns(2)
 l1.plotly_chart(figures.learning_curve("loss", history["epochs"], batches), key="eval_loss_chart")
 l2.plotly_chart(figures.learning_curve("accuracy", history["epochs"], batches), key="eval_accuracy_chart")
+
 with st.container(horizontal=True):
     if model_path is not None:  # read when clicked, not on every rerun (a VGG16 file is large)
         st.download_button("Download model (.keras)", model_path.read_bytes, file_name=f"{run_id}.keras",
@@ -157,3 +159,8 @@ with st.container(horizontal=True):
     st.download_button("Download history (CSV)", history_csv(history["epochs"]),
                        file_name=f"{run_id}-history.csv", mime="text/csv", key="eval_download_history",
                        icon=":material/download:")
+
+st.header("Epoch by epoch")
+st.caption("How the network got here: its confusion matrix on the validation images after each epoch. "
+           "Move the slider, or press Play, and watch the diagonal fill as it learns to tell classes apart.")
+st.fragment(validation_epochs_ui, run_every=fragment_every("eval_epochs", False))(run_id, names, history)

@@ -1,13 +1,11 @@
 """Feature maps: what each layer of a trained network responds to, for a test image or your photo."""
 
 import numpy as np
-import plotly.colors
 import streamlit as st
 
 from cifar_core.data.datasets import load_dataset
 from cifar_core.data.images import (
     IMAGE_SUFFIXES,
-    colour_map_lut,
     enlarge,
     heatmap_overlay,
     tile_channels,
@@ -18,13 +16,10 @@ from cifar_core.errors import CoreError
 from cifar_core.runs import timelapse
 from cifar_core.server import inspection
 from pages import figures
+from pages.epochs_ui import curve_marker_ui, epoch_slider_ui, fragment_every, probe_cams_ui, when
+from pages.figures import CAM_LUT, LUT
 from pages.shared import KEEP, USABLE, class_mode, keep_valid, pick_run_ui, show_error, store, with_article
 
-# Viridis reads on a projector: dark purple for weak responses, yellow for strong, and it stays
-# ordered in greyscale and for colour-blind viewers.
-LUT = colour_map_lut(plotly.colors.sequential.Viridis)
-# Grad-CAM over a photo: Inferno keeps the photo readable under dark (unimportant) regions.
-CAM_LUT = colour_map_lut(plotly.colors.sequential.Inferno)
 CAM_PIXELS = 256
 MAP_PIXELS = 440  # a layer's grid fits one screen, two side by side, at 1366×768
 
@@ -182,37 +177,39 @@ for pair in range(0, len(maps), 2):  # two layers side by side: each fits one sc
 
 
 def timelapse_ui():
-    """The run's time-lapse: filters and maps of a fixed probe, epoch by epoch."""
+    """The run's time-lapse at one epoch: the probe image's maps and Grad-CAM, the first layer's
+    filters, and where that epoch lies on the accuracy curve."""
     folder = store().path(run_id)
     epochs, probe = timelapse.recorded_epochs(folder), timelapse.read_probe(folder)
     if not epochs or probe is None:
         st.info("This run has no time-lapse: it was trained before runs recorded one.", icon=":material/info:")
         return
-    keep_valid("fm_timelapse_epoch", epochs, epochs[-1])
-    epoch = st.select_slider("Epoch", epochs, key="fm_timelapse_epoch", persist_state=KEEP,
-                             format_func=lambda e: "before training" if e == 0 else f"after epoch {e}")
+    epoch = epoch_slider_ui("fm_timelapse", epochs)
     indices = probe["indices"]
     keep_valid("fm_timelapse_image", list(range(len(indices))), 0)
     shown = st.radio("Probe image", range(len(indices)), key="fm_timelapse_image", horizontal=True,
                      persist_state=KEEP, format_func=lambda i: f"#{indices[i]} {names[ds.y_test[indices[i]]]}")
     snap = timelapse.read_snapshot(folder, epoch)
-    when = "before training" if epoch == 0 else f"after epoch {epoch}"
+    probe_image = ds.x_test[indices[shown]]
     t1, t2, t3, t4 = st.columns([1, 2, 2, 2])
-    t1.image(enlarge(ds.x_test[indices[shown]], size=(128, 128)), caption=f"test image #{indices[shown]}",
+    t1.image(enlarge(probe_image, size=(128, 128)), caption=f"test image #{indices[shown]}",
              alt=f"Probe image: test image #{indices[shown]}, {with_article(names[ds.y_test[indices[shown]]])}")
     if len(snap["filters"]):
         tiles = tile_images(snap["filters"], columns=8, pad=1)
         t2.image(enlarge(tiles, scale=max(1, 240 // tiles.shape[1])), output_format="PNG",
-                 caption=f"First-layer filters {when}",
-                 alt=f"The first convolution's {len(snap['filters'])} filters {when}, as colour patches")
+                 caption=f"First-layer filters {when(epoch)}",
+                 alt=f"The first convolution's {len(snap['filters'])} filters {when(epoch)}, as colour patches")
     for col, role in ((t3, "first"), (t4, "deeper")):
         if f"{role}_maps" in snap:
             maps = snap[f"{role}_maps"][shown].astype(np.float32)
             grid = tile_channels(maps, lut=LUT)
             layer = probe["layers"][role]
             col.image(enlarge(grid, scale=max(1, 240 // max(grid.shape[:2]))), output_format="PNG",
-                      caption=f"{layer} {when}",
-                      alt=f"The first {maps.shape[-1]} feature maps of layer {layer} for the probe image {when}")
+                      caption=f"{layer} {when(epoch)}",
+                      alt=f"The first {maps.shape[-1]} feature maps of layer {layer} for the probe image {when(epoch)}")
+    cams, curve = st.columns([1, 1])
+    probe_cams_ui(cams, snap, probe_image, shown, names, epoch, probe.get("cam_layer"))
+    curve_marker_ui(curve, run_id, epoch, key="fm_timelapse_curve")
     if run["status"] in ("queued", "running"):
         st.caption(f"Still training: epochs appear here as they finish ({epochs[-1]} so far).")
 
@@ -221,7 +218,7 @@ st.header("Filters forming, epoch by epoch")
 st.caption("A time-lapse of training: the same test images and the first layer's filters after every "
            "epoch. Before training the filters are random noise; epoch by epoch they turn into edge and "
            "colour detectors, and the maps sharpen from noise into shapes.")
-st.fragment(timelapse_ui, run_every=3 if run["status"] in ("queued", "running") else None)()
+st.fragment(timelapse_ui, run_every=fragment_every("fm_timelapse", run["status"] in ("queued", "running")))()
 
 st.header("What the first layer learned")
 st.caption("A filter is a small patch of weights (3×3 pixels here) that the first layer slides over the "

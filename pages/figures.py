@@ -1,12 +1,19 @@
 """Plotly figures for the pages: learning curves, confusion matrix, bars and histograms."""
 
 import numpy as np
+import plotly.colors
 import plotly.express as px
 import plotly.graph_objects as go
 
+from cifar_core.data.images import colour_map_lut
 from cifar_core.runs.curves import downsample
 
 TRAIN, VAL = "#1f5fbf", "#d9480f"
+# Feature maps through Viridis read on a projector: dark purple for weak responses, yellow for
+# strong, and it stays ordered in greyscale and for colour-blind viewers.
+LUT = colour_map_lut(plotly.colors.sequential.Viridis)
+# Grad-CAM over a photo: Inferno keeps the photo readable under dark (unimportant) regions.
+CAM_LUT = colour_map_lut(plotly.colors.sequential.Inferno)
 # Text of at least 14 px everywhere (ticks, axis titles, legends, cell values): read from the back
 # of a classroom. Plotly's own default is 12 px.
 FONT = dict(size=15, color="#111111")
@@ -29,10 +36,10 @@ def readable(fig):
     return fig
 
 
-def learning_curve(metric, epochs, batches=(), title=None, height=340):
+def learning_curve(metric, epochs, batches=(), title=None, height=340, marker_epoch=None):
     """Training against validation per epoch, with the per-batch running value behind it.
 
-    `batches` holds (fractional epoch, loss, accuracy) points.
+    `batches` holds (fractional epoch, loss, accuracy) points; `marker_epoch`, an epoch to mark.
     """
     column = 1 if metric == "loss" else 2
     fig = go.Figure()
@@ -45,6 +52,9 @@ def learning_curve(metric, epochs, batches=(), title=None, height=340):
         ys = [e[key] for e in epochs if e.get(key) is not None]
         fig.add_scatter(x=xs, y=ys, mode="lines+markers", name=f"{name} {metric} (per epoch)",
                         line=dict(color=colour, width=3))
+    if marker_epoch is not None:
+        fig.add_vline(x=marker_epoch, line=dict(color="#444444", width=2, dash="dot"),
+                      annotation_text="before training" if marker_epoch == 0 else f"epoch {marker_epoch}")
     fig.update_layout(title=title or metric.capitalize(), xaxis_title="epoch", yaxis_title=metric,
                       **{**LAYOUT, "height": height})
     return readable(fig)
@@ -72,7 +82,7 @@ def sweep_batches(metric, series):
     return readable(fig)
 
 
-def confusion_matrix(matrix, class_names, normalized):
+def confusion_matrix(matrix, class_names, normalized, height=560):
     """Heatmap with counts (or row shares) written in the cells, and an invisible point on each
     cell: heatmaps report no selections in Streamlit, points do."""
     values = np.asarray(matrix)
@@ -86,7 +96,20 @@ def confusion_matrix(matrix, class_names, normalized):
                     marker=dict(size=30, opacity=0.01, symbol="square", color="black"),
                     hovertemplate="true %{y}, predicted %{x}: %{customdata}<extra></extra>")
     fig.update_traces(textfont=dict(size=15), selector=dict(type="heatmap"))
-    fig.update_layout(height=560, margin=dict(l=10, r=10, t=30, b=10), clickmode="event+select", font=FONT)
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), clickmode="event+select", font=FONT)
+    return readable(fig)
+
+
+def cell_over_epochs(epochs, counts, true_name, pred_name, marker_epoch):
+    """One confusion-matrix cell's count of validation images after each recorded epoch."""
+    right = true_name == pred_name
+    fig = go.Figure(go.Scatter(x=list(epochs), y=np.asarray(counts).tolist(), mode="lines+markers",
+                               line=dict(color=VAL if right else TRAIN, width=3),
+                               name=f"true {true_name}, predicted {pred_name}"))
+    fig.add_vline(x=marker_epoch, line=dict(color="#444444", width=2, dash="dot"))
+    fig.update_layout(title=f"{true_name} {'recognised' if right else f'taken for {pred_name}'}, epoch by epoch",
+                      xaxis_title="epoch (0: before training)", yaxis_title="validation images",
+                      **{**LAYOUT, "height": 260})
     return readable(fig)
 
 

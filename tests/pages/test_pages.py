@@ -157,6 +157,36 @@ def test_evaluate_page_matrix_and_cells(trained_run, monkeypatch):
     assert not at.exception
 
 
+def test_the_epoch_slider_shows_each_epochs_validation_matrix_and_plays(trained_run, monkeypatch):
+    from cifar_core.runs import timelapse
+    store, run_id = trained_run
+    summaries = timelapse.epoch_summaries(store.path(run_id), 10)
+    at = open_app(store.root, monkeypatch, "pages/evaluate.py")
+    slider = at.select_slider(key="eval_epochs_epoch")
+    assert list(slider.options) == ["before training", "after epoch 1", "after epoch 2"] and slider.value == 2
+    slider.set_value(1).run()
+    metric = next(m for m in at.metric if m.label.startswith("Validation accuracy"))
+    assert metric.label == "Validation accuracy after epoch 1" and metric.value == f"{summaries[1]['val_accuracy']:.1%}"
+    at.selectbox(key="eval_epochs_true").set_value("3").run()
+    at.selectbox(key="eval_epochs_pred").set_value("3").run()
+    chart = next(c for c in at.get("plotly_chart") if "eval_epochs_cell_chart" in c.proto.id)
+    counts = [m["val_confusion_matrix"][3][3] for m in summaries]
+    assert f'"y":{counts}'.replace(" ", "") in chart.proto.spec.replace(" ", "")  # 3 recognised, per epoch
+    # Play steps once a step is due: here only when the test says so, whatever the machine's load.
+    monkeypatch.setattr("pages.epochs_ui.PLAY_SECONDS", 3600)
+    at.button(key="eval_epochs_play").click().run()
+    assert at.select_slider(key="eval_epochs_epoch").value == 1 and at.session_state["eval_epochs_playing"]
+    at.session_state["eval_epochs_step_due"] = 0
+    at.run()  # one step, to the last epoch, where Play ends
+    assert at.select_slider(key="eval_epochs_epoch").value == 2 and not at.session_state["eval_epochs_playing"]
+    assert at.button(key="eval_epochs_play").label == "Play"
+    at.button(key="eval_epochs_play").click().run()  # Play at the last epoch starts from before training
+    assert at.select_slider(key="eval_epochs_epoch").value == 0 and at.button(key="eval_epochs_play").label == "Pause"
+    at.session_state["eval_epochs_step_due"] = 0
+    at.run()
+    assert at.select_slider(key="eval_epochs_epoch").value == 1 and not at.exception
+
+
 def test_run_in_the_address_is_checked(trained_run, monkeypatch):
     store, run_id = trained_run
     at = open_app(store.root, monkeypatch, "pages/evaluate.py", query={"run": "../../etc"})
@@ -212,10 +242,19 @@ def test_the_time_lapse_slider_goes_back_to_before_training(trained_run, monkeyp
     slider = at.select_slider(key="fm_timelapse_epoch")
     assert list(slider.options) == ["before training", "after epoch 1", "after epoch 2"]
     assert "First-layer filters after epoch 2" in image_captions(at)
+    assert any(c.startswith("Grad-CAM: true class, ") for c in image_captions(at))
     slider.set_value(0).run()
     at.radio(key="fm_timelapse_image").set_value(3).run()
     assert not at.exception and "First-layer filters before training" in image_captions(at)
     assert "block1_conv1 before training" in image_captions(at)
+    cams = [c for c in image_captions(at) if c.startswith("Grad-CAM")]
+    truth = store.config(run_id)["class_names"][timelapse_label(store, run_id, 3)]
+    assert cams[0] == f"Grad-CAM: true class, {truth}" and "Before training the network was" in texts(at)
+
+
+def timelapse_label(store, run_id, shown):
+    from cifar_core.runs import timelapse
+    return int(timelapse.read_snapshot(store.path(run_id), 0)["cam_classes"][shown][0])
 
 
 def test_start_refuses_an_out_of_range_value_and_names_it(tmp_path, monkeypatch):
