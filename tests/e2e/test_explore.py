@@ -82,6 +82,7 @@ def test_own_images_time_lapse_grad_cam_and_sharing(browser, dashboard):
     page.get_by_role("slider").first.focus()
     page.keyboard.press("Home")
     page.get_by_text("First-layer filters before training").wait_for(timeout=30_000)
+    page.get_by_role("img", name=re.compile(r"^Grad-CAM before training over the probe image")).first.wait_for()
     wait_idle(page)
     # A focused slider shows its end labels in Streamlit's faded grey, below 4.5:1 contrast (its
     # own style, as on every slider); the audit looks at the page as it rests.
@@ -161,6 +162,22 @@ def test_own_images_time_lapse_grad_cam_and_sharing(browser, dashboard):
     w.assert_clean()
     w.audit("Evaluate, compared with another run")
     w.shot("6_compare")
+
+    # Epoch by epoch: the slider moves the validation matrix back; Play steps on to the last epoch.
+    page.get_by_role("heading", name="Epoch by epoch").scroll_into_view_if_needed()
+    page.get_by_text("Validation accuracy after epoch 2").wait_for(timeout=60_000)
+    page.get_by_role("slider").last.focus()
+    page.keyboard.press("Home")
+    page.get_by_text("Validation accuracy before training").wait_for(timeout=30_000)
+    page.get_by_role("button", name=re.compile(r"Play$")).click()
+    page.get_by_text("Validation accuracy after epoch 1").wait_for(timeout=30_000)
+    page.get_by_text("Validation accuracy after epoch 2").wait_for(timeout=30_000)
+    page.get_by_role("button", name=re.compile(r"Play$")).wait_for(timeout=30_000)  # it ended on the last
+    page.evaluate("document.activeElement.blur()")
+    wait_idle(page)
+    w.assert_clean()
+    w.audit("Evaluate, epoch by epoch")
+    w.shot("6b_epochs")
 
     # A learning rate for these settings, found in a training slot and used with one click.
     open_train(page)
