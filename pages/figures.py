@@ -107,6 +107,7 @@ def cell_over_epochs(epochs, counts, true_name, pred_name, marker_epoch):
                                line=dict(color=VAL if right else TRAIN, width=3),
                                name=f"true {true_name}, predicted {pred_name}"))
     fig.add_vline(x=marker_epoch, line=dict(color="#444444", width=2, dash="dot"))
+    fig.update_xaxes(tick0=0, dtick=max(1, round(max(epochs) / 8)))  # whole epochs only
     fig.update_layout(title=f"{true_name} {'recognised' if right else f'taken for {pred_name}'}, epoch by epoch",
                       xaxis_title="epoch (0: before training)", yaxis_title="validation images",
                       **{**LAYOUT, "height": 260})

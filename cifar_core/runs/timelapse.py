@@ -154,6 +154,9 @@ def describe_epochs(epochs):
 
 def require_epoch(epochs, epoch, what="validation predictions"):
     """`epoch` if it is among `epochs`, else a RunError that gives the recorded range."""
+    if not epochs:
+        raise RunError(f"This run has no {what} per epoch: it was trained before they were recorded. "
+                       "Train it again to get them.")
     if epoch not in epochs:
         raise RunError(f"Epoch {epoch} was not recorded: this run has {what} for epochs "
                        f"{describe_epochs(epochs)} (0 is before training).")

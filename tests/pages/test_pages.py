@@ -237,6 +237,7 @@ def test_a_mistake_opens_in_grad_cam(trained_run, monkeypatch):
 
 
 def test_the_time_lapse_slider_goes_back_to_before_training(trained_run, monkeypatch):
+    from cifar_core.runs import timelapse
     store, run_id = trained_run
     at = open_app(store.root, monkeypatch, "pages/feature_maps.py")
     slider = at.select_slider(key="fm_timelapse_epoch")
@@ -248,13 +249,28 @@ def test_the_time_lapse_slider_goes_back_to_before_training(trained_run, monkeyp
     assert not at.exception and "First-layer filters before training" in image_captions(at)
     assert "block1_conv1 before training" in image_captions(at)
     cams = [c for c in image_captions(at) if c.startswith("Grad-CAM")]
-    truth = store.config(run_id)["class_names"][timelapse_label(store, run_id, 3)]
+    true_class = int(timelapse.read_snapshot(store.path(run_id), 0)["cam_classes"][3][0])  # probe image 3's
+    truth = store.config(run_id)["class_names"][true_class]
     assert cams[0] == f"Grad-CAM: true class, {truth}" and "Before training the network was" in texts(at)
 
 
-def timelapse_label(store, run_id, shown):
+def test_a_run_recorded_before_epoch_predictions_says_what_is_missing(trained_run, tmp_path, monkeypatch):
     from cifar_core.runs import timelapse
-    return int(timelapse.read_snapshot(store.path(run_id), 0)["cam_classes"][shown][0])
+    from cifar_core.runs.store import RunStore
+    store, run_id = trained_run
+    runs = RunStore(tmp_path / "runs")
+    shutil.copytree(store.path(run_id), runs.path(run_id))
+    folder = runs.path(run_id) / timelapse.FOLDER
+    (folder / timelapse.VALIDATION).unlink()
+    for epoch in timelapse.recorded_epochs(runs.path(run_id)):  # the snapshots of an older recorder
+        kept = {k: v for k, v in timelapse.read_snapshot(runs.path(run_id), epoch).items()
+                if k not in ("val_predicted", "val_confidence", "cam", "cam_classes")}
+        np.savez_compressed(folder / f"epoch_{epoch:04d}.npz", **kept)
+    at = open_app(runs.root, monkeypatch, "pages/evaluate.py")
+    assert "no validation predictions per epoch: it was trained before they were recorded" in texts(at)
+    at.switch_page("pages/feature_maps.py").run()
+    assert not at.exception and "First-layer filters after epoch 2" in image_captions(at)
+    assert "has no Grad-CAM: it was recorded before Grad-CAM was" in texts(at)
 
 
 def test_start_refuses_an_out_of_range_value_and_names_it(tmp_path, monkeypatch):
