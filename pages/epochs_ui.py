@@ -104,8 +104,8 @@ def validation_epochs_ui(run_id, names, history):
     st.caption(f"The validation images' confusion matrix {when(epoch)} (rows: true class, columns: "
                "predicted). Click a cell, or choose a pair, to follow its count over the epochs.")
     t1, t2, chart = st.columns([1, 1, 3])
-    true_name = t1.selectbox("True class", names, key="eval_epochs_true", persist_state=KEEP)
-    pred_name = t2.selectbox("Predicted class", names, key="eval_epochs_pred", persist_state=KEEP)
+    true_name = t1.selectbox("True class to follow", names, key="eval_epochs_true", persist_state=KEEP)
+    pred_name = t2.selectbox("Predicted class to follow", names, key="eval_epochs_pred", persist_state=KEEP)
     counts = matrices[:, names.index(true_name), names.index(pred_name)]
     chart.plotly_chart(figures.cell_over_epochs(recorded, counts, true_name, pred_name, epoch),
                        key="eval_epochs_cell_chart")

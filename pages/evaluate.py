@@ -1,5 +1,5 @@
-"""Evaluate: test accuracy, a confusion matrix you can click into, per-class scores, a comparison
-with another run, downloads."""
+"""Evaluate: test accuracy, a confusion matrix you can click into, per-class scores, confident
+mistakes and calibration, a comparison with another run, downloads, and the run epoch by epoch."""
 
 import math
 
@@ -16,6 +16,8 @@ from cifar_core.server import inspection
 from pages import figures
 from pages.compare_ui import compare_ui
 from pages.epochs_ui import fragment_every, validation_epochs_ui
+from pages.mistakes_ui import mistakes_ui, why_link
+from pages.model_export_ui import model_export_ui
 from pages.recipe_ui import recipe_actions_ui
 from pages.shared import KEEP, class_mode, keep_valid, pick_run_ui, runs_dir, show_error, store, with_article
 
@@ -128,10 +130,10 @@ for i, index in enumerate(sample_indices(pool, 20, seed)):
                        caption=f"right: {guess}" if right else f"WRONG: {guess} (true {truth})",
                        alt=f"Test image #{index}, {with_article(truth)}, predicted {guess}"
                            + ("" if right else " (a mistake)"))
-    if not right:  # straight to Grad-CAM: where it looked for each of the two classes
-        cols[i % 10].page_link("pages/feature_maps.py", label="Why?", icon=":material/visibility:",
-                               query_params={"run": run_id, "image": str(index)},
-                               help=f"Where the network looked, for {guess} and for {truth} (Grad-CAM)")
+    if not right:
+        why_link(cols[i % 10], run_id, index, guess, truth)
+
+mistakes_ui(run_id, result, ds, scale)
 
 # ---- run against run -------------------------------------------------------------------
 compare_ui(run_id, config, ds)
@@ -159,6 +161,7 @@ with st.container(horizontal=True):
     st.download_button("Download history (CSV)", history_csv(history["epochs"]),
                        file_name=f"{run_id}-history.csv", mime="text/csv", key="eval_download_history",
                        icon=":material/download:")
+model_export_ui(run_id, stamp)
 
 st.header("Epoch by epoch")
 st.caption("How the network got here: its confusion matrix on the validation images after each epoch. "

@@ -59,8 +59,8 @@ def image_choice_ui():
     """The image to inspect, as uint8 (H, W, C), a caption and its true class index (None for a
     photo); (None, None, None) if there is none yet."""
     follow_image_in_address()
-    source = st.radio("Image", ["By index", "By class", "At random", "Upload a photo"], key="fm_source",
-                      horizontal=True, persist_state=KEEP)
+    source = st.radio("Image", ["By index", "By class", "At random", "Upload a photo", "Take a photo"],
+                      key="fm_source", horizontal=True, persist_state=KEEP)
     if source == "By index":
         keep_valid("fm_index", range(len(ds.y_test)), 0)
         index = st.number_input("Test image index", 0, len(ds.y_test) - 1, key="fm_index", persist_state=KEEP)
@@ -81,12 +81,17 @@ def image_choice_ui():
             st.session_state["fm_random_index"] = int(np.random.default_rng().integers(len(ds.y_test)))
         index = st.session_state["fm_random_index"]
     else:
-        upload = st.file_uploader("PNG or JPEG photo", type=IMAGE_SUFFIXES, key="fm_upload")
+        if source == "Upload a photo":
+            upload = st.file_uploader("PNG or JPEG photo", type=IMAGE_SUFFIXES, key="fm_upload")
+            hint, name = "Upload a photo to see what the network makes of it.", upload and f"your photo {upload.name}"
+        else:  # the browser asks for the camera; the picture arrives as a JPEG, checked as an upload is
+            upload = st.camera_input("Photo from your camera", key="fm_camera")
+            hint, name = "Take a photo: hold an object of one of the classes up to the camera.", "your camera photo"
         if upload is None:
-            st.info("Upload a photo to see what the network makes of it.", icon=":material/upload:")
+            st.info(hint, icon=":material/photo_camera:" if source == "Take a photo" else ":material/upload:")
             return None, None, None
         try:
-            return to_model_image(upload.getvalue(), shape), f"your photo {upload.name}", None
+            return to_model_image(upload.getvalue(), shape), name, None
         except CoreError as exc:
             show_error(exc)
             return None, None, None

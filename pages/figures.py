@@ -114,6 +114,23 @@ def cell_over_epochs(epochs, counts, true_name, pred_name, marker_epoch):
     return readable(fig)
 
 
+def reliability_diagram(bins):
+    """Accuracy against confidence in equal-width bins, with the diagonal a calibrated network follows;
+    each bar's hover gives its images and mean confidence."""
+    edges, counts = bins["edges"], bins["counts"]
+    centres, filled = (edges[:-1] + edges[1:]) / 2, counts > 0
+    fig = go.Figure()
+    fig.add_bar(x=centres[filled], y=bins["accuracy"][filled], width=(edges[1] - edges[0]) * 0.9, name="accuracy in the bin",
+                marker_color=TRAIN, customdata=np.stack([counts[filled], bins["confidence"][filled]], axis=1),
+                hovertemplate="confidence %{x:.2f}±0.05: %{customdata[0]} images, right %{y:.0%} "
+                              "(mean confidence %{customdata[1]:.0%})<extra></extra>")
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated", line=dict(color=VAL, width=2, dash="dash"))
+    fig.update_xaxes(range=[0, 1], tickformat=".0%", title="confidence in the predicted class")
+    fig.update_yaxes(range=[0, 1], tickformat=".0%", title="share right")
+    fig.update_layout(title="Reliability: is it as right as it is sure?", **{**LAYOUT, "height": 380})
+    return readable(fig)
+
+
 def difference_matrix(difference, class_names):
     """B's confusion matrix minus A's on a diverging scale centred on 0: blue where B has more images,
     red where it has fewer, white where nothing changed."""

@@ -5,9 +5,11 @@ Exit codes: 0 done; 1 a data or run problem (one-line reason); 2 bad arguments.
 """
 
 import argparse
+import io
 import json
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +39,7 @@ from cifar_core.data.folder_sets import (
     resolve_argument,
 )
 from cifar_core.errors import CoreError, DataError, ParamError, RunError
+from cifar_core.export.formats import MODEL_FORMATS, check_model_format
 from cifar_core.export.script import export_script
 from cifar_core.process import configure_process
 from cifar_core.runs import timelapse
@@ -54,7 +57,7 @@ from cifar_core.server.estimate import (
     recipe_run,
     stored_speed,
 )
-from cifar_core.server.inspection import evaluate, layer_table
+from cifar_core.server.inspection import evaluate, export_model, layer_table
 from cifar_core.server.jobs import JobManager
 from cifar_core.server.prepare import plan
 
@@ -216,9 +219,12 @@ def _run_config(args):
 
 
 def _write(path, text, what):
-    """Write a text file the user asked for; a path that cannot be written is a one-line error."""
+    """Write a file the user asked for (text, or bytes); a path that cannot be written is a one-line error."""
     try:
-        Path(path).write_text(text, encoding="utf-8")
+        if isinstance(text, bytes):
+            Path(path).write_bytes(text)
+        else:
+            Path(path).write_text(text, encoding="utf-8")
     except OSError as exc:
         raise DataError(f"Cannot write the {what} to {path} ({exc.strerror or exc}). Choose a writable path.") from None
 
@@ -239,6 +245,33 @@ def cmd_export_script(args):
     """Write a run as one standalone Keras script (keras, numpy and the standard library only)."""
     _write(args.output, export_script(_run_config(args), args.run_id), "script")
     print(f"Wrote {args.output}: run it with 'python {args.output} cifar-10-python.tar.gz'.", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_export_model(args):
+    """Write the run's best model for ONNX Runtime, TFLite or TF Serving (float32, raw pixels in)."""
+    check_model_format(args.format)
+    _run_config(args)  # an unknown run is refused before a worker is asked
+    exported = export_model(RunStore(args.runs_dir), args.run_id, args.format)
+    output = Path(args.output)
+    if args.format == "saved_model" and output.suffix != ".zip":  # TF Serving reads a folder
+        if output.is_file() or (output.is_dir() and any(output.iterdir())):
+            raise DataError(f"{output} already exists: choose a new folder for the SavedModel (or a .zip path).")
+        try:
+            with zipfile.ZipFile(io.BytesIO(exported["data"])) as archive:
+                for member in archive.infolist():  # written by the worker as <run_id>/<path>
+                    relative = Path(member.filename).relative_to(args.run_id)
+                    target = output / relative
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(archive.read(member))
+        except OSError as exc:
+            raise DataError(f"Cannot write the SavedModel to {output} ({exc.strerror or exc}). Choose a writable "
+                            "folder.") from None
+    else:
+        _write(output, exported["data"], "model")
+    size = len(exported["data"])
+    print(f"Wrote {output} ({args.format}, {size / 1e6:.1f} MB): float32 pixels 0–255, NHWC, in; class "
+          "probabilities out.", file=sys.stderr)
     return EXIT_OK
 
 
@@ -552,6 +585,12 @@ def build_parser():
     p.add_argument("run_id")
     p.add_argument("--runs-dir")
     p.add_argument("-o", "--output", metavar="FILE", help="write it here (default: print it)")
+    p = sub.add_parser("export-model", help="write a run's best model for ONNX Runtime, TFLite or TF Serving")
+    p.add_argument("run_id")
+    p.add_argument("--format", required=True, help=f"one of {', '.join(MODEL_FORMATS)}")
+    p.add_argument("--runs-dir")
+    p.add_argument("-o", "--output", metavar="PATH", required=True,
+                   help="the file to write (a folder for saved_model, or a .zip path)")
     p = sub.add_parser("export-script", help="write a CIFAR-10 run as a standalone Keras script")
     p.add_argument("run_id")
     p.add_argument("--runs-dir")
@@ -562,7 +601,8 @@ def build_parser():
 COMMANDS = {"datasets": cmd_datasets, "download": cmd_download, "architectures": cmd_architectures,
             "runs": cmd_runs, "train": cmd_train, "evaluate": cmd_evaluate, "compare": cmd_compare, "epochs": cmd_epochs,
             "lr-find": cmd_lr_find, "presets": cmd_presets,
-            "prepare": cmd_prepare, "recipe": cmd_recipe, "export-script": cmd_export_script}
+            "prepare": cmd_prepare, "recipe": cmd_recipe, "export-script": cmd_export_script,
+            "export-model": cmd_export_model}
 
 
 def main(argv=None):

@@ -292,7 +292,8 @@ class RunStore:
 
     def evaluation(self, run_id, stamp=None):
         """The stored evaluation of the model `stamp` names (default: the current best) with all it
-        implies: its figures, `labels`, `predictions`, `confidence` and, derived here, the confusion
+        implies: its figures, `labels`, `predictions`, `confidence`, `probabilities` (None for the older
+        format, which kept the confidence only) and, derived here, the confusion
         matrix (plain and row-normalised), the per-class `report` and `cells` (cells[t][p]: the indices
         of the images of true class t predicted as p). None if there is none, or of another model.
 
@@ -304,8 +305,8 @@ class RunStore:
             arrays = self._arrays(folder, record) if _same_model(record.get("stamp"), stamp) else None
             if arrays is None:
                 return None
-            labels, predictions = arrays["labels"], arrays["predictions"]
-            confidence = arrays["probabilities"].max(axis=1)
+            labels, predictions, probabilities = arrays["labels"], arrays["predictions"], arrays["probabilities"]
+            confidence = probabilities.max(axis=1)
         else:
             record = self._old_evaluation(folder, stamp)
             if record is None:
@@ -314,6 +315,7 @@ class RunStore:
                 labels = labels_from_cells(record["cells"], record["n"])
                 predictions = np.asarray(record["predictions"], dtype=np.int64)
                 confidence = np.asarray(record.get("confidence", np.ones(len(labels))), dtype=np.float32)
+                probabilities = None  # the older format kept the predicted class's confidence only
             except (KeyError, TypeError, ValueError, IndexError):
                 return None
             record = {key: record[key] for key in EVALUATION_FIGURES if key in record}
@@ -321,7 +323,8 @@ class RunStore:
             derived = derive(labels, predictions, record["class_names"])
         except (KeyError, TypeError, ValueError, IndexError):
             return None
-        return {**record, "labels": labels, "predictions": predictions, "confidence": confidence, **derived}
+        return {**record, "labels": labels, "predictions": predictions, "confidence": confidence,
+                "probabilities": probabilities, **derived}
 
     def require_evaluation(self, run_id, stamp):
         """`evaluation`, or a one-line error when it is missing (another writer replaced it meanwhile)."""

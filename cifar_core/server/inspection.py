@@ -12,6 +12,7 @@ from distributed import Queue
 
 from cifar_core import worker
 from cifar_core.errors import CoreError, RunError
+from cifar_core.export.formats import check_model_format
 from cifar_core.server import cluster
 
 
@@ -50,6 +51,11 @@ def evaluate(store, run_id, progress=None):
     finally:
         if queue is not None:
             queue.close()  # the worker released its own handle when the task ended
+
+
+def export_model(store, run_id, fmt):
+    """The run's best model for another runtime (`cifar_core.export.formats`): {filename, data}."""
+    return _call("export_model_task", str(store.root), run_id, check_model_format(fmt))
 
 
 def model_info(store, run_id):

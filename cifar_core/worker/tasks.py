@@ -39,6 +39,7 @@ from cifar_core.worker.inspection import (
     weight_layers,
 )
 from cifar_core.worker.lr_finder import find_learning_rate
+from cifar_core.worker.model_export import export_model
 from cifar_core.worker.models import build_model, layer_table
 from cifar_core.worker.pipeline import augment_preview
 from cifar_core.worker.reporting import Sender
@@ -239,6 +240,10 @@ def augment_preview_task(dataset, augment, data_env, count=4, copies=5):
     return augment_preview(load_dataset(dataset).x_train[:count], augment, copies=copies, seed=0)
 
 
+def export_model_task(runs_dir, run_id, fmt):
+    return export_model(RunStore(runs_dir), run_id, fmt)
+
+
 def speed_task(config, data_env):
     """Seconds per batch of a run of `config`, measured on a few real batches (see `estimate`)."""
     use_data_of(data_env)
@@ -247,4 +252,4 @@ def speed_task(config, data_env):
 
 TASKS = {task.__name__: task for task in (
     warm_up, train_task, pull_files_task, evaluate_task, model_info_task, feature_maps_task, grad_cam_task, predict_task,
-    histogram_task, layer_table_task, augment_preview_task, speed_task, lr_find_task)}
+    histogram_task, layer_table_task, augment_preview_task, speed_task, lr_find_task, export_model_task)}

@@ -74,6 +74,11 @@ def test_train_and_evaluate_json(capsys, tmp_path):
     assert f"epoch    2  val accuracy {epochs[-1]['val_accuracy']:.4f}" in capsys.readouterr().out
     assert main(["epochs", result["run_id"], "--epoch", "7", "--runs-dir", str(tmp_path)]) == 1
     assert "Epoch 7 was not recorded: this run has validation predictions for epochs 0 to 2" in capsys.readouterr().err
+    model = tmp_path / "model.onnx"
+    assert main(["export-model", result["run_id"], "--format", "onnx", "-o", str(model), "--runs-dir", str(tmp_path)]) == 0
+    assert "float32 pixels 0–255, NHWC, in" in capsys.readouterr().err and model.stat().st_size > 10_000
+    assert main(["export-model", result["run_id"], "--format", "coreml", "-o", "m", "--runs-dir", str(tmp_path)]) == 2
+    assert "Model format must be one of onnx, tflite, saved_model" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -157,6 +157,31 @@ def test_evaluate_page_matrix_and_cells(trained_run, monkeypatch):
     assert not at.exception
 
 
+def test_evaluate_shows_calibration_confused_pairs_and_confident_mistakes(trained_run, monkeypatch):
+    from cifar_core.runs.mistakes import most_confused, reliability, top_losses
+    store, run_id = trained_run
+    at = open_app(store.root, monkeypatch, "pages/evaluate.py")
+    result = store.evaluation(run_id)  # evaluated by the page's first visit if not before
+    ece = reliability(result["labels"], result["predictions"], result["confidence"])["ece"]
+    assert next(m for m in at.metric if m.label == "Expected calibration error").value == f"{ece:.1%}"
+    true, predicted, count = most_confused(result["confusion_matrix"], result["class_names"])[0]
+    pills = at.pills(key="eval_confused_pair")
+    assert pills.options[0] == f"{true} taken for {predicted}: {count}"
+    pills.set_value(pills.options[0]).run()
+    assert f"of the {count} test images of {true} the network called {predicted}" in texts(at)
+    worst = top_losses(result["labels"], result["probabilities"], 1)[0]
+    names = result["class_names"]
+    assert (f"{names[worst['predicted']]} {worst['confidence']:.0%}, true {names[result['labels'][worst['index']]]} "
+            f"{worst['true_probability']:.0%}") in image_captions(at)
+    links = [link.proto.query_string for link in at.page_link if link.proto.label == "Why?"]
+    assert f"run={run_id}&image={worst['index']}" in links and not at.exception
+    at.radio(key="eval_export_format").set_value("tflite").run()
+    at.button(key="eval_export_convert").click().run()  # converted by the inspection worker
+    download = at.get("download_button")
+    labels = [d.proto.label for d in download]
+    assert any(label.startswith(f"Download {run_id}.tflite (") for label in labels), labels
+
+
 def test_the_epoch_slider_shows_each_epochs_validation_matrix_and_plays(trained_run, monkeypatch):
     from cifar_core.runs import timelapse
     store, run_id = trained_run
@@ -214,6 +239,8 @@ def test_feature_maps_for_a_test_image_and_an_upload(trained_run, monkeypatch):
     at.file_uploader(key="fm_upload").set_value(("notes.png", b"not an image at all", "image/png"))
     at.run()
     assert not at.exception and "not an image" in texts(at)
+    at.radio(key="fm_source").set_value("Take a photo").run()  # the camera's picture is checked the same way
+    assert not at.exception and "Take a photo: hold an object of one of the classes up to the camera." in texts(at)
 
 
 def test_a_mistake_opens_in_grad_cam(trained_run, monkeypatch):
