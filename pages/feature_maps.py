@@ -16,6 +16,7 @@ from cifar_core.errors import CoreError
 from cifar_core.runs import timelapse
 from cifar_core.server import inspection
 from pages import figures
+from pages.adversarial_ui import adversarial_ui
 from pages.epochs_ui import curve_marker_ui, epoch_slider_ui, fragment_every, probe_cams_ui, when
 from pages.figures import CAM_LUT, LUT
 from pages.shared import KEEP, USABLE, class_mode, keep_valid, pick_run_ui, show_error, store, with_article
@@ -157,6 +158,7 @@ def grad_cam_ui():
 
 
 grad_cam_ui()
+adversarial_ui(run_id, image, caption, truth, names.index(top[0][0]), names)
 
 st.header("Layers")
 available = info["feature_layers"]

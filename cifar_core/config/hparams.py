@@ -136,3 +136,20 @@ def problems(specs, values):
             except ParamError as exc:
                 found.append(str(exc))
     return found
+
+
+# An adversarial nudge (Feature maps), in pixel levels of 0–255: beyond 32 it is plainly visible.
+MAX_EPSILON = 32.0
+EPSILON_STEP = 0.25  # the slider's step, and the smallest-ε search's resolution
+
+
+def check_epsilon(value):
+    """ε as a float within 0–MAX_EPSILON, else a ParamError that gives the range."""
+    try:
+        epsilon = float(value)
+    except (TypeError, ValueError):
+        epsilon = None
+    if epsilon is None or not 0 <= epsilon <= MAX_EPSILON:
+        raise ParamError(f"Epsilon must be a number between 0 and {MAX_EPSILON:g} (pixel levels of 0–255), "
+                         f"got {value!r}.")
+    return epsilon

@@ -11,6 +11,7 @@ import uuid
 from distributed import Queue
 
 from cifar_core import worker
+from cifar_core.config.hparams import check_epsilon
 from cifar_core.errors import CoreError, RunError
 from cifar_core.export.formats import check_model_format
 from cifar_core.server import cluster
@@ -51,6 +52,18 @@ def evaluate(store, run_id, progress=None):
     finally:
         if queue is not None:
             queue.close()  # the worker released its own handle when the task ended
+
+
+def nudge(store, run_id, image, class_index, epsilon, class_names):
+    """The fast gradient sign method against `class_index` at ε (pixel levels, see
+    `check_epsilon`): {image, difference, predicted, top, cam}."""
+    return _call("nudge_task", str(store.root), run_id, image, int(class_index), check_epsilon(epsilon),
+                 list(class_names))
+
+
+def smallest_epsilon(store, run_id, image, class_index):
+    """The smallest ε that changes the prediction, or None within the range."""
+    return _call("smallest_epsilon_task", str(store.root), run_id, image, int(class_index))
 
 
 def export_model(store, run_id, fmt):

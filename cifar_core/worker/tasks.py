@@ -26,6 +26,7 @@ from cifar_core.data.datasets import DATA_ENV, load_dataset
 from cifar_core.errors import CoreError, DataError
 from cifar_core.protocol import INTERRUPTED, names, shared_data_name
 from cifar_core.runs.store import CONFIG, HISTORY, STATUS, RunStore, write_json
+from cifar_core.worker.adversarial import nudge, smallest_epsilon
 from cifar_core.worker.evaluation import evaluate_run, load_run_model
 from cifar_core.worker.inspection import (
     cam_layers,
@@ -240,6 +241,14 @@ def augment_preview_task(dataset, augment, data_env, count=4, copies=5):
     return augment_preview(load_dataset(dataset).x_train[:count], augment, copies=copies, seed=0)
 
 
+def nudge_task(runs_dir, run_id, image, class_index, epsilon, class_names):
+    return nudge(_model(runs_dir, run_id), image, class_index, epsilon, class_names)
+
+
+def smallest_epsilon_task(runs_dir, run_id, image, class_index):
+    return smallest_epsilon(_model(runs_dir, run_id), image, class_index)
+
+
 def export_model_task(runs_dir, run_id, fmt):
     return export_model(RunStore(runs_dir), run_id, fmt)
 
@@ -252,4 +261,5 @@ def speed_task(config, data_env):
 
 TASKS = {task.__name__: task for task in (
     warm_up, train_task, pull_files_task, evaluate_task, model_info_task, feature_maps_task, grad_cam_task, predict_task,
-    histogram_task, layer_table_task, augment_preview_task, speed_task, lr_find_task, export_model_task)}
+    histogram_task, layer_table_task, augment_preview_task, speed_task, lr_find_task, export_model_task,
+    nudge_task, smallest_epsilon_task)}

@@ -243,6 +243,21 @@ def test_feature_maps_for_a_test_image_and_an_upload(trained_run, monkeypatch):
     assert not at.exception and "Take a photo: hold an object of one of the classes up to the camera." in texts(at)
 
 
+def test_an_adversarial_nudge_and_its_smallest_epsilon(trained_run, monkeypatch):
+    store, run_id = trained_run
+    at = open_app(store.root, monkeypatch, "pages/feature_maps.py", query={"run": run_id, "epsilon": "99"})
+    assert "The address's ε was refused: Epsilon must be a number between 0 and 32" in texts(at)
+    assert at.slider(key="fm_adv_epsilon").value == 4.0
+    assert "Nudged, ε = 4" in image_captions(at) and "The nudge, at full contrast" in image_captions(at)
+    at.button(key="fm_adv_find").click().run()
+    epsilon = at.slider(key="fm_adv_epsilon").value
+    if "is the smallest nudge that changes the prediction" in texts(at):  # the slider moved there
+        assert f"ε = {epsilon:g} is the smallest nudge" in texts(at) and f"Fooled: at ε = {epsilon:g}" in texts(at)
+    else:  # 8×8 digits may need more than the range (the worker's test finds one that flips)
+        assert "No ε up to 32 changes this prediction" in texts(at) and epsilon == 4.0
+    assert not at.exception
+
+
 def test_a_mistake_opens_in_grad_cam(trained_run, monkeypatch):
     store, run_id = trained_run
     at = open_app(store.root, monkeypatch, "pages/evaluate.py")

@@ -132,3 +132,31 @@ def test_grad_cam_on_vgg16_gives_its_last_map_and_any_layer():
     assert set(cam["heatmaps"]) == {0, 2}
     early = grad_cam(model, images[0], [1], layer=cam_layers(model)[0])
     assert early["heatmaps"][1].shape == (32, 32)
+
+
+@pytest.mark.slow
+def test_an_adversarial_nudge_at_the_smallest_epsilon_flips_the_prediction(trained_run):
+    from cifar_core.data.datasets import load_dataset
+    from cifar_core.worker.adversarial import nudge, smallest_epsilon
+    store, run_id = trained_run
+    model = load_run_model(store, run_id)
+    names = store.config(run_id)["class_names"]
+    ds = load_dataset("digits")
+    image, truth = ds.x_test[0], int(ds.y_test[0])
+    before = int(np.argmax(np.asarray(model(image[None].astype(np.float32), training=False))[0]))
+    unchanged = nudge(model, image, truth, 0.0, names)
+    assert np.array_equal(unchanged["image"], image.astype(np.float32)) and unchanged["predicted"] == before
+    # 8×8 digits need a large nudge (CIFAR-10's 3,072 pixels flip at a few levels): the first test
+    # image that some ε up to the maximum flips.
+    found = ((i, smallest_epsilon(model, ds.x_test[i], int(ds.y_test[i]))) for i in range(20))
+    index, epsilon = next(((i, e) for i, e in found if e is not None), (None, None))
+    assert epsilon is not None and epsilon % 0.25 == 0, "no test image flips within the range"
+    image, truth = ds.x_test[index], int(ds.y_test[index])
+    before = int(np.argmax(np.asarray(model(image[None].astype(np.float32), training=False))[0]))
+    flipped = nudge(model, image, truth, epsilon, names)
+    assert flipped["predicted"] != before
+    assert flipped["image"].min() >= 0 and flipped["image"].max() <= 255
+    assert np.abs(flipped["difference"]).max() <= epsilon + 1e-4
+    assert flipped["cam"].shape == (2, 2) and len(flipped["top"]) == 5
+    if epsilon > 0.25:  # one step less does not flip it
+        assert nudge(model, image, truth, epsilon - 0.25, names)["predicted"] == before
