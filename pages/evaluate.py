@@ -18,6 +18,7 @@ from pages.compare_ui import compare_ui
 from pages.epochs_ui import fragment_every, validation_epochs_ui
 from pages.mistakes_ui import mistakes_ui, why_link
 from pages.model_export_ui import model_export_ui
+from pages.projector_ui import projector_ui
 from pages.recipe_ui import recipe_actions_ui
 from pages.shared import KEEP, class_mode, keep_valid, pick_run_ui, runs_dir, show_error, store, with_article
 
@@ -134,6 +135,7 @@ for i, index in enumerate(sample_indices(pool, 20, seed)):
         why_link(cols[i % 10], run_id, index, guess, truth)
 
 mistakes_ui(run_id, result, ds, scale)
+projector_ui(run_id, names, ds)
 
 # ---- run against run -------------------------------------------------------------------
 compare_ui(run_id, config, ds)

@@ -4,7 +4,7 @@ import os
 import tempfile
 
 import pytest
-from support import SAMPLE, write_cifar
+from support import SAMPLE, train_in_process, write_cifar
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # The tests' own Keras cache: parsed copies of their small archives never land in the user's home.
@@ -59,3 +59,19 @@ def trained_run(tmp_path_factory):
     status = manager.wait(run_id, timeout=300)
     assert status["status"] == "completed", status
     return manager.store, run_id
+
+
+@pytest.fixture(scope="session")
+def cifar_run(tmp_path_factory):
+    """seed_cnn trained for 3 epochs on 1,000 images of the real CIFAR-10 sample, in float32, in this
+    process, and evaluated: (store, run_id). Tests that use it set CIFAR10_PATH themselves."""
+    from cifar_core.config.run_config import make_config
+    from cifar_core.runs.store import RunStore
+    if not SAMPLE.is_file():
+        pytest.skip(f"the real CIFAR-10 sample is absent ({SAMPLE})")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CIFAR10_PATH", str(SAMPLE))
+        store = RunStore(tmp_path_factory.mktemp("cifar-runs"))
+        config = make_config("cifar10", "seed_cnn", epochs=3, batch_size=32, train_size=1000, seed=1,
+                             precision="float32")
+        return store, train_in_process(store, config)

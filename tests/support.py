@@ -148,3 +148,20 @@ def evaluated_run(store, config, labels, probabilities, class_names):
     store.set_status(run_id, "completed")
     store_evaluation(store, run_id, labels, probabilities, class_names)
     return run_id
+
+
+def train_in_process(store, config):
+    """Train and evaluate a run of `config` in this process (so that a test's patches of the worker's
+    functions apply), in a thread as on a Dask worker: returns its run id."""
+    import threading
+
+    from cifar_core.worker.evaluation import evaluate_run
+    from cifar_core.worker.training import train_run
+    run_id = store.create(config)
+    outcome = {}
+    thread = threading.Thread(target=lambda: outcome.update(train_run(store, run_id)))
+    thread.start()  # the dtype policy is set in the training thread only, as on a worker
+    thread.join()
+    assert outcome["status"] == "completed", outcome
+    evaluate_run(store, run_id)
+    return run_id

@@ -66,6 +66,12 @@ def smallest_epsilon(store, run_id, image, class_index):
     return _call("smallest_epsilon_task", str(store.root), run_id, image, int(class_index))
 
 
+def projection(store, run_id, method):
+    """{indices, xy, predicted} of the run's test images at the layer before its classifier,
+    projected with `method` ("pca" or "tsne"); computed once per model file."""
+    return _call("projection_task", str(store.root), run_id, method, cluster.local_data_env())
+
+
 def export_model(store, run_id, fmt):
     """The run's best model for another runtime (`cifar_core.export.formats`): {filename, data}."""
     return _call("export_model_task", str(store.root), run_id, check_model_format(fmt))

@@ -43,6 +43,7 @@ from cifar_core.worker.lr_finder import find_learning_rate
 from cifar_core.worker.model_export import export_model
 from cifar_core.worker.models import build_model, layer_table
 from cifar_core.worker.pipeline import augment_preview
+from cifar_core.worker.projector import projection
 from cifar_core.worker.reporting import Sender
 from cifar_core.worker.training import measure_speed, train_run
 
@@ -249,6 +250,16 @@ def smallest_epsilon_task(runs_dir, run_id, image, class_index):
     return smallest_epsilon(_model(runs_dir, run_id), image, class_index)
 
 
+def projection_task(runs_dir, run_id, method, data_env):
+    """The test images' embedding projected to 2-D (see `projector.projection`)."""
+    use_data_of(data_env)
+    store = RunStore(runs_dir)
+    stamp = store.model_stamp(run_id)
+    images = load_dataset(store.config(run_id)["dataset"]).x_test
+    return projection(_model(runs_dir, run_id), (str(store.path(run_id) / stamp["model"]), stamp["mtime_ns"]),
+                      images, method)
+
+
 def export_model_task(runs_dir, run_id, fmt):
     return export_model(RunStore(runs_dir), run_id, fmt)
 
@@ -262,4 +273,4 @@ def speed_task(config, data_env):
 TASKS = {task.__name__: task for task in (
     warm_up, train_task, pull_files_task, evaluate_task, model_info_task, feature_maps_task, grad_cam_task, predict_task,
     histogram_task, layer_table_task, augment_preview_task, speed_task, lr_find_task, export_model_task,
-    nudge_task, smallest_epsilon_task)}
+    nudge_task, smallest_epsilon_task, projection_task)}

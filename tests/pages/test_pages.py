@@ -175,6 +175,11 @@ def test_evaluate_shows_calibration_confused_pairs_and_confident_mistakes(traine
             f"{worst['true_probability']:.0%}") in image_captions(at)
     links = [link.proto.query_string for link in at.page_link if link.proto.label == "Why?"]
     assert f"run={run_id}&image={worst['index']}" in links and not at.exception
+    assert "360 test images. PCA keeps" in texts(at)  # the projector: every test image of digits
+    at.radio(key="eval_projection_method").set_value("tsne").run()
+    at.toggle(key="eval_projection_mistakes").set_value(True).run()
+    chart = next(c for c in at.get("plotly_chart") if "eval_projection_chart" in c.proto.id)
+    assert '"symbol"' in chart.proto.spec and not at.exception
     at.radio(key="eval_export_format").set_value("tflite").run()
     at.button(key="eval_export_convert").click().run()  # converted by the inspection worker
     download = at.get("download_button")

@@ -160,3 +160,22 @@ def test_an_adversarial_nudge_at_the_smallest_epsilon_flips_the_prediction(train
     assert flipped["cam"].shape == (2, 2) and len(flipped["top"]) == 5
     if epsilon > 0.25:  # one step less does not flip it
         assert nudge(model, image, truth, epsilon - 0.25, names)["predicted"] == before
+
+
+@pytest.mark.slow
+def test_the_projector_separates_classes_more_after_training(trained_run):
+    from sklearn.metrics import silhouette_score
+
+    from cifar_core.data.datasets import load_dataset
+    from cifar_core.worker.projector import penultimate_features, project, projection
+    store, run_id = trained_run  # digits: two epochs already tell its classes apart
+    ds = load_dataset("digits")
+    model = load_run_model(store, run_id)
+    points = projection(model, ("test", 1), ds.x_test, "pca")
+    assert len(points["indices"]) == len(ds.y_test) == len(points["xy"]) == len(points["predicted"])
+    assert projection(model, ("test", 1), ds.x_test, "pca") is points  # cached per model version
+    trained = silhouette_score(penultimate_features(model, ds.x_test), ds.y_test)
+    fresh = silhouette_score(penultimate_features(fresh_model(store.config(run_id)), ds.x_test), ds.y_test)
+    assert trained > fresh + 0.05, (trained, fresh)
+    tsne = project(penultimate_features(model, ds.x_test), "tsne")
+    assert tsne.shape == (len(ds.y_test), 2) and silhouette_score(tsne, ds.y_test) > trained

@@ -3,11 +3,11 @@ SavedModel agree with the product's predictions on the sample's test images, als
 trained in bfloat16 and evaluated with flip averaging."""
 
 import io
-import threading
 import zipfile
 
 import numpy as np
 import pytest
+from support import train_in_process
 
 from cifar_core.config.run_config import make_config
 from cifar_core.errors import ParamError, RunError
@@ -16,28 +16,25 @@ from cifar_core.runs.store import RunStore
 pytestmark = pytest.mark.slow  # trains, and converts with tf2onnx and the TFLite converter
 
 
-def trained(tmp_path, monkeypatch, arch, bf16, **training):
-    from cifar_core.worker import training as worker_training
-    from cifar_core.worker.evaluation import evaluate_run
-    monkeypatch.setattr(worker_training, "gpu_available", lambda: False)
-    monkeypatch.setattr(worker_training, "cpu_has_bf16", lambda: bf16)  # "auto" takes bf16 where the CPU has it
-    store = RunStore(tmp_path / "runs")
-    run_id = store.create(make_config("cifar10", arch, epochs=1, batch_size=64, train_size=400, seed=1, **training))
-    outcome = {}
-    thread = threading.Thread(target=lambda: outcome.update(worker_training.train_run(store, run_id)))
-    thread.start()  # a worker's executor thread, where the dtype policy is set
-    thread.join()
-    assert outcome["status"] == "completed", outcome
-    evaluate_run(store, run_id)
-    return store, run_id
-
-
 def agreement(predicted, store, run_id):
     return float(np.mean(np.asarray(predicted) == store.evaluation(run_id)["predictions"]))
 
 
-@pytest.mark.parametrize("arch, bf16, tta", [("seed_cnn", False, False), ("fast_cnn", True, True)])
-def test_onnx_and_tflite_agree_with_the_product(arch, bf16, tta, cifar_sample, tmp_path, monkeypatch):
+@pytest.fixture
+def bf16_run(cifar_sample, tmp_path, monkeypatch):
+    """fast_cnn trained under mixed_bfloat16 ("auto" takes it where the CPU has bf16: here, patched so)
+    and evaluated with flip averaging."""
+    from cifar_core.worker import training
+    monkeypatch.setenv("CIFAR10_PATH", str(cifar_sample))
+    monkeypatch.setattr(training, "gpu_available", lambda: False)
+    monkeypatch.setattr(training, "cpu_has_bf16", lambda: True)
+    store = RunStore(tmp_path / "runs")
+    config = make_config("cifar10", "fast_cnn", epochs=1, batch_size=64, train_size=400, seed=1, tta=True)
+    return store, train_in_process(store, config)
+
+
+@pytest.mark.parametrize("run, bf16", [("cifar_run", False), ("bf16_run", True)])
+def test_onnx_and_tflite_agree_with_the_product(run, bf16, cifar_sample, monkeypatch, request):
     import onnxruntime
     import tensorflow as tf
 
@@ -45,7 +42,7 @@ def test_onnx_and_tflite_agree_with_the_product(arch, bf16, tta, cifar_sample, t
     from cifar_core.worker.evaluation import load_run_model
     from cifar_core.worker.model_export import export_model
     monkeypatch.setenv("CIFAR10_PATH", str(cifar_sample))
-    store, run_id = trained(tmp_path, monkeypatch, arch, bf16, tta=tta)
+    store, run_id = request.getfixturevalue(run)
     convolutions = [layer for layer in load_run_model(store, run_id).layers if type(layer).__name__ == "Conv2D"]
     assert convolutions[0].dtype_policy.name == ("mixed_bfloat16" if bf16 else "float32")
     pixels = load_dataset("cifar10").x_test.astype(np.float32)  # raw 0–255, NHWC
@@ -68,13 +65,13 @@ def test_onnx_and_tflite_agree_with_the_product(arch, bf16, tta, cifar_sample, t
     assert agreement(interpreter.get_tensor(outputs["index"]).argmax(axis=1), store, run_id) >= 0.995
 
 
-def test_a_saved_model_serves_and_bad_requests_are_refused(cifar_sample, tmp_path, monkeypatch):
+def test_a_saved_model_serves_and_bad_requests_are_refused(cifar_run, cifar_sample, tmp_path, monkeypatch):
     import tensorflow as tf
 
     from cifar_core.data.datasets import load_dataset
     from cifar_core.worker.model_export import export_model
     monkeypatch.setenv("CIFAR10_PATH", str(cifar_sample))
-    store, run_id = trained(tmp_path, monkeypatch, "seed_cnn", False)
+    store, run_id = cifar_run
     exported = export_model(store, run_id, "saved_model")
     with zipfile.ZipFile(io.BytesIO(exported["data"])) as archive:
         archive.extractall(tmp_path / "served")
@@ -85,5 +82,8 @@ def test_a_saved_model_serves_and_bad_requests_are_refused(cifar_sample, tmp_pat
     with pytest.raises(ParamError, match="must be one of onnx, tflite, saved_model"):
         export_model(store, run_id, "coreml")
     store.set_status(run_id, "running")
-    with pytest.raises(RunError, match="still running: export it once it has ended"):
-        export_model(store, run_id, "onnx")
+    try:
+        with pytest.raises(RunError, match="still running: export it once it has ended"):
+            export_model(store, run_id, "onnx")
+    finally:
+        store.set_status(run_id, "completed")  # the run is shared with other tests

@@ -1,0 +1,55 @@
+"""The embedding projector (as TensorBoard's): the test images' features at the layer before the
+classifier, projected to 2-D with PCA or t-SNE (scikit-learn), in the inspection worker and cached
+per model file.
+
+UMAP is left out: `umap-learn` brings numba and llvmlite (about 150 MB) for a view that t-SNE
+already gives on 2,000 points in seconds.
+"""
+
+import weakref
+
+import keras
+import numpy as np
+from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE
+
+from cifar_core.cache import BoundedCache
+from cifar_core.data.splits import sample_indices
+from cifar_core.errors import ParamError
+
+METHODS = ("pca", "tsne")
+MAX_POINTS = 2000
+_projections = BoundedCache(8)  # (model file, version, method) -> projection
+_features = weakref.WeakKeyDictionary()  # model -> a model up to the classifier's input
+
+
+def penultimate_features(model, images, batch_size=256):
+    """The input of the softmax layer for each uint8 image (N, H, W, C): float32 (N, features)."""
+    if model not in _features:
+        _features[model] = keras.Model(model.inputs, model.layers[-1].input)
+    return np.asarray(_features[model].predict(np.asarray(images, np.float32), batch_size=batch_size, verbose=0),
+                      np.float32).reshape(len(images), -1)
+
+
+def project(features, method, seed=0):
+    """2-D coordinates of the rows of `features`: PCA, or t-SNE started from the PCA (stable, and
+    faster to converge)."""
+    if method not in METHODS:
+        raise ParamError(f"Projection must be one of {', '.join(METHODS)}, got {method!r}.")
+    if method == "pca":
+        return PCA(n_components=2, random_state=seed).fit_transform(features).astype(np.float32)
+    perplexity = min(30.0, max(2.0, (len(features) - 1) / 3))
+    return TSNE(n_components=2, init="pca", perplexity=perplexity, random_state=seed,
+                max_iter=750).fit_transform(features).astype(np.float32)
+
+
+def projection(model, model_key, images, method):
+    """{indices (of the test images shown, at most MAX_POINTS), xy (float32 (n, 2)), predicted}, made
+    once per model version (`model_key`) and method."""
+    def make():
+        indices = np.sort(sample_indices(np.arange(len(images)), MAX_POINTS, 0))
+        features = penultimate_features(model, images[indices])
+        head = model.layers[-1]
+        logits = features @ np.asarray(head.kernel, np.float32) + np.asarray(head.bias, np.float32)
+        return {"indices": indices, "xy": project(features, method), "predicted": logits.argmax(axis=1)}
+    return _projections.get_or_create((*model_key, method), make)
