@@ -19,6 +19,7 @@ from pages import figures
 from pages.adversarial_ui import adversarial_ui
 from pages.epochs_ui import curve_marker_ui, epoch_slider_ui, fragment_every, probe_cams_ui, when
 from pages.figures import CAM_LUT, LUT
+from pages.filter_patterns_ui import filter_patterns_ui
 from pages.shared import KEEP, USABLE, class_mode, keep_valid, pick_run_ui, show_error, store, with_article
 
 CAM_PIXELS = 256
@@ -251,3 +252,5 @@ with f2:
     st.plotly_chart(figures.weight_histograms(hist, layer), key="fm_hist_chart")
     st.caption(f"Spread of the weights: {hist['initial_std']:.4f} freshly initialised, "
                f"{hist['trained_std']:.4f} after training.")
+
+filter_patterns_ui(run_id, info["cam_layers"], ds)

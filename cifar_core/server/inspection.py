@@ -72,6 +72,12 @@ def projection(store, run_id, method):
     return _call("projection_task", str(store.root), run_id, method, cluster.local_data_env())
 
 
+def filter_patterns(store, run_id, layer):
+    """{layer, filters, patterns (uint8), pattern_activation, mean_image_activation, top_images} of
+    the first filters of the convolution `layer`; computed once per model file and layer."""
+    return _call("filter_patterns_task", str(store.root), run_id, layer, cluster.local_data_env())
+
+
 def export_model(store, run_id, fmt):
     """The run's best model for another runtime (`cifar_core.export.formats`): {filename, data}."""
     return _call("export_model_task", str(store.root), run_id, check_model_format(fmt))

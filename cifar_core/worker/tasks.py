@@ -28,6 +28,7 @@ from cifar_core.protocol import INTERRUPTED, names, shared_data_name
 from cifar_core.runs.store import CONFIG, HISTORY, STATUS, RunStore, write_json
 from cifar_core.worker.adversarial import nudge, smallest_epsilon
 from cifar_core.worker.evaluation import evaluate_run, load_run_model
+from cifar_core.worker.filter_patterns import filter_patterns
 from cifar_core.worker.inspection import (
     cam_layers,
     feature_layers,
@@ -260,6 +261,16 @@ def projection_task(runs_dir, run_id, method, data_env):
                       images, method)
 
 
+def filter_patterns_task(runs_dir, run_id, layer, data_env):
+    """What the first filters of `layer` look for, and the test images that excite each most."""
+    use_data_of(data_env)
+    store = RunStore(runs_dir)
+    stamp = store.model_stamp(run_id)
+    images = load_dataset(store.config(run_id)["dataset"]).x_test
+    return filter_patterns(_model(runs_dir, run_id), (str(store.path(run_id) / stamp["model"]), stamp["mtime_ns"]),
+                           layer, images)
+
+
 def export_model_task(runs_dir, run_id, fmt):
     return export_model(RunStore(runs_dir), run_id, fmt)
 
@@ -273,4 +284,4 @@ def speed_task(config, data_env):
 TASKS = {task.__name__: task for task in (
     warm_up, train_task, pull_files_task, evaluate_task, model_info_task, feature_maps_task, grad_cam_task, predict_task,
     histogram_task, layer_table_task, augment_preview_task, speed_task, lr_find_task, export_model_task,
-    nudge_task, smallest_epsilon_task, projection_task)}
+    nudge_task, smallest_epsilon_task, projection_task, filter_patterns_task)}

@@ -7,8 +7,10 @@ from support import image_bytes
 
 from cifar_core.config.architectures import ARCHITECTURES
 from cifar_core.data.images import tile_channels, to_model_image
+from cifar_core.errors import ParamError
 from cifar_core.worker.evaluation import load_run_model
 from cifar_core.worker.inspection import (
+    cam_layers,
     feature_layers,
     feature_maps,
     first_conv_filters,
@@ -179,3 +181,24 @@ def test_the_projector_separates_classes_more_after_training(trained_run):
     assert trained > fresh + 0.05, (trained, fresh)
     tsne = project(penultimate_features(model, ds.x_test), "tsne")
     assert tsne.shape == (len(ds.y_test), 2) and silhouette_score(tsne, ds.y_test) > trained
+
+
+@pytest.mark.slow
+def test_a_filters_pattern_excites_it_more_than_the_mean_test_image(cifar_run, cifar_sample, monkeypatch):
+    from cifar_core.data.datasets import load_dataset
+    from cifar_core.worker.filter_patterns import PATTERN_COUNT, TOP_IMAGES, filter_activation, filter_patterns
+    from cifar_core.worker.filter_patterns import _extractor as layer_extractor
+    monkeypatch.setenv("CIFAR10_PATH", str(cifar_sample))
+    store, run_id = cifar_run
+    model = load_run_model(store, run_id)
+    x_test = load_dataset("cifar10").x_test
+    layer = cam_layers(model)[-1]
+    found = filter_patterns(model, ("test", 1), layer, x_test)
+    assert found["patterns"].shape == (PATTERN_COUNT, 32, 32, 3) and found["patterns"].dtype == np.uint8
+    own, mean_image = found["pattern_activation"], found["mean_image_activation"]
+    assert np.all(own >= mean_image) and np.mean(own > mean_image) >= 0.75, (own, mean_image)  # a dead filter ties
+    per_image = filter_activation(layer_extractor(model, layer), x_test.astype(np.float32))
+    best = found["top_images"][0]
+    assert len(best) == TOP_IMAGES and per_image[best[0], 0] == per_image[:, 0].max()
+    with pytest.raises(ParamError, match="no convolution 'dense1'"):
+        filter_patterns(model, ("test", 1), "dense1", x_test)

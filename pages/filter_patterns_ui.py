@@ -1,0 +1,48 @@
+"""Feature maps' "What a filter looks for": for a chosen convolution, the input that excites each of
+its first 16 filters most (gradient ascent in the inspection worker), beside the test images that
+excite it most."""
+
+import streamlit as st
+
+from cifar_core.data.images import enlarge, tile_images
+from cifar_core.errors import CoreError
+from cifar_core.server import inspection
+from pages.shared import KEEP, keep_valid, show_error, store
+
+COLUMNS = 4  # filters a row: each with its pattern and its strip of test images
+PATTERN_PIXELS = 112
+
+
+@st.fragment
+def filter_patterns_ui(run_id, layers, ds):
+    """The section; `layers` are the model's convolutions (their activated outputs), input first."""
+    st.header("What a filter looks for")
+    st.caption("Start from grey noise and change the pixels, step by step, in the direction that makes one "
+               "filter respond more (gradient ascent, with a little jitter and blur so that the pattern stays "
+               "readable). Early filters want colours and edges; deeper ones, textures and parts. Beside each "
+               "pattern: the test images that excite that filter most.")
+    if not layers:
+        st.info("This network has no convolution.", icon=":material/info:")
+        return
+    keep_valid("fm_pattern_layer", layers, layers[-1])
+    layer = st.selectbox("Convolution", layers, key="fm_pattern_layer", persist_state=KEEP,
+                         help="The last one sees whole objects; the first, colours and edges")
+    try:
+        with st.spinner(f"Finding what the filters of {layer} look for …"):
+            found = inspection.filter_patterns(store(), run_id, layer)
+    except CoreError as exc:
+        show_error(exc)
+        return
+    for row in range(0, len(found["filters"]), COLUMNS):
+        for col, k in zip(st.columns(COLUMNS), range(row, min(row + COLUMNS, len(found["filters"])))):
+            pattern = found["patterns"][k]
+            top = found["top_images"][k]
+            col.image(enlarge(pattern, size=(PATTERN_PIXELS, PATTERN_PIXELS)), width=PATTERN_PIXELS,
+                      caption=f"Filter {found['filters'][k]}",
+                      alt=f"The input pattern that excites filter {found['filters'][k]} of {layer} most")
+            strip = tile_images(ds.x_test[top], columns=len(top), pad=1)
+            col.image(enlarge(strip, scale=max(1, PATTERN_PIXELS // strip.shape[0] // 2)), width="stretch",
+                      alt=f"The {len(top)} test images that excite filter {found['filters'][k]} of {layer} most: "
+                          f"#{', #'.join(str(int(i)) for i in top)}")
+    st.caption(f"The first {len(found['filters'])} filters of {layer}. A dark, empty pattern belongs to a filter "
+               "that never responds (it died in training).")
