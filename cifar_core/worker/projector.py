@@ -2,8 +2,9 @@
 classifier, projected to 2-D with PCA or t-SNE (scikit-learn), in the inspection worker and cached
 per model file.
 
-UMAP is left out: `umap-learn` brings numba and llvmlite (about 150 MB) for a view that t-SNE
-already gives on 2,000 points in seconds.
+UMAP is left out: `umap-learn` brings numba, llvmlite and pynndescent (64 MB of wheels, llvmlite
+60 MB of them) and compiles with numba on first use, for a view that t-SNE already gives on 2,000
+points in about 5 s here (docs/benchmarks.md).
 """
 
 import weakref
