@@ -44,7 +44,7 @@ def nudge(model, image, class_index, epsilon, class_names):
     [(class, probability)] ×5, cam (Grad-CAM of the new prediction, 0–1), predicted}."""
     sign = gradient_sign(model, image, class_index)
     adversarial = nudged(image, sign, epsilon)
-    probabilities = np.asarray(model(adversarial[None], training=False), np.float32)[0]
+    probabilities = np.asarray(model(adversarial[None], training=False), np.float32)[0]  # as `_predicted`
     order = np.argsort(probabilities)[::-1][:5]
     predicted = int(order[0])
     cam = grad_cam(model, adversarial, [predicted], cam_layers(model)[-1])["heatmaps"][predicted] \
@@ -57,10 +57,18 @@ def smallest_epsilon(model, image, class_index, max_epsilon=MAX_EPSILON, step=EP
     """The smallest ε (a multiple of `step`, at most `max_epsilon`) at which the nudge against
     `class_index` changes the prediction, or None: every ε of the grid in one batch."""
     image = np.asarray(image, np.float32)
-    before = int(np.argmax(np.asarray(model(image[None], training=False))[0]))
+    before = _predicted(model, image)
     sign = gradient_sign(model, image, class_index)
     epsilons = np.arange(step, max_epsilon + step / 2, step, dtype=np.float32)
     batch = np.clip(image[None] + epsilons[:, None, None, None] * sign[None], 0.0, 255.0)
     predicted = np.asarray(model.predict(batch, batch_size=64, verbose=0)).argmax(axis=1)
-    changed = np.flatnonzero(predicted != before)
-    return float(epsilons[changed[0]]) if len(changed) else None
+    # A batch's kernels may round a near tie the other way: each candidate is confirmed as `nudge`
+    # computes it, one image at a time, so that the page shows the flip it announces.
+    for candidate in epsilons[predicted != before]:
+        if _predicted(model, nudged(image, sign, candidate)) != before:
+            return float(candidate)
+    return None
+
+
+def _predicted(model, image):
+    return int(np.argmax(np.asarray(model(np.asarray(image, np.float32)[None], training=False))[0]))

@@ -75,11 +75,13 @@ def test_own_images_time_lapse_grad_cam_and_sharing(browser, dashboard):
     page.get_by_role("heading", name="Filters forming, epoch by epoch").wait_for(timeout=120_000)
     page.get_by_text(re.compile(r"Still training: epochs appear here")).wait_for(timeout=60_000)
     # New epochs join the slider without a click (its fragment reads the run's folder every 3 s).
-    ends = page.get_by_test_id("stSliderTickBar").first.text_content()  # "before training…after epoch N"
+    epochs = page.get_by_test_id("stSlider").filter(has=page.get_by_text("before training"))  # not ε's slider
+    ends = epochs.get_by_test_id("stSliderTickBar").text_content()  # "before training…after epoch N"
     assert ends.startswith("before training"), ends
-    page.wait_for_function("t => document.querySelector('[data-testid=stSliderTickBar]').textContent !== t",
+    page.wait_for_function("""t => [...document.querySelectorAll('[data-testid=stSliderTickBar]')]
+                                    .some(e => e.textContent.startsWith('before training') && e.textContent !== t)""",
                            arg=ends, timeout=60_000)
-    page.get_by_role("slider").first.focus()
+    epochs.get_by_role("slider").focus()
     page.keyboard.press("Home")
     page.get_by_text("First-layer filters before training").wait_for(timeout=30_000)
     page.get_by_role("img", name=re.compile(r"^Grad-CAM before training over the probe image")).first.wait_for()
@@ -121,6 +123,34 @@ def test_own_images_time_lapse_grad_cam_and_sharing(browser, dashboard):
     w.assert_clean()
     w.audit("Grad-CAM")
     w.shot("3_grad_cam")
+
+    # The same image nudged against its true class, and what the last convolution's filters look for.
+    page.get_by_role("button", name=re.compile(r"Find the smallest ε$")).click()
+    page.get_by_text(re.compile(r"is the smallest nudge that changes the prediction|changes this prediction: "
+                                r"the network is sure")).wait_for(timeout=60_000)
+    page.get_by_role("img", name=re.compile(r"after a nudge of ε = ")).wait_for(timeout=30_000)
+    page.get_by_text(re.compile(r"The first 16 filters of block3_conv2")).wait_for(timeout=60_000)
+    wait_idle(page)
+    assert page.get_by_role("img", name=re.compile(r"^The input pattern that excites filter")).count() == 16
+    w.assert_clean()
+    w.audit("Feature maps: the nudge and the filters' patterns")
+    w.shot("3b_nudge_and_patterns")
+
+    # Evaluate: calibration, a confused pair's images, the projector, the model for ONNX Runtime.
+    go(page, "Evaluate")
+    page.get_by_text("Expected calibration error").wait_for(timeout=120_000)
+    page.get_by_test_id("stButtonGroup").locator("button", has_text=re.compile(r" taken for .+: \d+$")).first.click()
+    page.get_by_text(re.compile(r"test images of .+ the network called")).wait_for(timeout=30_000)
+    page.get_by_text(re.compile(r"test images\. PCA keeps")).wait_for(timeout=60_000)
+    page.get_by_text("Use the model elsewhere: ONNX, TFLite, SavedModel").click()
+    page.get_by_role("button", name=re.compile(r"Convert$")).click()
+    with page.expect_download(timeout=120_000) as download:
+        page.get_by_role("button", name=re.compile(r"Download .+\.onnx \(")).click()
+    assert download.value.path().stat().st_size > 10_000
+    wait_idle(page)
+    w.assert_clean()
+    w.audit("Evaluate: calibration, confused pairs, projector, export")
+    w.shot("3c_evaluate_inside")
 
     # Share the run: its recipe, its Keras script and a link that fills the Train page.
     go(page, "Evaluate")
