@@ -155,6 +155,22 @@ def go(page, name):
     page.get_by_test_id("stSidebarNav").get_by_role("link", name=name, exact=True).click()
 
 
+def open_expander(page, title, inside):
+    """Open the expander titled `title` until `inside`, a locator of its content, shows: a rerun
+    that lands with the click may draw the expander again, closed."""
+    summary = page.locator('[data-testid="stExpander"] summary', has_text=title)
+    for attempt in range(3):
+        if not inside.is_visible():
+            summary.click()
+        try:
+            inside.wait_for(state="visible", timeout=10_000)
+            return
+        except Exception:  # Playwright's TimeoutError: the click was lost to a rerun
+            if attempt == 2:
+                raise
+            wait_idle(page)
+
+
 def wait_idle(page):
     page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=120_000)
 

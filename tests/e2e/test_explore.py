@@ -14,6 +14,7 @@ from browser_support import (
     choose,
     go,
     number,
+    open_expander,
     open_train,
     set_number,
     wait_idle,
@@ -142,8 +143,10 @@ def test_own_images_time_lapse_grad_cam_and_sharing(browser, dashboard):
     page.get_by_test_id("stButtonGroup").locator("button", has_text=re.compile(r" taken for .+: \d+$")).first.click()
     page.get_by_text(re.compile(r"test images of .+ the network called")).wait_for(timeout=30_000)
     page.get_by_text(re.compile(r"test images\. PCA keeps")).wait_for(timeout=60_000)
-    page.get_by_text("Use the model elsewhere: ONNX, TFLite, SavedModel").click()
-    page.get_by_role("button", name=re.compile(r"Convert$")).click()
+    wait_idle(page)
+    convert = page.get_by_role("button", name=re.compile(r"Convert$"))
+    open_expander(page, "Use the model elsewhere: ONNX, TFLite, SavedModel", convert)
+    convert.click()
     with page.expect_download(timeout=120_000) as download:
         page.get_by_role("button", name=re.compile(r"Download .+\.onnx \(")).click()
     assert download.value.path().stat().st_size > 10_000
@@ -211,8 +214,9 @@ def test_own_images_time_lapse_grad_cam_and_sharing(browser, dashboard):
 
     # A learning rate for these settings, found in a training slot and used with one click.
     open_train(page)
-    page.locator('[data-testid="stExpander"] summary', has_text="Find a learning rate").click()
-    page.get_by_role("button", name="Find a learning rate").click()
+    find = page.get_by_role("button", name="Find a learning rate")
+    open_expander(page, "Find a learning rate", find)
+    find.click()
     page.get_by_text(re.compile(r"Suggested learning rate: ")).wait_for(timeout=180_000)
     wait_idle(page)
     suggested = re.search(r"Suggested learning rate: ([\d.e+-]+\d)", page.inner_text("body")).group(1)

@@ -298,7 +298,7 @@ def test_the_time_lapse_slider_goes_back_to_before_training(trained_run, monkeyp
     at.radio(key="fm_timelapse_image").set_value(3).run()
     assert not at.exception and "First-layer filters before training" in image_captions(at)
     assert "block1_conv1 before training" in image_captions(at)
-    cams = [c for c in image_captions(at) if c.startswith("Grad-CAM")]
+    cams = [c for c in image_captions(at) if c.startswith("Grad-CAM: ")]  # the time-lapse's, not the nudge's
     true_class = int(timelapse.read_snapshot(store.path(run_id), 0)["cam_classes"][3][0])  # probe image 3's
     truth = store.config(run_id)["class_names"][true_class]
     assert cams[0] == f"Grad-CAM: true class, {truth}" and "Before training the network was" in texts(at)

@@ -184,6 +184,7 @@ def test_the_projector_separates_classes_more_after_training(trained_run):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("cifar_run")  # with the exports, which use the same trained run
 def test_a_filters_pattern_excites_it_more_than_the_mean_test_image(cifar_run, cifar_sample, monkeypatch):
     from cifar_core.data.datasets import load_dataset
     from cifar_core.worker.filter_patterns import PATTERN_COUNT, TOP_IMAGES, filter_activation, filter_patterns

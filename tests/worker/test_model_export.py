@@ -13,7 +13,9 @@ from cifar_core.config.run_config import make_config
 from cifar_core.errors import ParamError, RunError
 from cifar_core.runs.store import RunStore
 
-pytestmark = pytest.mark.slow  # trains, and converts with tf2onnx and the TFLite converter
+# Trains, and converts with tf2onnx and the TFLite converter; in the process that trains `cifar_run`
+# for the filters' patterns too (a session fixture is made once a process).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cifar_run")]
 
 
 def agreement(predicted, store, run_id):
