@@ -43,6 +43,9 @@ def epoch_slider_ui(prefix, epochs):
     reruns do not hurry it), and the last one stops it (the page reruns so that its fragment stops
     repeating)."""
     key, playing_key, due_key = f"{prefix}_epoch", f"{prefix}_playing", f"{prefix}_step_due"
+    if len(epochs) == 1:  # a slider needs two ends
+        st.caption(f"Only one epoch is recorded so far: {when(epochs[0])}.")
+        return epochs[0]
     keep_valid(key, epochs, epochs[-1])
     if st.session_state.get(playing_key) and time.monotonic() >= st.session_state.get(due_key, 0):
         st.session_state[due_key] = time.monotonic() + 0.8 * PLAY_SECONDS  # the timer may tick a little early
@@ -111,9 +114,13 @@ def validation_epochs_ui(run_id, names, history):
                        key="eval_epochs_cell_chart")
 
 
-def probe_cams_ui(column, snapshot, image, shown, names, epoch, layer):
-    """The probe image (`shown` of the probe) Grad-CAM at this epoch for its true and its predicted
-    class, at `layer`, in `column`."""
+def probe_cams_ui(column, snapshot, image, shown, names, epoch, probe):
+    """The probe image (`shown` of the `probe`) Grad-CAM at this epoch for its true and its predicted
+    class, in `column`."""
+    layer = probe.get("cam_layer")
+    if "cam_layer" in probe and layer is None:
+        column.caption("This network has no convolution to explain with Grad-CAM.")
+        return
     if "cam" not in snapshot:
         column.caption("This run's time-lapse has no Grad-CAM: it was recorded before Grad-CAM was.")
         return

@@ -135,7 +135,7 @@ for i, index in enumerate(sample_indices(pool, 20, seed)):
         why_link(cols[i % 10], run_id, index, guess, truth)
 
 mistakes_ui(run_id, result, ds, scale)
-projector_ui(run_id, names, ds)
+projector_ui(run_id, names, ds, result["predictions"])
 
 # ---- run against run -------------------------------------------------------------------
 compare_ui(run_id, config, ds)

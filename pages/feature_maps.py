@@ -88,7 +88,8 @@ def image_choice_ui():
             hint, name = "Upload a photo to see what the network makes of it.", upload and f"your photo {upload.name}"
         else:  # the browser asks for the camera; the picture arrives as a JPEG, checked as an upload is
             upload = st.camera_input("Photo from your camera", key="fm_camera")
-            hint, name = "Take a photo: hold an object of one of the classes up to the camera.", "your camera photo"
+            hint, name = ("Take a photo: hold an object of one of the classes up to the camera. (Browsers lend the "
+                          "camera to pages served over HTTPS or from this computer only.)"), "your camera photo"
         if upload is None:
             st.info(hint, icon=":material/photo_camera:" if source == "Take a photo" else ":material/upload:")
             return None, None, None
@@ -197,7 +198,11 @@ def timelapse_ui():
     keep_valid("fm_timelapse_image", list(range(len(indices))), 0)
     shown = st.radio("Probe image", range(len(indices)), key="fm_timelapse_image", horizontal=True,
                      persist_state=KEEP, format_func=lambda i: f"#{indices[i]} {names[ds.y_test[indices[i]]]}")
-    snap = timelapse.read_snapshot(folder, epoch)
+    try:
+        snap = timelapse.read_snapshot(folder, epoch)
+    except CoreError as exc:
+        show_error(exc)
+        return
     probe_image = ds.x_test[indices[shown]]
     t1, t2, t3, t4 = st.columns([1, 2, 2, 2])
     t1.image(enlarge(probe_image, size=(128, 128)), caption=f"test image #{indices[shown]}",
@@ -216,7 +221,7 @@ def timelapse_ui():
                       caption=f"{layer} {when(epoch)}",
                       alt=f"The first {maps.shape[-1]} feature maps of layer {layer} for the probe image {when(epoch)}")
     cams, curve = st.columns([1, 1])
-    probe_cams_ui(cams, snap, probe_image, shown, names, epoch, probe.get("cam_layer"))
+    probe_cams_ui(cams, snap, probe_image, shown, names, epoch, probe)
     curve_marker_ui(curve, run_id, epoch, key="fm_timelapse_curve")
     if run["status"] in ("queued", "running"):
         st.caption(f"Still training: epochs appear here as they finish ({epochs[-1]} so far).")

@@ -1,5 +1,6 @@
 """Evaluate's "Use the model elsewhere": the run's best model for ONNX Runtime (also on a web page),
-TFLite (phones) or TF Serving, converted by the inspection worker when asked."""
+TFLite (phones) or TF Serving, converted by the inspection worker when asked (it keeps the last few
+conversions, so the download fetches the file only when it is clicked)."""
 
 import streamlit as st
 
@@ -9,30 +10,31 @@ from cifar_core.server import inspection
 from pages.shared import KEEP, show_error, store
 
 
-@st.cache_data(show_spinner=False, max_entries=2)  # a few MB each: the last two conversions
-def exported_model(directory, run_id, fmt, model_file, mtime_ns):
-    """The converted file of one model version (the version is in the key)."""
-    return inspection.export_model(store(), run_id, fmt)
-
-
 def model_export_ui(run_id, stamp):
-    """Choose a format, convert once, download; `stamp` names the model version evaluated."""
+    """Choose a format, convert, download; `stamp` names the model version evaluated."""
     with st.expander("Use the model elsewhere: ONNX, TFLite, SavedModel", icon=":material/deployed_code:"):
         st.caption("The best model in float32, for another runtime: it takes raw pixels (float32, 0–255, "
                    "height × width × channels) and returns the class probabilities; the standardisation is "
                    "inside. The README shows how to use each on a web page, a phone and TF Serving.")
         fmt = st.radio("Format", list(MODEL_FORMATS), key="eval_export_format", persist_state=KEEP,
                        horizontal=True, format_func=lambda f: MODEL_FORMATS[f]["title"])
-        version = (run_id, fmt, stamp["model"], stamp["mtime_ns"])
+        version = [run_id, fmt, stamp["model"], stamp["mtime_ns"]]
         if st.button("Convert", key="eval_export_convert", icon=":material/build:"):
             try:
                 with st.spinner(f"Converting to {fmt} in the inspection worker …"):
-                    exported_model(str(store().root), *version)
-                st.session_state["eval_export_ready"] = version
+                    exported = inspection.export_model(store(), run_id, fmt)
+                st.session_state["eval_export_ready"] = [*version, exported["filename"], len(exported["data"])]
             except CoreError as exc:
                 show_error(exc)
-        if st.session_state.get("eval_export_ready") == version:
-            exported = exported_model(str(store().root), *version)
-            st.download_button(f"Download {exported['filename']} ({len(exported['data']) / 1e6:.1f} MB)",
-                               exported["data"], file_name=exported["filename"], on_click="ignore",
-                               mime="application/octet-stream", key="eval_export_download", icon=":material/download:")
+        ready = st.session_state.get("eval_export_ready")
+        if ready and ready[:4] == version:
+            filename, size = ready[4:]
+
+            def converted():  # on click: from the worker's cache, or converted again if it fell out
+                try:
+                    return inspection.export_model(store(), run_id, fmt)["data"]
+                except CoreError:  # the run went meanwhile: an empty file rather than a traceback
+                    return b""
+            st.download_button(f"Download {filename} ({size / 1e6:.1f} MB)", converted, file_name=filename,
+                               on_click="ignore", mime="application/octet-stream", key="eval_export_download",
+                               icon=":material/download:")

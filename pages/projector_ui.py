@@ -14,10 +14,11 @@ from pages.shared import KEEP, show_error, store, with_article
 METHODS = {"pca": "PCA (instant)", "tsne": "t-SNE (seconds, clusters)"}
 
 
-def projection_figure(points, names, labels, highlight_mistakes):
-    """A scatter coloured by true class; mistakes drawn as crosses when highlighted."""
-    indices, xy, predicted = points["indices"], points["xy"], points["predicted"]
-    truth = labels[indices]
+def projection_figure(points, names, labels, predictions, highlight_mistakes):
+    """A scatter coloured by true class; mistakes (by the evaluation's `predictions`, flip averaging
+    included where the run uses it) drawn as crosses when highlighted."""
+    indices, xy = points["indices"], points["xy"]
+    truth, predicted = labels[indices], predictions[indices]
     wrong = predicted != truth
     fig = px.scatter(x=xy[:, 0], y=xy[:, 1], color=[names[t] for t in truth],
                      category_orders={"color": list(names)},
@@ -33,7 +34,7 @@ def projection_figure(points, names, labels, highlight_mistakes):
     return readable(fig)
 
 
-def projector_ui(run_id, names, ds):
+def projector_ui(run_id, names, ds, predictions):
     st.header("The network's map of the test images")
     st.caption("Each point is a test image, placed by what the layer before the classifier makes of it, "
                "flattened from hundreds of numbers to two. Images the network finds alike land together: "
@@ -48,7 +49,8 @@ def projector_ui(run_id, names, ds):
     except CoreError as exc:
         show_error(exc)
         return
-    event = st.plotly_chart(projection_figure(points, names, ds.y_test, mistakes), key="eval_projection_chart",
+    event = st.plotly_chart(projection_figure(points, names, ds.y_test, np.asarray(predictions), mistakes),
+                            key="eval_projection_chart",
                             on_select="rerun", selection_mode="points")
     clicked = event.selection.points if event and event.selection else []
     if clicked and clicked[0].get("customdata"):

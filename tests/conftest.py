@@ -63,7 +63,7 @@ def trained_run(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def cifar_run(tmp_path_factory):
-    """seed_cnn trained for 3 epochs on 1,000 images of the real CIFAR-10 sample, in float32, in this
+    """seed_cnn trained for one epoch on 400 images of the real CIFAR-10 sample, in float32, in this
     process, and evaluated: (store, run_id). Tests that use it set CIFAR10_PATH themselves."""
     from cifar_core.config.run_config import make_config
     from cifar_core.runs.store import RunStore
@@ -72,6 +72,6 @@ def cifar_run(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CIFAR10_PATH", str(SAMPLE))
         store = RunStore(tmp_path_factory.mktemp("cifar-runs"))
-        config = make_config("cifar10", "seed_cnn", epochs=3, batch_size=32, train_size=1000, seed=1,
+        config = make_config("cifar10", "seed_cnn", epochs=1, batch_size=64, train_size=400, seed=1,
                              precision="float32")
         return store, train_in_process(store, config)

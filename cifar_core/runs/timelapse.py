@@ -16,6 +16,7 @@ read and draw it. Runs recorded before the predictions and Grad-CAM were added h
 import json
 import math
 import re
+import zipfile
 
 import numpy as np
 from sklearn.metrics import confusion_matrix
@@ -111,9 +112,13 @@ def read_probe(run_folder):
 
 
 def read_snapshot(run_folder, epoch):
-    """{filters, first_maps, first_ranges, deeper_maps, deeper_ranges} of one epoch, as arrays."""
-    with np.load(run_folder / FOLDER / f"epoch_{epoch:04d}.npz") as data:
-        return {key: data[key] for key in data.files}
+    """{filters, first_maps, first_ranges, deeper_maps, deeper_ranges, and where recorded cam,
+    cam_classes, val_predicted, val_confidence} of one epoch, as arrays."""
+    try:
+        with np.load(run_folder / FOLDER / f"epoch_{epoch:04d}.npz") as data:
+            return {key: data[key] for key in data.files}
+    except UNREADABLE:
+        raise RunError(f"The time-lapse of epoch {epoch} cannot be read: its file is damaged or gone.") from None
 
 
 def folder_bytes(run_folder):
@@ -126,13 +131,19 @@ def read_validation(run_folder):
     try:
         with np.load(run_folder / FOLDER / VALIDATION) as data:
             return {"rows": data["rows"], "labels": data["labels"]}
-    except (OSError, ValueError, KeyError):
+    except UNREADABLE:
         return None
 
 
+UNREADABLE = (OSError, KeyError, ValueError, zipfile.BadZipFile)  # a missing, damaged or older file
+
+
 def _snapshot_keys(run_folder, epoch):
-    with np.load(run_folder / FOLDER / f"epoch_{epoch:04d}.npz") as data:
-        return set(data.files)
+    try:
+        with np.load(run_folder / FOLDER / f"epoch_{epoch:04d}.npz") as data:
+            return set(data.files)
+    except UNREADABLE:
+        return set()  # damaged: counted as not recorded
 
 
 def prediction_epochs(run_folder):
@@ -169,9 +180,9 @@ def epoch_predictions(run_folder, epoch):
     try:
         with np.load(run_folder / FOLDER / f"epoch_{epoch:04d}.npz") as data:
             return data["val_predicted"], data["val_confidence"]
-    except (OSError, KeyError):
+    except UNREADABLE:
         require_epoch(prediction_epochs(run_folder), epoch)
-        raise
+        raise RunError(f"The time-lapse of epoch {epoch} cannot be read: its file is damaged.") from None
 
 
 def confusion_over_epochs(run_folder, num_classes):

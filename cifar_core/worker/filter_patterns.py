@@ -3,15 +3,13 @@ gradient ascent on the input (as keras-io's `visualizing_what_convnets_learn.py`
 regularisation that keeps it readable at 32×32: random jitter each step, and a blur and a decay
 towards grey every few steps. In the inspection worker, cached per model file and layer."""
 
-import weakref
-
 import keras
 import numpy as np
 import tensorflow as tf
 
 from cifar_core.cache import BoundedCache
 from cifar_core.errors import ParamError
-from cifar_core.worker.inspection import cam_layers
+from cifar_core.worker.inspection import cam_layers, derived_model
 
 PATTERN_COUNT = 16  # the first 16 filters of the layer
 STEPS = 80
@@ -23,15 +21,11 @@ TOP_IMAGES = 4  # the test images that excite each filter most
 MAX_TEST_IMAGES = 1000
 
 _patterns = BoundedCache(8)  # (model file, version, layer) -> result
-_extractors = weakref.WeakKeyDictionary()  # model -> {layer: extractor}
 _BLUR = np.outer([1, 2, 1], [1, 2, 1]).astype(np.float32) / 16  # a 3×3 Gaussian
 
 
 def _extractor(model, layer):
-    per_model = _extractors.setdefault(model, {})
-    if layer not in per_model:
-        per_model[layer] = keras.Model(model.inputs, model.get_layer(layer).output)
-    return per_model[layer]
+    return derived_model(model, ("layer_output", layer), lambda: keras.Model(model.inputs, model.get_layer(layer).output))
 
 
 def filter_activation(extract, images):

@@ -164,10 +164,16 @@ def class_activation_maps(model, images, classes, layer):
 
 def _cam_model(model, layer):
     """A model from the input to (the layer's maps, the input of the softmax layer), cached per model."""
+    return derived_model(model, ("grad_cam", layer),
+                         lambda: keras.Model(inputs=model.inputs,
+                                             outputs=[model.get_layer(layer).output, model.layers[-1].input]))
+
+
+def derived_model(model, key, make):
+    """A model built from `model`'s layers (an extractor), made once per model and `key` under one
+    lock: the inspection worker serves several sessions at once, and Keras builds unsafely."""
     with _extractors_lock:
         per_model = _extractors.setdefault(model, {})
-        key = ("grad_cam", layer)
         if key not in per_model:
-            per_model[key] = keras.Model(inputs=model.inputs,
-                                         outputs=[model.get_layer(layer).output, model.layers[-1].input])
+            per_model[key] = make()
         return per_model[key]

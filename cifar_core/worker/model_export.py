@@ -16,9 +16,12 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from cifar_core.cache import BoundedCache
 from cifar_core.errors import RunError
 from cifar_core.export.formats import MODEL_FORMATS, check_model_format
 from cifar_core.worker.evaluation import load_run_model
+
+_exports = BoundedCache(4)  # (run, model version, format) -> {filename, data}: a download after Convert
 
 
 def _exportable_layer(layer):
@@ -57,12 +60,18 @@ def servable_model(model, config):
 
 
 def export_model(store, run_id, fmt):
-    """The run's best model exported as `fmt`: {filename, data (bytes)}. A SavedModel, a folder, comes
-    as a .zip of it."""
+    """The run's best model exported as `fmt`: {filename, data (bytes)}, converted once per model
+    version. A SavedModel, a folder, comes as a .zip of it."""
     check_model_format(fmt)
     status = store.status(run_id)["status"]
     if status in ("queued", "running"):
         raise RunError(f"Run {run_id} is still {status}: export it once it has ended (or stop it).")
+    stamp = store.model_stamp(run_id, "best")
+    return _exports.get_or_create((str(store.path(run_id)), stamp["model"], stamp["mtime_ns"], fmt),
+                                  lambda: _convert(store, run_id, fmt))
+
+
+def _convert(store, run_id, fmt):
     config = store.config(run_id)
     model = servable_model(load_run_model(store, run_id, "best"), config)
     model(np.zeros((1, *config["image_shape"]), np.float32))  # Keras exports a model that has been called

@@ -7,8 +7,6 @@ UMAP is left out: `umap-learn` brings numba, llvmlite and pynndescent (64 MB of 
 points in about 5 s here (docs/benchmarks.md).
 """
 
-import weakref
-
 import keras
 import numpy as np
 from sklearn.decomposition import PCA
@@ -16,19 +14,18 @@ from sklearn.manifold import TSNE
 
 from cifar_core.cache import BoundedCache
 from cifar_core.data.splits import sample_indices
-from cifar_core.errors import ParamError
+from cifar_core.errors import ParamError, RunError
+from cifar_core.worker.inspection import derived_model
 
 METHODS = ("pca", "tsne")
 MAX_POINTS = 2000
 _projections = BoundedCache(8)  # (model file, version, method) -> projection
-_features = weakref.WeakKeyDictionary()  # model -> a model up to the classifier's input
 
 
 def penultimate_features(model, images, batch_size=256):
     """The input of the softmax layer for each uint8 image (N, H, W, C): float32 (N, features)."""
-    if model not in _features:
-        _features[model] = keras.Model(model.inputs, model.layers[-1].input)
-    return np.asarray(_features[model].predict(np.asarray(images, np.float32), batch_size=batch_size, verbose=0),
+    features_of = derived_model(model, "classifier_input", lambda: keras.Model(model.inputs, model.layers[-1].input))
+    return np.asarray(features_of.predict(np.asarray(images, np.float32), batch_size=batch_size, verbose=0),
                       np.float32).reshape(len(images), -1)
 
 
@@ -50,6 +47,8 @@ def projection(model, model_key, images, method):
     def make():
         indices = np.sort(sample_indices(np.arange(len(images)), MAX_POINTS, 0))
         features = penultimate_features(model, images[indices])
+        if not np.isfinite(features).all():
+            raise RunError("This model's weights are not finite (its training diverged): there is nothing to project.")
         head = model.layers[-1]
         logits = features @ np.asarray(head.kernel, np.float32) + np.asarray(head.bias, np.float32)
         return {"indices": indices, "xy": project(features, method), "predicted": logits.argmax(axis=1)}

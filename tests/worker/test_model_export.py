@@ -75,6 +75,7 @@ def test_a_saved_model_serves_and_bad_requests_are_refused(cifar_run, cifar_samp
     monkeypatch.setenv("CIFAR10_PATH", str(cifar_sample))
     store, run_id = cifar_run
     exported = export_model(store, run_id, "saved_model")
+    assert export_model(store, run_id, "saved_model") is exported  # converted once per model version
     with zipfile.ZipFile(io.BytesIO(exported["data"])) as archive:
         archive.extractall(tmp_path / "served")
     served = tf.saved_model.load(str(tmp_path / "served" / run_id))
