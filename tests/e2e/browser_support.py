@@ -171,6 +171,20 @@ def open_expander(page, title, inside):
             wait_idle(page)
 
 
+def click_settled(page, locator, attempts=4):
+    """Click `locator` once the page has stopped rerunning: on a loaded machine a rerun may still be
+    drawing the page again, replacing the element under the click."""
+    for attempt in range(attempts):
+        wait_idle(page)
+        try:
+            locator.click(timeout=10_000)
+            return
+        except Exception:  # Playwright's TimeoutError: the element was replaced meanwhile
+            if attempt == attempts - 1:
+                raise
+            page.wait_for_timeout(1_000)
+
+
 def wait_idle(page):
     page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=120_000)
 

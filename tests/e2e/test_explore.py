@@ -12,6 +12,7 @@ from browser_support import (
     VIEWPORT,
     Watched,
     choose,
+    click_settled,
     go,
     number,
     open_expander,
@@ -146,7 +147,7 @@ def test_own_images_time_lapse_grad_cam_and_sharing(browser, dashboard):
     wait_idle(page)
     convert = page.get_by_role("button", name=re.compile(r"Convert$"))
     open_expander(page, "Use the model elsewhere: ONNX, TFLite, SavedModel", convert)
-    convert.click()
+    click_settled(page, convert)
     with page.expect_download(timeout=120_000) as download:
         page.get_by_role("button", name=re.compile(r"Download .+\.onnx \(")).click()
     assert download.value.path().stat().st_size > 10_000
