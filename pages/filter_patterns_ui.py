@@ -27,6 +27,13 @@ def filter_patterns_ui(run_id, layers, ds):
     keep_valid("fm_pattern_layer", layers, layers[-1])
     layer = st.selectbox("Convolution", layers, key="fm_pattern_layer", persist_state=KEEP,
                          help="The last one sees whole objects; the first, colours and edges")
+    # Seconds of the inspection worker's CPU, beside a class's trainings: only when asked, then for
+    # every layer chosen on this run.
+    if st.session_state.get("fm_patterns_run") != run_id:
+        if not st.button("Show what they look for", key="fm_pattern_show", icon=":material/auto_awesome:"):
+            st.caption("A few seconds of work for the inspection worker, once per model and layer.")
+            return
+        st.session_state["fm_patterns_run"] = run_id
     try:
         with st.spinner(f"Finding what the filters of {layer} look for …"):
             found = inspection.filter_patterns(store(), run_id, layer)

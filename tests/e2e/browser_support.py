@@ -155,31 +155,20 @@ def go(page, name):
     page.get_by_test_id("stSidebarNav").get_by_role("link", name=name, exact=True).click()
 
 
-def open_expander(page, title, inside):
-    """Open the expander titled `title` until `inside`, a locator of its content, shows: a rerun
-    that lands with the click may draw the expander again, closed."""
+def click_in_expander(page, title, button, attempts=4):
+    """Open the expander titled `title` and click `button` in it, once the page has stopped
+    rerunning. A rerun that changes what comes before the expander draws it again, closed, and on a
+    loaded machine that rerun may still be under way when the page looks idle: each try opens it
+    again."""
     summary = page.locator('[data-testid="stExpander"] summary', has_text=title)
-    for attempt in range(3):
-        if not inside.is_visible():
-            summary.click()
-        try:
-            inside.wait_for(state="visible", timeout=10_000)
-            return
-        except Exception:  # Playwright's TimeoutError: the click was lost to a rerun
-            if attempt == 2:
-                raise
-            wait_idle(page)
-
-
-def click_settled(page, locator, attempts=4):
-    """Click `locator` once the page has stopped rerunning: on a loaded machine a rerun may still be
-    drawing the page again, replacing the element under the click."""
     for attempt in range(attempts):
         wait_idle(page)
         try:
-            locator.click(timeout=10_000)
+            if not button.is_visible():
+                summary.click(timeout=10_000)
+            button.click(timeout=10_000)
             return
-        except Exception:  # Playwright's TimeoutError: the element was replaced meanwhile
+        except Exception:  # Playwright's TimeoutError: the expander or the button was replaced
             if attempt == attempts - 1:
                 raise
             page.wait_for_timeout(1_000)

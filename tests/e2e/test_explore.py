@@ -12,10 +12,9 @@ from browser_support import (
     VIEWPORT,
     Watched,
     choose,
-    click_settled,
+    click_in_expander,
     go,
     number,
-    open_expander,
     open_train,
     set_number,
     wait_idle,
@@ -131,6 +130,7 @@ def test_own_images_time_lapse_grad_cam_and_sharing(browser, dashboard):
     page.get_by_text(re.compile(r"is the smallest nudge that changes the prediction|changes this prediction: "
                                 r"the network is sure")).wait_for(timeout=60_000)
     page.get_by_role("img", name=re.compile(r"after a nudge of ε = ")).wait_for(timeout=30_000)
+    page.get_by_role("button", name=re.compile(r"Show what they look for$")).click()
     page.get_by_text(re.compile(r"The first 16 filters of block3_conv2")).wait_for(timeout=60_000)
     wait_idle(page)
     assert page.get_by_role("img", name=re.compile(r"^The input pattern that excites filter")).count() == 16
@@ -145,9 +145,8 @@ def test_own_images_time_lapse_grad_cam_and_sharing(browser, dashboard):
     page.get_by_text(re.compile(r"test images of .+ the network called")).wait_for(timeout=30_000)
     page.get_by_text(re.compile(r"test images\. PCA keeps")).wait_for(timeout=60_000)
     wait_idle(page)
-    convert = page.get_by_role("button", name=re.compile(r"Convert$"))
-    open_expander(page, "Use the model elsewhere: ONNX, TFLite, SavedModel", convert)
-    click_settled(page, convert)
+    click_in_expander(page, "Use the model elsewhere: ONNX, TFLite, SavedModel",
+                      page.get_by_role("button", name=re.compile(r"Convert$")))
     with page.expect_download(timeout=120_000) as download:
         page.get_by_role("button", name=re.compile(r"Download .+\.onnx \(")).click()
     assert download.value.path().stat().st_size > 10_000
@@ -215,9 +214,7 @@ def test_own_images_time_lapse_grad_cam_and_sharing(browser, dashboard):
 
     # A learning rate for these settings, found in a training slot and used with one click.
     open_train(page)
-    find = page.get_by_role("button", name="Find a learning rate")
-    open_expander(page, "Find a learning rate", find)
-    find.click()
+    click_in_expander(page, "Find a learning rate", page.get_by_role("button", name="Find a learning rate"))
     page.get_by_text(re.compile(r"Suggested learning rate: ")).wait_for(timeout=180_000)
     wait_idle(page)
     suggested = re.search(r"Suggested learning rate: ([\d.e+-]+\d)", page.inner_text("body")).group(1)

@@ -235,6 +235,8 @@ def test_feature_maps_for_a_test_image_and_an_upload(trained_run, monkeypatch):
     store, run_id = trained_run
     at = open_app(store.root, monkeypatch, "pages/feature_maps.py")
     assert "**block1_conv1** — Conv2D, 8×8×32" in texts(at)
+    assert not [c for c in image_captions(at) if c.startswith("Filter ")]  # computed only when asked
+    at.button(key="fm_pattern_show").click().run()
     assert [c for c in image_captions(at) if c.startswith("Filter ")][:2] == ["Filter 0", "Filter 1"]
     at.selectbox(key="fm_pattern_layer").set_value("block1_conv1").run()  # what its filters look for
     assert "The first 16 filters of block1_conv1." in texts(at) and not at.exception
