@@ -51,5 +51,5 @@ def filter_patterns_ui(run_id, layers, ds):
             col.image(enlarge(strip, scale=max(1, PATTERN_PIXELS // strip.shape[0] // 2)), width="stretch",
                       alt=f"The {len(top)} test images that excite filter {found['filters'][k]} of {layer} most: "
                           f"#{', #'.join(str(int(i)) for i in top)}")
-    st.caption(f"The first {len(found['filters'])} filters of {layer}. A dark, empty pattern belongs to a filter "
-               "that never responds (it died in training).")
+    st.caption(f"The first {len(found['filters'])} filters of {layer}. A flat, featureless pattern belongs to a "
+               "filter that never responds (it died in training).")

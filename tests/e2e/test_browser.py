@@ -176,6 +176,10 @@ def test_two_users_at_once(browser, dashboard):
         open_train(page)
         # Queued first while the worker takes it; on 2 busy cores that can take a while.
         page.get_by_text(re.compile(r"— running")).wait_for(timeout=180_000)
+    # Past its start (building, tracing, the time-lapse's first snapshot), which on a loaded machine
+    # may outlast the look at feature maps below: from then on, batches follow one another.
+    for page in (a, b, c):
+        page.get_by_test_id("stProgress").get_by_text(re.compile(r"batch [1-9]")).first.wait_for(timeout=180_000)
     before = [progress_text(page) for page in (a, b, c)]
     d.goto(url)
     go(d, "Feature maps")
