@@ -133,8 +133,12 @@ def test_settings_survive_leaving_the_page_and_train_as_shown(browser, dashboard
         assert area and area["y"] >= 0 and area["y"] + area["height"] <= PROJECTOR["height"], boxes
     page.screenshot(path=str(ARTIFACTS / "teacher_3_projector.png"))  # the screen as the class sees it
     # Chart text is readable from the back of the room: at least 14 px.
-    sizes = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot .xtick text, .js-plotly-plot .ytick text, .js-plotly-plot .g-xtitle text')]
-                             .map(t => parseFloat(getComputedStyle(t).fontSize))""")
+    for _ in range(20):  # a redraw may have removed the axes' text for a moment
+        sizes = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot .xtick text, .js-plotly-plot .ytick text, .js-plotly-plot .g-xtitle text')]
+                                 .map(t => parseFloat(getComputedStyle(t).fontSize))""")
+        if sizes:
+            break
+        page.wait_for_timeout(300)
     assert sizes and min(sizes) >= 14, sizes
 
     # Stopped now, unless early stopping (patience 3) ended it first: either way it has ended.
