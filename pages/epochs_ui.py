@@ -11,7 +11,7 @@ from cifar_core.data.images import heatmap_overlay
 from cifar_core.errors import CoreError
 from cifar_core.runs import timelapse
 from pages import figures
-from pages.shared import KEEP, keep_valid, show_error, store
+from pages.shared import KEEP, follow_clicked_cell, keep_valid, show_error, store
 
 PLAY_SECONDS = 1.0  # a step of Play: long enough to read the matrix and maps that changed
 LIVE_SECONDS = 3  # a training run's new epochs appear this often
@@ -94,12 +94,7 @@ def validation_epochs_ui(run_id, names, history):
     curve.metric(f"Validation accuracy {when(epoch)}", f"{accuracy:.1%}")
     event = grid.plotly_chart(figures.confusion_matrix(matrix, names, False, height=420), key="eval_epochs_matrix",
                               on_select="rerun", selection_mode="points")
-    points = event.selection.points if event and event.selection else []
-    if points and points[0].get("x") in names and points[0].get("y") in names:
-        picked = (points[0]["y"], points[0]["x"])
-        if st.session_state.get("eval_epochs_last_click") != picked:  # a new click wins over the boxes once
-            st.session_state["eval_epochs_last_click"] = picked
-            st.session_state["eval_epochs_true"], st.session_state["eval_epochs_pred"] = picked
+    follow_clicked_cell(event, names, "eval_epochs")
     last = matrices[-1] - np.diag(np.diag(matrices[-1]))
     true, predicted = np.unravel_index(last.argmax(), last.shape)  # the most confused pair at the end
     keep_valid("eval_epochs_true", names, names[true])

@@ -20,7 +20,17 @@ from pages.mistakes_ui import mistakes_ui, why_link
 from pages.model_export_ui import model_export_ui
 from pages.projector_ui import projector_ui
 from pages.recipe_ui import recipe_actions_ui
-from pages.shared import KEEP, class_mode, keep_valid, pick_run_ui, runs_dir, show_error, store, with_article
+from pages.shared import (
+    KEEP,
+    class_mode,
+    follow_clicked_cell,
+    keep_valid,
+    pick_run_ui,
+    runs_dir,
+    show_error,
+    store,
+    with_article,
+)
 
 CELL_PAGE = 30  # images of one matrix cell shown at a time
 
@@ -73,12 +83,7 @@ normalized = st.toggle("Row-normalised (share of each true class)", key="eval_no
 matrix = result["confusion_matrix_normalized"] if normalized else result["confusion_matrix"]
 event = st.plotly_chart(figures.confusion_matrix(matrix, names, normalized), key="eval_matrix",
                         on_select="rerun", selection_mode="points")
-points = event.selection.points if event and event.selection else []
-if points and points[0].get("x") in names and points[0].get("y") in names:
-    picked = (points[0]["y"], points[0]["x"])
-    if st.session_state.get("eval_last_click") != picked:  # a new click wins over the selectboxes once
-        st.session_state["eval_last_click"] = picked
-        st.session_state["eval_true"], st.session_state["eval_pred"] = picked
+follow_clicked_cell(event, names, "eval")
 st.caption("Click a cell, or choose a pair below, to see its test images.")
 # Defaults through session state only (a widget given both an index and a session value warns).
 keep_valid("eval_true", names, names[0])

@@ -89,6 +89,17 @@ def keep_valid(key, options, default):
         st.session_state[key] = default
 
 
+def follow_clicked_cell(event, names, prefix):
+    """A click on a confusion matrix's cell chooses its pair in the `{prefix}_true` and `{prefix}_pred`
+    boxes, once: the boxes stay free to change until the next new click."""
+    points = event.selection.points if event and event.selection else []
+    if points and points[0].get("x") in names and points[0].get("y") in names:
+        picked = (points[0]["y"], points[0]["x"])
+        if st.session_state.get(f"{prefix}_last_click") != picked:
+            st.session_state[f"{prefix}_last_click"] = picked
+            st.session_state[f"{prefix}_true"], st.session_state[f"{prefix}_pred"] = picked
+
+
 def run_label(row):
     best = f", best val acc {row['best_val_accuracy']:.1%}" if row.get("best_val_accuracy") is not None else ""
     return f"{row['run_id']} · {dataset_title(row['dataset'])} · {row['status']}{best}"

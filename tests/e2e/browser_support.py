@@ -197,7 +197,26 @@ def open_train(page):
     wait_idle(page)
 
 
-def start_run(page, train_size, epochs, queued=False):
+def press_start(page, runs):
+    """Press Start training until a new run's folder appears in `runs`. A press that lands while the
+    page reruns may be lost; it is pressed again only once the page is idle with no new run (a press
+    that arrived would have created its folder before its rerun ended)."""
+    def count():
+        return sum(1 for path in runs.iterdir() if path.is_dir()) if runs.is_dir() else 0
+    before = count()
+    for _ in range(3):
+        page.get_by_role("button", name="Start training").click()
+        deadline = time.monotonic() + 20
+        while count() == before and time.monotonic() < deadline:
+            page.wait_for_timeout(500)
+        if count() == before:
+            wait_idle(page)
+        if count() > before:
+            return
+    raise AssertionError("Start training was pressed three times and no run was created")
+
+
+def start_run(page, runs, train_size, epochs, queued=False):
     """Set a small run on the Train page and press Start; wait until the page shows it. While a run
     trains, the settings are folded under the live view: unfold them first."""
     folded = page.get_by_text("Settings for another run")
@@ -206,7 +225,7 @@ def start_run(page, train_size, epochs, queued=False):
         folded.click()
     set_number(page, TITLES["train_size"], train_size)
     set_number(page, TITLES["epochs"], epochs)
-    page.get_by_role("button", name="Start training").click()
+    press_start(page, runs)
     page.get_by_text(re.compile(r"— queued" if queued else r"Run \d{8}-\d{6}-seed_cnn")).first.wait_for(timeout=60_000)
 
 

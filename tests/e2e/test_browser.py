@@ -50,7 +50,7 @@ def test_a_user_goes_through_every_page(browser, dashboard, tmp_path):
 
     open_train(page)
     # Far more epochs than it trains: the live view is watched, then the run stopped, on any machine.
-    start_run(page, 800, 30)
+    start_run(page, dashboard.runs, 800, 30)
     run_id = dashboard.newest_run().name
     # The live view moves without a click: the progress text and the per-batch loss curve change.
     page.get_by_text(re.compile(r"batch [1-9]\d*/\d+")).wait_for(timeout=120_000)
@@ -145,7 +145,7 @@ def test_two_users_at_once(browser, dashboard):
     for page in (a, b):
         page.goto(url)
         open_train(page)
-    start_run(a, 600, 30)  # stopped below, once B has queued behind it, on any machine
+    start_run(a, dashboard.runs, 600, 30)  # stopped below, once B has queued behind it, on any machine
 
     # B opens Data while A trains, then Train: it sees A's run, live.
     go(b, "Data")
@@ -155,7 +155,7 @@ def test_two_users_at_once(browser, dashboard):
     go(b, "Train")
     b.get_by_text(re.compile(r"— running")).wait_for(timeout=60_000)
     # B starts a run too: with one place, it waits in the queue and A's run carries on.
-    start_run(b, 300, 1, queued=True)
+    start_run(b, dashboard.runs, 300, 1, queued=True)
     wb.shot("1_queued")
     a.get_by_role("button", name="Stop").first.click()
     a.get_by_text(re.compile(r"— stopped")).wait_for(timeout=120_000)
@@ -170,7 +170,7 @@ def test_two_users_at_once(browser, dashboard):
     c = browser.new_context(viewport=VIEWPORT).new_page()
     d = browser.new_context(viewport=VIEWPORT).new_page()
     wc, wd = Watched(c, "class_c"), Watched(d, "class_d")
-    start_run(a, 1200, 40)  # stopped below, after the feature maps, on any machine
+    start_run(a, dashboard.runs, 1200, 40)  # stopped below, after the feature maps, on any machine
     for page in (b, c):
         page.goto(url)  # a fresh look: b's Train page, idle since its run ended, is not ticking
         open_train(page)

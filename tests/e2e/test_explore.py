@@ -16,6 +16,7 @@ from browser_support import (
     go,
     number,
     open_train,
+    press_start,
     set_number,
     wait_idle,
 )
@@ -69,7 +70,7 @@ def test_own_images_time_lapse_grad_cam_and_sharing(browser, dashboard):
     wait_idle(page)
     set_number(page, TITLES["batch_size"], 16)
     set_number(page, TITLES["epochs"], 200)
-    page.get_by_role("button", name="Start training").click()
+    press_start(page, dashboard.runs)
     page.get_by_text(re.compile(r"Epoch ([3-9]|\d\d+) of 200")).first.wait_for(timeout=180_000)
     # The link the Home page gives: Feature maps of this run (others of the shared server finished).
     w.open(f"{url}/feature_maps?run={dashboard.newest_run().name}")
@@ -108,7 +109,7 @@ def test_own_images_time_lapse_grad_cam_and_sharing(browser, dashboard):
     set_number(page, TITLES["batch_size"], 64)
     set_number(page, TITLES["train_size"], 800)
     set_number(page, TITLES["epochs"], 2)
-    page.get_by_role("button", name="Start training").click()
+    press_start(page, dashboard.runs)
     page.get_by_text(re.compile(r"— completed")).wait_for(timeout=300_000)
     go(page, "Evaluate")
     page.get_by_text("Test accuracy", exact=True).wait_for(timeout=120_000)
@@ -183,7 +184,7 @@ def test_own_images_time_lapse_grad_cam_and_sharing(browser, dashboard):
     first_run = dashboard.newest_run().name
     choose(page, TITLES["augment"], "flip")  # a multiselect: one more option
     wait_idle(page)
-    page.get_by_role("button", name="Start training").click()
+    press_start(page, dashboard.runs)
     w.open(f"{url}/evaluate?run={dashboard.wait_for_next_run(first_run)}")
     page.get_by_text("Test accuracy", exact=True).wait_for(timeout=120_000)
     wait_idle(page)

@@ -5,7 +5,7 @@ import json
 import re
 
 import pytest
-from browser_support import ARTIFACTS, Watched, choose, go, number, open_train, wait_idle
+from browser_support import ARTIFACTS, Watched, choose, go, number, open_train, press_start, wait_idle
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
@@ -118,7 +118,7 @@ def test_settings_survive_leaving_the_page_and_train_as_shown(browser, dashboard
     expect(number(page, "Seed")).to_have_value("5")
     page.wait_for_load_state("networkidle")
     open_train(page)
-    page.get_by_role("button", name="Start training").click()
+    press_start(page, dashboard.runs)
 
     # On a projector the run's progress and both curves are in view without scrolling.
     page.get_by_text(re.compile(r"batch [1-9]\d*/\d+")).wait_for(timeout=120_000)
