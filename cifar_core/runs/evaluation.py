@@ -8,11 +8,14 @@ the runs folder without asking a worker.
 """
 
 import numpy as np
-from sklearn.metrics import confusion_matrix, log_loss, precision_recall_fscore_support
+
+# scikit-learn's metrics are imported where they are used: their import (scipy, pandas) takes about
+# 1.6 s, which every command line start would pay whether or not it scores a run.
 
 
 def summarize(labels, probabilities):
     """{n, accuracy, loss} of class probabilities (N, classes) against the true labels."""
+    from sklearn.metrics import log_loss
     labels = np.asarray(labels)
     probabilities = np.asarray(probabilities, dtype=np.float32)
     # Rows summed in float32 by the model's softmax (or averaged over the flip) drift from 1 in the
@@ -33,6 +36,7 @@ def cell_indices(labels, predictions, num_classes):
 
 def class_report(labels, predictions, class_names):
     """[{class, precision, recall, f1, support}] a class, in class order."""
+    from sklearn.metrics import precision_recall_fscore_support
     scores = precision_recall_fscore_support(labels, predictions, labels=np.arange(len(class_names)),
                                              zero_division=0)
     return [{"class": name, "precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
@@ -41,6 +45,7 @@ def class_report(labels, predictions, class_names):
 
 def derive(labels, predictions, class_names):
     """Everything the Evaluate page and `evaluate` show that follows from labels and predictions."""
+    from sklearn.metrics import confusion_matrix
     classes = np.arange(len(class_names))
     return {
         "confusion_matrix": confusion_matrix(labels, predictions, labels=classes),

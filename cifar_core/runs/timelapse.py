@@ -19,7 +19,6 @@ import re
 import zipfile
 
 import numpy as np
-from sklearn.metrics import confusion_matrix
 
 from cifar_core.errors import RunError
 
@@ -188,6 +187,7 @@ def epoch_predictions(run_folder, epoch):
 def confusion_over_epochs(run_folder, num_classes):
     """(epochs, int64 (E, K, K) validation confusion matrices), one per epoch recorded with
     predictions: rows are true classes, columns predicted ones."""
+    from sklearn.metrics import confusion_matrix  # where it is used: see `runs.evaluation`
     validation = read_validation(run_folder)
     epochs = prediction_epochs(run_folder)
     classes = np.arange(num_classes)
