@@ -4,14 +4,18 @@
     python bench/startup.py [--json] [--repeats 3] [--preset fast] [--epochs N] [--train-size N]
 
 Each repeat runs the bare command in a fresh process on CIFAR10_PATH (the real sample by default),
-in a fresh runs folder (without --epochs and --train-size, the preset's own, fitted to its time
-budget as a user's command is), and splits its wall time with the run's `status.json`:
-- to the run's folder: the process starts, imports the product and fits the preset (`created`);
-- to training: the local cluster starts, its worker imports TensorFlow and loads the data (`started`);
-- training: `started` to `ended`, which holds `train_seconds` (the first batch's tracing included);
+in a runs folder of its own (without --epochs and --train-size, the preset's own, fitted to its
+time budget as a user's command is), and splits its wall time with the run's `status.json`:
+- to the run's folder: the process starts, imports the product, fits the preset, and starts the
+  local cluster with its worker process (`created`);
+- to training: the worker imports TensorFlow (its warm-up), loads the data and builds the model,
+  and its first message reaches the server (`started`);
+- training: `started` to `ended`;
 - exit: the cluster shuts down and the process ends.
-"Overhead" is the wall time beyond `train_seconds`. The first repeat may find no stored timings;
-the later ones reuse what it stored. Prints a Markdown table, then one JSON object as the last line.
+"Overhead" is the wall time beyond `train_seconds`. The worker's clock for `train_seconds` starts
+before it loads the data and builds the model, so the overhead is a few tenths of a second less than
+the other phases together. The first repeat may find no stored timings; the later ones reuse what
+it stored. Prints a Markdown table, then (with --json) one JSON object as the last line.
 """
 
 import argparse
@@ -59,7 +63,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="cifar-core-startup-") as scratch:
         # Its own timings file: the first repeat starts as on a machine never measured.
         os.environ["CIFAR_CORE_TIMINGS"] = str(Path(scratch) / "timings.json")
-        rows = [one_run(Path(scratch) / "runs", args) for _ in range(args.repeats)]
+        rows = [one_run(Path(scratch) / f"runs-{i}", args) for i in range(args.repeats)]
     print("| repeat | to the run's folder | to training | training | exit | overhead | wall |")
     print("|---|---|---|---|---|---|---|")
     for i, row in enumerate(rows, 1):

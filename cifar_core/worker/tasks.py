@@ -251,8 +251,8 @@ def smallest_epsilon_task(runs_dir, run_id, image, class_index):
     return smallest_epsilon(_model(runs_dir, run_id), image, class_index)
 
 
-def _model_and_test_images(runs_dir, run_id, data_env):
-    """The run's model, the cache key of its file (path and mtime) and its dataset's test images."""
+def _model_key_and_test_images(runs_dir, run_id, data_env):
+    """The run's model, its cache key (the file's path and mtime) and its dataset's test images."""
     use_data_of(data_env)
     store = RunStore(runs_dir)
     stamp = store.model_stamp(run_id)
@@ -262,14 +262,14 @@ def _model_and_test_images(runs_dir, run_id, data_env):
 
 def projection_task(runs_dir, run_id, method, data_env):
     """The test images' embedding projected to 2-D (see `projector.projection`)."""
-    model, key, images = _model_and_test_images(runs_dir, run_id, data_env)
-    return projection(model, key, images, method)
+    model, model_key, images = _model_key_and_test_images(runs_dir, run_id, data_env)
+    return projection(model, model_key, images, method)
 
 
 def filter_patterns_task(runs_dir, run_id, layer, data_env):
     """What the first filters of `layer` look for, and the test images that excite each most."""
-    model, key, images = _model_and_test_images(runs_dir, run_id, data_env)
-    return filter_patterns(model, key, layer, images)
+    model, model_key, images = _model_key_and_test_images(runs_dir, run_id, data_env)
+    return filter_patterns(model, model_key, layer, images)
 
 
 def export_model_task(runs_dir, run_id, fmt):

@@ -10,6 +10,7 @@ import urllib.request
 from pathlib import Path
 
 from cifar_core.config.hparams import TRAINING_HPARAMS
+from cifar_core.runs.store import RUN_ID
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT.parent / "shared" / "data" / "cifar-10-python-subset.tar.gz"
@@ -198,35 +199,40 @@ def open_train(page):
 
 
 def press_start(page, runs):
-    """Press Start training until a new run's folder appears in `runs`. A press that lands while the
-    page reruns may be lost; it is pressed again only once the page is idle with no new run (a press
-    that arrived would have created its folder before its rerun ended)."""
-    def count():
-        return sum(1 for path in runs.iterdir() if path.is_dir()) if runs.is_dir() else 0
-    before = count()
+    """Press Start training until a new run's folder appears in `runs`; its name. A press that lands
+    while the page reruns may be lost; it is pressed again only once the page has stayed idle with no
+    new run (a press that arrived creates its folder before its rerun ends)."""
+    def names():
+        return {p.name for p in runs.iterdir() if p.is_dir() and RUN_ID.match(p.name)} if runs.is_dir() else set()
+    before = names()
     for _ in range(3):
         page.get_by_role("button", name="Start training").click()
         deadline = time.monotonic() + 20
-        while count() == before and time.monotonic() < deadline:
+        while not names() - before and time.monotonic() < deadline:
             page.wait_for_timeout(500)
-        if count() == before:
-            wait_idle(page)
-        if count() > before:
-            return
-    raise AssertionError("Start training was pressed three times and no run was created")
+        for _ in range(2):  # idle twice, a second apart: not the gap between two reruns
+            if not names() - before:
+                wait_idle(page)
+                page.wait_for_timeout(1_000)
+        if new := names() - before:
+            return max(new)
+    shown = " ".join(text for kind in ("stAlertContentError", "stException")
+                     for text in page.get_by_test_id(kind).all_inner_texts())
+    raise AssertionError(f"Start training was pressed three times and no run was created. The page says: {shown!r}")
 
 
 def start_run(page, runs, train_size, epochs, queued=False):
-    """Set a small run on the Train page and press Start; wait until the page shows it. While a run
-    trains, the settings are folded under the live view: unfold them first."""
+    """Set a small run on the Train page and press Start; wait until the page shows it, and return
+    its name. While a run trains, the settings are folded under the live view: unfold them first."""
     folded = page.get_by_text("Settings for another run")
     folded.or_(page.get_by_role("button", name="Start training")).first.wait_for(timeout=60_000)
     if folded.count() and not page.get_by_label(TITLES["train_size"], exact=True).is_visible():
         folded.click()
     set_number(page, TITLES["train_size"], train_size)
     set_number(page, TITLES["epochs"], epochs)
-    press_start(page, runs)
+    run_id = press_start(page, runs)
     page.get_by_text(re.compile(r"— queued" if queued else r"Run \d{8}-\d{6}-seed_cnn")).first.wait_for(timeout=60_000)
+    return run_id
 
 
 def progress_text(page):

@@ -50,8 +50,7 @@ def test_a_user_goes_through_every_page(browser, dashboard, tmp_path):
 
     open_train(page)
     # Far more epochs than it trains: the live view is watched, then the run stopped, on any machine.
-    start_run(page, dashboard.runs, 800, 30)
-    run_id = dashboard.newest_run().name
+    run_id = start_run(page, dashboard.runs, 800, 30)
     # The live view moves without a click: the progress text and the per-batch loss curve change.
     page.get_by_text(re.compile(r"batch [1-9]\d*/\d+")).wait_for(timeout=120_000)
     first, curve = progress_text(page), loss_curve(page)

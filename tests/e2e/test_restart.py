@@ -13,9 +13,8 @@ def test_server_killed_mid_run_shows_interrupted_after_restart(browser, dashboar
     page = browser.new_page(viewport=VIEWPORT)
     page.goto(dashboard.url)
     open_train(page)
-    start_run(page, dashboard.runs, 1500, 20)
+    run_id = start_run(page, dashboard.runs, 1500, 20)
     page.get_by_text(re.compile(r"Epoch 2 of 20")).wait_for(timeout=180_000)  # one epoch saved
-    run_id = dashboard.newest_run().name
     dashboard.restart(kill=True)
     page = browser.new_page(viewport=VIEWPORT)
     w = Watched(page, "crash")
