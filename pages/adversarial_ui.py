@@ -79,7 +79,8 @@ def adversarial_ui(run_id, image, caption, truth, predicted, names):
              alt=f"{caption} after a nudge of ε = {epsilon:g} against {names[target]}")
     c2.image(enlarge(difference, size=(PIXELS, PIXELS)), caption="The nudge, at full contrast", width=PIXELS,
              alt=f"The difference between the nudged image and {caption}, enlarged to full contrast")
-    c3.plotly_chart(figures.top_predictions(result["top"], height=240), key="fm_adv_predictions")
+    c3.plotly_chart(figures.top_predictions(result["top"], height=240, title="Top-5 after the nudge"),
+                    key="fm_adv_predictions")
     if result["cam"] is not None:
         c4.image(heatmap_overlay(shown, result["cam"], figures.CAM_LUT, size=(PIXELS, PIXELS)), width=PIXELS,
                  caption=f"Grad-CAM for {new}", alt=f"Grad-CAM over the nudged image: where the network now "

@@ -194,11 +194,11 @@ def weight_histograms(hist, layer):
     return readable(fig)
 
 
-def top_predictions(predictions, height=300):
+def top_predictions(predictions, height=300, title="Top-5 predictions"):
     names = [n for n, _ in predictions][::-1]
     probs = [p for _, p in predictions][::-1]
     fig = go.Figure(go.Bar(x=probs, y=names, orientation="h", marker_color=TRAIN,
                            text=[f"{p:.1%}" for p in probs], textposition="auto"))
-    fig.update_layout(title="Top-5 predictions", xaxis=dict(range=[0, 1], tickformat=".0%"),
+    fig.update_layout(title=title, xaxis=dict(range=[0, 1], tickformat=".0%"),
                       **{**LAYOUT, "height": height, "showlegend": False})
     return readable(fig)

@@ -127,7 +127,7 @@ def test_a_user_goes_through_every_page(browser, dashboard, tmp_path):
         {"name": "sky.png", "mimeType": "image/png", "buffer": buf.getvalue()})
     page.get_by_text("your photo sky.png").wait_for(timeout=60_000)
     wait_idle(page)
-    page.locator(".js-plotly-plot .gtitle", has_text="Top-5 predictions").wait_for(timeout=30_000)
+    page.locator('[data-testid="stSidebar"] .js-plotly-plot .gtitle', has_text="Top-5 predictions").wait_for(timeout=30_000)
     page.get_by_text("block1_conv1").first.wait_for(timeout=60_000)  # the layers of the photo
     w.assert_clean()
     w.audit("Feature maps with a photo")
