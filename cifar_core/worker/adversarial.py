@@ -2,18 +2,17 @@
 model, in the inspection worker: every pixel moved by ε in the direction that raises the loss of
 one class, so that the picture barely changes and the prediction may."""
 
-import keras
 import numpy as np
 import tensorflow as tf
 
 from cifar_core.config.hparams import EPSILON_STEP, MAX_EPSILON
-from cifar_core.worker.inspection import cam_layers, derived_model, grad_cam
+from cifar_core.worker.inspection import cam_layers, classifier_input_model, grad_cam
 
 
 def _logits(model, pixels):
     """The class scores before the softmax: a confident prediction's softmax is exactly 1 in
     float32, and its loss's gradient 0, where the logits still have one."""
-    features_of = derived_model(model, "classifier_input", lambda: keras.Model(model.inputs, model.layers[-1].input))
+    features_of = classifier_input_model(model)
     head = model.layers[-1]  # the softmax Dense
     features = tf.cast(features_of(pixels, training=False), tf.float32)
     return features @ tf.cast(head.kernel, tf.float32) + tf.cast(head.bias, tf.float32)

@@ -169,6 +169,12 @@ def _cam_model(model, layer):
                                              outputs=[model.get_layer(layer).output, model.layers[-1].input]))
 
 
+def classifier_input_model(model):
+    """A model from the input to the input of the softmax layer (the features the classifier reads),
+    cached per model."""
+    return derived_model(model, "classifier_input", lambda: keras.Model(model.inputs, model.layers[-1].input))
+
+
 def derived_model(model, key, make):
     """A model built from `model`'s layers (an extractor), made once per model and `key` under one
     lock: the inspection worker serves several sessions at once, and Keras builds unsafely."""

@@ -7,7 +7,6 @@ UMAP is left out: `umap-learn` brings numba, llvmlite and pynndescent (64 MB of 
 points in about 5 s here (docs/benchmarks.md).
 """
 
-import keras
 import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
@@ -15,7 +14,7 @@ from sklearn.manifold import TSNE
 from cifar_core.cache import BoundedCache
 from cifar_core.data.splits import sample_indices
 from cifar_core.errors import ParamError, RunError
-from cifar_core.worker.inspection import derived_model
+from cifar_core.worker.inspection import classifier_input_model
 
 METHODS = ("pca", "tsne")
 MAX_POINTS = 2000
@@ -24,7 +23,7 @@ _projections = BoundedCache(8)  # (model file, version, method) -> projection
 
 def penultimate_features(model, images, batch_size=256):
     """The input of the softmax layer for each uint8 image (N, H, W, C): float32 (N, features)."""
-    features_of = derived_model(model, "classifier_input", lambda: keras.Model(model.inputs, model.layers[-1].input))
+    features_of = classifier_input_model(model)
     return np.asarray(features_of.predict(np.asarray(images, np.float32), batch_size=batch_size, verbose=0),
                       np.float32).reshape(len(images), -1)
 
