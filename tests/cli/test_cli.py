@@ -1,10 +1,7 @@
 import json
 import os
-import signal
 import subprocess
 import sys
-import threading
-import time
 
 import numpy as np
 import pytest
@@ -12,7 +9,6 @@ from support import ROOT, evaluated_run, last_json, synthetic_evaluation
 
 from cifar_core.cli.main import main
 from cifar_core.runs.store import RunStore
-from cifar_core.server import cluster
 
 
 def test_datasets_lists_availability(capsys, offline_cache):
@@ -145,31 +141,6 @@ def test_failed_run_exits_1(capsys, tmp_path):
     captured = capsys.readouterr()
     assert code == 1 and last_json(captured.out)["status"] == "failed"
     assert "learning rate is probably too high" in captured.err
-
-
-@pytest.mark.slow
-def test_a_run_whose_worker_was_killed_exits_1(capsys, tmp_path):
-    """SIGKILL to the training worker once the first epoch has reached the runs folder: the run is
-    interrupted, and `train` says so and exits 1 (a script must not go on as if it had finished)."""
-    def kill_after_the_first_epoch():
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            histories = list(tmp_path.glob("*/history.json"))
-            if histories and json.loads(histories[0].read_text())["epochs"]:
-                [pid] = cluster.training_client().run(os.getpid).values()
-                os.kill(pid, signal.SIGKILL)
-                return
-            time.sleep(0.1)
-
-    killer = threading.Thread(target=kill_after_the_first_epoch, daemon=True)
-    killer.start()
-    code = main(["train", "--dataset", "digits", "--arch", "dropout_cnn", "--epochs", "60", "--batch-size", "8",
-                 "--runs-dir", str(tmp_path), "--json"])
-    killer.join()
-    captured = capsys.readouterr()
-    result = last_json(captured.out)
-    assert code == 1 and result["status"] == "interrupted" and result["epochs_completed"] >= 1
-    assert f"error: run {result['run_id']} interrupted: " in captured.err and "Traceback" not in captured.err
 
 
 def test_download_offline_is_exit_1(capsys, offline_cache):

@@ -29,7 +29,10 @@ def free_port():
 
 def start_server(runs_dir, log_path, port=None):
     restart, port = port is not None, port or free_port()
-    env = dict(os.environ, CIFAR_CORE_RUNS=str(runs_dir), CIFAR10_PATH=str(SAMPLE), PYTHONUNBUFFERED="1")
+    # Its workers' TensorFlow computes on one thread: a run watched in the browser leaves a core to
+    # Chromium and to the other test process (the browser tests check what is shown, not how fast).
+    env = dict(os.environ, CIFAR_CORE_RUNS=str(runs_dir), CIFAR10_PATH=str(SAMPLE), PYTHONUNBUFFERED="1",
+               TF_NUM_INTRAOP_THREADS="1")
     log = open(log_path, "ab" if restart else "wb")  # a restart on the same port appends
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                              "--server.address", "127.0.0.1", "--server.headless", "true"],

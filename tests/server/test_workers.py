@@ -7,13 +7,15 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from support import ROOT, write_cifar
+from support import ROOT, last_json, write_cifar
 
+from cifar_core.cli.main import main
 from cifar_core.config.architectures import parse_sweep
 from cifar_core.data.datasets import load_dataset
 from cifar_core.errors import ParamError, RunError
@@ -37,20 +39,38 @@ def epochs_of(store, run_id):
 
 
 @pytest.mark.slow
-def test_a_killed_worker_interrupts_its_run_and_the_next_one_trains(tmp_path):
-    """SIGKILL to the worker mid-run: interrupted with history and checkpoint, never restarted from
-    scratch (Dask retries a task whose worker died), and the queued run trains on a live worker."""
-    manager = JobManager(tmp_path)
-    doomed = manager.submit("digits", "dropout_cnn", epochs=60, batch_size=8, learning_rate=1e-3)
-    queued = manager.submit("digits", "small_cnn", epochs=1, batch_size=32, train_size=300)
-    wait_for(lambda: epochs_of(manager.store, doomed) >= 2, what="two epochs")
-    [pid] = cluster.training_client().run(os.getpid).values()
-    os.kill(pid, signal.SIGKILL)
-    status = manager.wait(doomed, timeout=120)
-    assert status["status"] == "interrupted" and "worker training it stopped" in status["reason"]
+def test_a_killed_worker_interrupts_its_run_the_command_line_exits_1_and_the_next_run_trains(tmp_path, capsys):
+    """SIGKILL to the worker of a command-line `train` after two epochs: the run is interrupted with
+    history and checkpoint, never restarted from scratch (Dask retries a task whose worker died),
+    `train` says so and exits 1 (a script must not go on as if it had finished), and the run queued
+    behind it trains on a live worker."""
+    manager, seen = JobManager(tmp_path), {}
+
+    def kill_after_two_epochs():
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            runs = manager.store.list()
+            if runs and epochs_of(manager.store, runs[0]["run_id"]) >= 2:
+                seen["queued"] = manager.submit("digits", "small_cnn", epochs=1, batch_size=32, train_size=300)
+                [pid] = cluster.training_client().run(os.getpid).values()
+                os.kill(pid, signal.SIGKILL)
+                return
+            time.sleep(0.1)
+
+    killer = threading.Thread(target=kill_after_two_epochs, daemon=True)
+    killer.start()
+    code = main(["train", "--dataset", "digits", "--arch", "dropout_cnn", "--epochs", "60", "--batch-size", "8",
+                 "--lr", "1e-3", "--runs-dir", str(tmp_path), "--json"])
+    killer.join()
+    captured = capsys.readouterr()
+    result = last_json(captured.out)
+    doomed = result["run_id"]
+    assert code == 1 and result["status"] == "interrupted" and result["epochs_completed"] >= 2
+    assert f"error: run {doomed} interrupted: " in captured.err and "Traceback" not in captured.err
+    assert "worker training it stopped" in manager.store.status(doomed)["reason"]
     kept = epochs_of(manager.store, doomed)
     assert kept >= 2 and manager.store.model_path(doomed, "last") is not None
-    assert manager.wait(queued, timeout=180)["status"] == "completed"
+    assert manager.wait(seen["queued"], timeout=180)["status"] == "completed"
     assert epochs_of(manager.store, doomed) == kept  # not trained again elsewhere
     assert 0 <= inspection.evaluate(manager.store, doomed)["accuracy"] <= 1  # its checkpoint is usable
 

@@ -1,3 +1,4 @@
+import shutil
 import subprocess
 import sys
 import threading
@@ -63,12 +64,11 @@ def test_augmented_training_and_preview(tmp_path):
 
 
 @pytest.mark.slow
-def test_disk_full_while_saving_fails_the_run_cleanly(tmp_path):
+def test_disk_full_while_saving_fails_the_run_cleanly(tmp_path, trained_run):
     """A file-size limit stands in for a full disk: saving the model fails, earlier runs stay intact."""
-    manager = JobManager(tmp_path)
-    earlier = manager.submit("digits", "small_cnn", epochs=1, train_size=200)
-    assert manager.wait(earlier, timeout=300)["status"] == "completed"
-    before = {p.name: p.read_bytes() for p in manager.store.path(earlier).iterdir() if p.is_file()}
+    store, earlier = trained_run
+    shutil.copytree(store.path(earlier), tmp_path / earlier)
+    before = {p.name: p.read_bytes() for p in (tmp_path / earlier).iterdir() if p.is_file()}
     code = (
         "import resource, signal, sys\n"
         "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
@@ -81,7 +81,7 @@ def test_disk_full_while_saving_fails_the_run_cleanly(tmp_path):
     assert "Cannot save the model" in proc.stdout and "earlier runs are untouched" in proc.stdout, proc.stderr[-2000:]
     failed = [r for r in RunStore(tmp_path).list() if r["run_id"] != earlier][0]
     assert failed["status"] == "failed" and not list(RunStore(tmp_path).path(failed["run_id"]).glob("*.part*"))
-    assert {p.name: p.read_bytes() for p in manager.store.path(earlier).iterdir() if p.is_file()} == before
+    assert {p.name: p.read_bytes() for p in (tmp_path / earlier).iterdir() if p.is_file()} == before
 
 
 @pytest.mark.slow
