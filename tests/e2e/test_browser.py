@@ -50,7 +50,7 @@ def test_a_user_goes_through_every_page(browser, dashboard, tmp_path):
 
     open_train(page)
     # Far more epochs than it trains: the live view is watched, then the run stopped, on any machine.
-    run_id = start_run(page, dashboard.runs, 800, 30)
+    run_id = start_run(page, dashboard.runs, 400, 300)
     # The live view moves without a click: the progress text and the per-batch loss curve change.
     page.get_by_text(re.compile(r"batch [1-9]\d*/\d+")).wait_for(timeout=120_000)
     first, curve = progress_text(page), loss_curve(page)
@@ -66,7 +66,7 @@ def test_a_user_goes_through_every_page(browser, dashboard, tmp_path):
     page.wait_for_load_state("networkidle")
     go(page, "Train")
     page.get_by_text(re.compile(r"Run \d{8}-\d{6}-seed_cnn-\w+\*\* — |Run \d{8}")).first.wait_for(timeout=60_000)
-    page.get_by_text(re.compile(r"Epoch ([3-9]|\d\d+) of 30")).first.wait_for(timeout=300_000)  # two saved
+    page.get_by_text(re.compile(r"Epoch ([3-9]|\d\d+) of 300")).first.wait_for(timeout=300_000)  # two saved
     page.get_by_role("button", name="Stop").first.click()
     page.get_by_text(re.compile(r"— stopped")).wait_for(timeout=120_000)
     wait_idle(page)

