@@ -1,7 +1,10 @@
 """Hyperparameter specs: enough for the UI to draw a widget, and for the core to refuse bad values."""
 
+import functools
 import math
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from cifar_core.data.splits import DEFAULT_SEED, DEFAULT_VAL_SPLIT, VAL_SPLIT_RANGE
 from cifar_core.errors import ParamError
@@ -10,6 +13,18 @@ AUGMENTATIONS = ("flip", "shift", "rotation", "zoom")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 LR_SCHEDULES = ("constant", "cosine", "one_cycle")
 PRECISIONS = ("auto", "float32")
+
+
+@functools.cache
+def cpu_bf16_pays():
+    """Whether Keras' mixed_bfloat16 policy trains faster than float32 on this CPU: where it has AMX
+    tiles (amx_bf16 in /proc/cpuinfo). AVX512_BF16 alone does not pay: on a 2-core Xeon that has it,
+    every network trained about 1.5 times slower in bfloat16 (bench/throughput.py). Read once a process."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return bool(re.search(r"\bamx_bf16\b", flags))
 
 
 @dataclass(frozen=True)
@@ -105,8 +120,8 @@ TRAINING_HPARAMS = (
            label="Early-stopping patience", unit="epochs"),
     HParam("tta", "bool", False, "Test-time augmentation: evaluation averages the predictions for "
            "each test image and its mirror image.", label="Test-time flip"),
-    HParam("precision", "choice", "auto", "auto: bfloat16 arithmetic where the CPU has it "
-           "(AVX512_BF16 or AMX), float16 on a GPU, else float32; float32: always full precision.",
+    HParam("precision", "choice", "auto", "auto: bfloat16 arithmetic where the CPU has AMX units, "
+           "float16 on a GPU, else float32; float32: always full precision.",
            choices=PRECISIONS, label="Arithmetic precision"),
     HParam("seed", "int", DEFAULT_SEED, "Seed for the split, shuffling and initial weights.", 0, 2**31 - 1,
            label="Random seed"),

@@ -30,9 +30,9 @@ COPIED = (
                      "stratified_sample", "check_split", "split_dataset", "channel_stats"),
      "the seeded, stratified split; channel statistics"),
     ("worker.models", None, "the network (standardising inside) and the loss"),
-    ("config.hparams", ("AUGMENTATIONS",), "the augmentation options"),
+    ("config.hparams", ("AUGMENTATIONS", "cpu_bf16_pays"), "the augmentation options; where bfloat16 pays"),
     ("worker.pipeline", ("make_augmenter",), "augmentation of training batches"),
-    ("worker.training", ("cpu_has_bf16", "dtype_policy", "learning_rate_schedule", "make_optimizer"),
+    ("worker.training", ("dtype_policy", "learning_rate_schedule", "make_optimizer"),
      "precision, learning-rate schedule, optimizer"),
     ("worker.evaluation", ("predict_with_flip",), "the test-time flip"),
 )

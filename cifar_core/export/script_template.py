@@ -24,6 +24,7 @@ TRAINING to try a variant.'''
 
 IMPORTS = '''import argparse
 import codecs
+import functools
 import io
 import json
 import math

@@ -5,16 +5,15 @@ Every run trains through `train_run`, called by the worker task that the job man
 
 import math
 import os
-import re
 import shutil
 import tempfile
 import time
-from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from cifar_core.config.hparams import cpu_bf16_pays
 from cifar_core.data.datasets import load_dataset
 from cifar_core.data.splits import channel_stats, split_dataset
 from cifar_core.errors import CoreError, RunError
@@ -43,22 +42,12 @@ class TrainingListener:
     def on_end(self, status, reason): ...
 
 
-def cpu_has_bf16():
-    """Whether this CPU does bfloat16 arithmetic natively (AVX512_BF16 or AMX): then Keras'
-    mixed_bfloat16 policy trains faster. Elsewhere it would be emulated, slower than float32."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return bool(re.search(r"\b(avx512_bf16|amx_bf16)\b", flags))
-
-
 def dtype_policy(precision):
     """The Keras dtype policy for a run's `precision` setting on this machine."""
     if precision == "auto":
         if gpu_available():
             return "mixed_float16"
-        if cpu_has_bf16():
+        if cpu_bf16_pays():
             return "mixed_bfloat16"
     return "float32"
 

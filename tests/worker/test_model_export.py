@@ -24,12 +24,12 @@ def agreement(predicted, store, run_id):
 
 @pytest.fixture
 def bf16_run(cifar_sample, tmp_path, monkeypatch):
-    """fast_cnn trained under mixed_bfloat16 ("auto" takes it where the CPU has bf16: here, patched so)
+    """fast_cnn trained under mixed_bfloat16 ("auto" takes it where the CPU has AMX: here, patched so)
     and evaluated with flip averaging."""
     from cifar_core.worker import training
     monkeypatch.setenv("CIFAR10_PATH", str(cifar_sample))
     monkeypatch.setattr(training, "gpu_available", lambda: False)
-    monkeypatch.setattr(training, "cpu_has_bf16", lambda: True)
+    monkeypatch.setattr(training, "cpu_bf16_pays", lambda: True)
     store = RunStore(tmp_path / "runs")
     # A quarter of the width: emulated bfloat16 is slow on a CPU without it, and agreement needs no accuracy.
     config = make_config("cifar10", "fast_cnn", {"width": 0.25}, epochs=1, batch_size=64, train_size=400, seed=1,
