@@ -18,8 +18,11 @@ from cifar_core.data import image_folder  # noqa: F401
 from cifar_core.data.folder_sets import import_configured_folders
 from cifar_core.export import script  # noqa: F401
 from cifar_core.process import configure_process
-from cifar_core.runs import timelapse  # noqa: F401
-from cifar_core.server import cluster, estimate, inspection, prepare  # noqa: F401
+from cifar_core.runs import board, timelapse  # noqa: F401
+from cifar_core.runs.classroom import read_controls
+from cifar_core.server import access, cluster, estimate, inspection, prepare  # noqa: F401
+from pages import identity
+from pages.shared import runs_dir
 
 PAGES = Path(__file__).parent / "pages"
 
@@ -38,18 +41,34 @@ def import_image_folders():
     return import_configured_folders()
 
 
+def secret_password():
+    """The teacher's password from Streamlit's secrets.toml, if the file has one."""
+    try:
+        return st.secrets.get(access.PASSWORD_ENV)
+    except Exception:  # no secrets file, or an unreadable one: no password from there
+        return None
+
+
 def run():
     configure_process()  # caps malloc's arenas: the server runs many threads
     start_workers()
     st.set_page_config(page_title="CNN dashboard", page_icon="🧠", layout="wide")
+    access.use_secret_password(secret_password())
     import_image_folders()
-    page = st.navigation([
+    who = identity.named_caller()
+    pages = [
         st.Page(PAGES / "home.py", title="Home", icon=":material/home:", default=True),
         st.Page(PAGES / "data.py", title="Data", icon=":material/photo_library:"),
         st.Page(PAGES / "train.py", title="Train", icon=":material/model_training:"),
         st.Page(PAGES / "evaluate.py", title="Evaluate", icon=":material/grid_on:"),
         st.Page(PAGES / "feature_maps.py", title="Feature maps", icon=":material/layers:"),
-    ])
+    ]
+    if who and (who.teacher or read_controls(runs_dir()).board_visible):  # the teacher decides when students see it
+        pages.append(st.Page(PAGES / "class_board.py", title="Class board", icon=":material/leaderboard:"))
+    page = st.navigation(pages)
+    if who is None:  # while a class runs, a tab gives its name before anything else
+        identity.ask_name_ui()
+    identity.identity_ui(who)
     page.run()
 
 

@@ -6,8 +6,10 @@ import streamlit as st
 from cifar_core.data import datasets, folder_sets, image_folder, splits
 from cifar_core.data.images import enlarge
 from cifar_core.errors import CoreError
+from cifar_core.runs.classroom import require_uploads, uploads_open
 from pages import figures
-from pages.shared import KEEP, class_mode, keep_valid, show_error
+from pages.identity import caller
+from pages.shared import KEEP, class_mode, keep_valid, runs_dir, show_error
 
 class_mode()  # ?mode=class in the address holds for the whole tab
 st.title("Data")
@@ -22,6 +24,7 @@ def import_upload():
         return
     size = st.session_state.get("data_upload_size") or image_folder.DEFAULT_IMAGE_SIZE
     try:
+        require_uploads(runs_dir(), caller())
         meta = folder_sets.import_upload(upload.getvalue(), upload.name, size)
     except CoreError as exc:
         st.session_state["data_upload_note"] = ("error", str(exc))
@@ -39,6 +42,9 @@ def upload_ui(name):
             if error:  # the server's own folders: for whoever runs it
                 st.warning(f"{folder_sets.FOLDERS_ENV} names {path}, which was refused: {error}",
                            icon=":material/warning:")
+        if not uploads_open(runs_dir(), caller()):
+            st.info("The teacher has turned uploads off for this class.", icon=":material/block:")
+            return
         if not folder_sets.uploads_allowed():
             st.info(f"This server takes no uploads ({folder_sets.UPLOADS_ENV}=off). Ask whoever runs it to "
                     f"add your images with {folder_sets.FOLDERS_ENV}.", icon=":material/block:")

@@ -14,13 +14,15 @@ from cifar_core.data.images import (
 )
 from cifar_core.errors import CoreError
 from cifar_core.runs import timelapse
+from cifar_core.runs.classroom import uploads_open
 from cifar_core.server import inspection
 from pages import figures
 from pages.adversarial_ui import adversarial_ui
 from pages.epochs_ui import curve_marker_ui, epoch_slider_ui, fragment_every, probe_cams_ui, when
 from pages.figures import CAM_LUT, LUT
 from pages.filter_patterns_ui import filter_patterns_ui
-from pages.shared import KEEP, USABLE, class_mode, keep_valid, pick_run_ui, show_error, store, with_article
+from pages.identity import caller
+from pages.shared import KEEP, USABLE, class_mode, keep_valid, pick_run_ui, runs_dir, show_error, store, with_article
 
 CAM_PIXELS = 256
 MAP_PIXELS = 440  # a layer's grid fits one screen, two side by side, at 1366×768
@@ -61,8 +63,11 @@ def image_choice_ui():
     """The image to inspect, as uint8 (H, W, C), a caption and its true class index (None for a
     photo); (None, None, None) if there is none yet."""
     follow_image_in_address()
-    source = st.radio("Image", ["By index", "By class", "At random", "Upload a photo", "Take a photo"],
-                      key="fm_source", horizontal=True, persist_state=KEEP)
+    sources = ["By index", "By class", "At random"]
+    if uploads_open(runs_dir(), caller()):  # the teacher may turn a class's uploads off
+        sources += ["Upload a photo", "Take a photo"]
+    keep_valid("fm_source", sources, sources[0])
+    source = st.radio("Image", sources, key="fm_source", horizontal=True, persist_state=KEEP)
     if source == "By index":
         keep_valid("fm_index", range(len(ds.y_test)), 0)
         index = st.number_input("Test image index", 0, len(ds.y_test) - 1, key="fm_index", persist_state=KEEP)

@@ -202,3 +202,35 @@ def top_predictions(predictions, height=300, title="Top-5 predictions"):
     fig.update_layout(title=title, xaxis=dict(range=[0, 1], tickformat=".0%"),
                       **{**LAYOUT, "height": height, "showlegend": False})
     return readable(fig)
+
+
+def class_parcoords(rows, metric="test_accuracy", metric_title="Test accuracy"):
+    """One line per run across its settings, coloured by `metric` (TensorBoard's HParams view):
+    lines that end high show which settings did well. Learning rates on a log scale."""
+    archs = sorted({r["arch"] for r in rows})
+    optimizers = sorted({r["optimizer"] for r in rows})
+
+    def categorical(label, values, choices):
+        return dict(label=label, values=[choices.index(v) for v in values], tickvals=list(range(len(choices))),
+                    ticktext=choices, range=[-0.5, len(choices) - 0.5])
+
+    lr = np.log10([r["learning_rate"] for r in rows])
+    lr_ticks = np.arange(np.floor(lr.min()), np.ceil(lr.max()) + 1)
+    scores = [r[metric] for r in rows]
+    dimensions = [
+        categorical("Network", [r["arch"] for r in rows], archs),
+        categorical("Optimizer", [r["optimizer"] for r in rows], optimizers),
+        dict(label="Learning rate", values=lr, tickvals=lr_ticks, ticktext=[f"{10 ** t:g}" for t in lr_ticks]),
+        dict(label="Batch size", values=[r["batch_size"] for r in rows]),
+        dict(label="Epochs trained", values=[r["epochs"] for r in rows]),
+        dict(label="Training images", values=[r["train_size"] or 0 for r in rows]),
+        dict(label="Augmentations", values=[len(r["augment"]) for r in rows]),
+        dict(label=metric_title, values=scores, range=[0, 1], tickformat=".0%"),
+    ]
+    fig = go.Figure(go.Parcoords(
+        line=dict(color=scores, colorscale="Viridis", cmin=0, cmax=1, showscale=True,
+                  colorbar=dict(title=dict(text=metric_title), tickformat=".0%")),
+        dimensions=dimensions, labelfont=dict(size=15), tickfont=dict(size=14), rangefont=dict(size=12)))
+    fig.update_layout(**{**LAYOUT, "height": 420, "margin": dict(l=70, r=40, t=70, b=30)},
+                      title=f"Settings against {metric_title.lower()}: drag along an axis to pick runs")
+    return fig

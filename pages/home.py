@@ -6,7 +6,9 @@ from cifar_core.data.datasets import dataset_info, dataset_names
 from cifar_core.errors import CoreError
 from cifar_core.runs.store import ACTIVE
 from cifar_core.server import cluster, prepare
+from pages.identity import caller
 from pages.shared import arch_title, class_mode, dataset_title, store
+from pages.teacher_ui import teacher_ui
 
 st.title("Convolutional networks on CIFAR-10")
 st.caption("Train, watch and look inside CNNs from the browser — no code needed.")
@@ -96,3 +98,5 @@ c1.page_link("pages/data.py", label="Look at the data", icon=":material/photo_li
 c2.page_link("pages/train.py", label="Train a network", icon=":material/model_training:")
 c3.page_link("pages/evaluate.py", label="Confusion matrix", icon=":material/grid_on:")
 c4.page_link("pages/feature_maps.py", label="Feature maps", icon=":material/layers:")
+
+teacher_ui(caller())

@@ -4,6 +4,8 @@ The server never imports TensorFlow: training runs on Dask workers through the j
 models are read by the inspection worker through `cifar_core.server.inspection`.
 """
 
+import re
+
 import streamlit as st
 
 from cifar_core.config.architectures import ARCHITECTURES
@@ -60,6 +62,12 @@ def manager():
 
 def store():
     return RunStore(runs_dir())
+
+
+def plain(text):
+    """`text` (a student's name, say) shown as itself where Streamlit reads Markdown: every
+    punctuation mark that Markdown, HTML, LaTeX or Streamlit's directives could read is escaped."""
+    return re.sub(r"([\\`*_{}\[\]()<>#+\-.!|~:$&=^\"'])", r"\\\1", str(text))
 
 
 def show_error(exc):

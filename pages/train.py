@@ -10,11 +10,23 @@ from cifar_core.data.download import imagenet_weights_available
 from cifar_core.data.images import enlarge, tile_images
 from cifar_core.errors import CoreError
 from cifar_core.runs import curves
+from cifar_core.runs.owners import owner_of
 from cifar_core.runs.store import ACTIVE
 from cifar_core.server import inspection
 from pages import figures
+from pages.identity import caller
 from pages.lr_finder_ui import lr_finder_ui
-from pages.shared import KEEP, arch_title, manager, run_started, scroll_to_top, short_run_label, show_error, store
+from pages.shared import (
+    KEEP,
+    arch_title,
+    manager,
+    plain,
+    run_started,
+    scroll_to_top,
+    short_run_label,
+    show_error,
+    store,
+)
 from pages.train_settings import choice_text, estimate_ui, fingerprint, settings_ui
 
 st.title("Train")
@@ -90,7 +102,7 @@ def start_ui(ds_name, arch_name, hparams, training, wrong):
     applied = st.session_state.get("train_preset_form")  # a preset, as applied and not changed since
     preset = applied[0] if applied and applied[1] == fingerprint(ds_name, arch_name, hparams, training) else None
     try:
-        run_id = manager().submit(ds_name, arch_name, hparams, preset=preset, **training)
+        run_id = manager().submit(ds_name, arch_name, hparams, preset=preset, caller=caller(), **training)
     except CoreError as exc:
         show_error(exc)
         return
@@ -123,7 +135,7 @@ def sweep_ui(ds_name, arch_name, hparams, training, wrong):
         try:
             text = text or example
             values = sweep_values(spec, text.replace("-", "_") if spec.kind == "choice" else text)  # one-cycle
-            run_ids = manager().sweep(ds_name, arch_name, name, values, hparams, **training)
+            run_ids = manager().sweep(ds_name, arch_name, name, values, hparams, caller=caller(), **training)
         except CoreError as exc:
             show_error(exc)
             return
@@ -151,7 +163,11 @@ def current_run_id():
     chosen = st.session_state.get("train_run_id")
     active = manager().active()
     if active:
-        return chosen if chosen in active else active[0]
+        if chosen in active:
+            return chosen
+        who = caller()  # in a class, a student's own run before the others'
+        mine = [r for r in active if store().exists(r) and who.owns(store().config(r))]
+        return (mine or active)[0]
     if chosen and store().exists(chosen):
         return chosen
     runs = store().list()
@@ -172,10 +188,14 @@ def live_ui(run_id):
     snap = manager().progress(run_id)
     running = snap["status"] in ACTIVE
     head, stop = st.columns([5, 1])
-    head.markdown(f"**Run {run_id}** — {snap['status']}" + (f": {snap['reason']}" if snap["reason"] else ""))
-    if running and stop.button("Stop", key="train_stop", icon=":material/stop_circle:", type="primary"):
+    who, config = caller(), store().config(run_id)
+    owner = owner_of(config).get("name")
+    head.markdown(f"**Run {run_id}**" + (f" of {plain(owner)}" if owner and not who.owns(config) else "")
+                  + f" — {snap['status']}" + (f": {snap['reason']}" if snap["reason"] else ""))
+    changeable = who.teacher or who.owns(config)  # the core refuses the others anyway
+    if running and changeable and stop.button("Stop", key="train_stop", icon=":material/stop_circle:", type="primary"):
         try:
-            manager().stop(run_id)
+            manager().stop(run_id, caller=who)
             # In the page, not a toast: Streamlit's toasts have no accessible name (axe: aria-dialog-name).
             head.caption("Stopping at the next batch …")
         except CoreError as exc:
@@ -249,7 +269,16 @@ def runs_table_ui():
     if not rows:
         return
     st.header("Runs")
-    table = [{"Run": run_started(r["run_id"]), "Status": r["status"], "Architecture": arch_title(r["arch"]),
+    for message in st.session_state.pop("train_delete_refused", []):  # from the click before the rerun
+        st.error(message, icon=":material/error:")
+    who = caller()
+    if st.toggle("My runs only", key="train_my_runs", persist_state=KEEP):
+        rows = [r for r in rows if r["owner_id"] == who.owner_id]
+        if not rows:
+            st.caption("You have no runs yet.")
+            return
+    table = [{"Run": run_started(r["run_id"]), "Owner": r["owner"] or "", "Status": r["status"],
+              "Architecture": arch_title(r["arch"]),
               "Epochs": r["epochs"], "Batch size": r["batch_size"], "Optimizer": r["optimizer"],
               "Learning rate": r["learning_rate"], "Training images": r["train_size"],
               "Best validation accuracy": r["best_val_accuracy"], "Seconds": r["seconds"]}
@@ -259,6 +288,7 @@ def runs_table_ui():
                          selection_mode="multi-row", width="stretch",
                          column_config={"Run": st.column_config.Column(help="Started (month-day time) and "
                                                                             "the end of the run's id"),
+                                        "Owner": st.column_config.TextColumn(help="Who started it"),
                                         "Status": small, "Epochs": st.column_config.Column(
                                             width="small", help="Epochs done / epochs set"),
                                         "Batch size": small, "Optimizer": small,
@@ -274,14 +304,19 @@ def runs_table_ui():
             st.session_state["train_run_id"] = chosen[0]["run_id"]
             st.rerun()
         noun = "run" if len(chosen) == 1 else f"{len(chosen)} runs"
-        if st.button(f"Delete {noun}", key="train_delete", icon=":material/delete:"):
+        deletable = who.teacher or all(r["owner_id"] == who.owner_id for r in chosen)
+        if deletable and st.button(f"Delete {noun}", key="train_delete", icon=":material/delete:"):
+            refused = []
             for r in chosen:
                 try:
-                    store().delete(r["run_id"])
+                    manager().delete(r["run_id"], caller=who)
                 except CoreError as exc:
-                    show_error(exc)
+                    refused.append(str(exc))
+            st.session_state["train_delete_refused"] = refused
             st.session_state.pop("train_run_id", None)
             st.rerun()
+    if not deletable:
+        st.caption("Only their owners or the teacher can delete runs of others.")
     histories = {short_run_label(r): store().history(r["run_id"])["epochs"] for r in chosen}
     m1, m2 = st.columns(2)
     m1.plotly_chart(figures.compare_runs("val_accuracy", histories), key="train_compare_acc")

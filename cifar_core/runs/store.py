@@ -19,6 +19,7 @@ import numpy as np
 
 from cifar_core.errors import ParamError, RunError
 from cifar_core.runs.evaluation import derive, labels_from_cells
+from cifar_core.runs.owners import OPERATOR, owner_of, require_change
 
 STATUSES = ("queued", "running", "completed", "stopped", "failed", "interrupted")
 ACTIVE = ("queued", "running")
@@ -161,7 +162,8 @@ class RunStore:
     def path(self, run_id):
         return self.root / check_run_id(run_id)
 
-    def create(self, config):
+    def create(self, config, **status):
+        """A new run folder for `config`, queued; `status` adds to its status record."""
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             run_id = new_run_id(config["arch"])
@@ -172,7 +174,7 @@ class RunStore:
                            "Set CIFAR_CORE_RUNS to a writable folder.") from None
         write_json(folder / CONFIG, config)
         write_json(folder / HISTORY, {"epochs": [], "batches": []})
-        self.set_status(run_id, "queued")
+        self.set_status(run_id, "queued", **status)
         return run_id
 
     def exists(self, run_id):
@@ -390,6 +392,7 @@ class RunStore:
         started, ended = status.get("started"), status.get("ended")
         return {
             "run_id": run_id, "status": status["status"], "reason": status.get("reason", ""),
+            "owner": owner_of(config).get("name"), "owner_id": owner_of(config).get("id"),
             "dataset": config["dataset"], "arch": config["arch"],
             "epochs": f"{len(epochs)}/{config['training']['epochs']}",
             "batch_size": config["training"]["batch_size"], "optimizer": config["training"]["optimizer"],
@@ -400,7 +403,9 @@ class RunStore:
             "has_model": self.model_path(run_id) is not None,
         }
 
-    def delete(self, run_id):
+    def delete(self, run_id, caller=OPERATOR):
+        """Delete a run that has ended. A student may delete only their own runs; the teacher any."""
+        require_change(caller, run_id, self.config(run_id), "delete")
         if self.status(run_id)["status"] in ACTIVE:
             raise RunError(f"Run {run_id} is {self.status(run_id)['status']}: stop it before deleting it.")
         shutil.rmtree(self.require(run_id), ignore_errors=True)

@@ -22,9 +22,11 @@ from cifar_core.config.run_config import make_config
 from cifar_core.data.datasets import load_dataset
 from cifar_core.errors import CoreError, ParamError, RunError
 from cifar_core.protocol import INTERRUPTED, lr_search_stop_name, names, shared_data_name
+from cifar_core.runs.classroom import read_controls
 from cifar_core.runs.curves import batch_series, fractional_epoch
+from cifar_core.runs.owners import OPERATOR, require_change, require_teacher
 from cifar_core.runs.store import ACTIVE, HISTORY, RunStore, write_bytes, write_json
-from cifar_core.server import cluster
+from cifar_core.server import cluster, estimate
 
 MAX_LIVE_BATCHES = 2000  # per-batch points kept in memory for live charts
 POLL_SECONDS = 0.2  # how often the server takes a run's messages
@@ -32,6 +34,8 @@ LOST_SCHEDULER_SECONDS = 20  # a run whose scheduler stays unreachable this long
 PULL_SECONDS = 300  # an epoch's files not pulled by then are asked for again after the next epoch
 SHARE_SECONDS = 120  # to hand a dataset to a lab's worker (CIFAR-10: 180 MB)
 MAX_SEARCHES = 64  # learning-rate searches remembered (their curves are small)
+CAP_MARGIN = 1.25  # a student run is fitted to the class's time cap, and stopped past it by this factor
+TEACHER_PRIORITY = 100  # the teacher's runs go first; a student's n-th waiting run goes after everyone's (n-1)-th
 
 
 class LiveProgress:
@@ -147,27 +151,90 @@ class JobManager:
         self._shared = {}  # (client id, dataset) -> the future of the copy sent to a lab's workers
         self._stopping = set()  # runs whose stop was asked for here
         self._searches = collections.OrderedDict()  # search id -> its state, oldest first (see find_learning_rate)
+        self._held = {}  # run_id -> what it is dispatched with, while the class's queue is paused
+        self._releaser = None  # the thread that dispatches them when the teacher resumes
+        self._capped = {}  # run_id -> the reason it was stopped by the class's time cap
 
     @property
     def max_jobs(self):
         """Trainings the workers take at once."""
         return max(1, cluster.training_capacity(cluster.training_client()))
 
-    def submit(self, dataset, arch, hparams=None, *, preset=None, **training):
-        """Check the config, create the run folder and queue the run. Returns the run id at once.
-        `preset` names the preset it came from (`prepare` finds its runs by it)."""
-        config = make_config(dataset, arch, hparams, preset=preset, **training)
+    def submit(self, dataset, arch, hparams=None, *, preset=None, caller=OPERATOR, **training):
+        """Check the config and the class's limits, create the run folder and queue the run. Returns
+        the run id at once. `preset` names the preset it came from (`prepare` finds its runs by it);
+        `caller` (see `cifar_core.runs.owners`) becomes the run's owner."""
+        return self._submit_all(dataset, arch, [(hparams, training)], preset, caller)[0]
+
+    def _submit_all(self, dataset, arch, settings, preset, caller):
+        """Queue one run per (hparams, training), all or none: every check comes before any folder."""
+        controls = read_controls(self.store.root)
+        mine = self._active_of(caller)
+        if not caller.teacher and mine + len(settings) > controls.max_active_per_student:
+            raise ParamError(f"The class allows {controls.max_active_per_student} runs per student queued or "
+                             f"training at once, and you have {mine}: wait for one to end, or stop one.")
+        cap = None if caller.teacher else controls.student_cap_seconds
+        configs = []
+        for hparams, training in settings:
+            if cap:  # fitted as the time budget fits, so that the run ends on its own
+                training, _ = estimate.fit_to_budget(dataset, arch, hparams, training, cap)
+            configs.append(dict(make_config(dataset, arch, hparams, preset=preset, **training), owner=caller.owner()))
         client = self._training_client(dataset)  # refused before a folder exists
+        run_ids = []
+        for n, config in enumerate(configs):
+            priority = TEACHER_PRIORITY if caller.teacher else -(mine + n)
+            run_id = self.store.create(config, priority=priority, **({"cap_seconds": cap} if cap else {}))
+            with self._lock:
+                self._progress[run_id] = LiveProgress(run_id, config["training"]["epochs"])
+                self._held[run_id] = (client, config, priority, cap)
+            run_ids.append(run_id)
+        self._release()
+        return run_ids
+
+    def _release(self):
+        """Hand the held runs to the workers, unless the teacher paused the queue (then a thread
+        looks again every second, so that every process serving the class resumes)."""
+        with self._lock:
+            if not self._held:
+                return
+            if read_controls(self.store.root).paused:
+                if self._releaser is None or not self._releaser.is_alive():
+                    self._releaser = threading.Thread(target=self._release_when_resumed, name="release", daemon=True)
+                    self._releaser.start()
+                return
+            held, self._held = self._held, {}
+        for run_id, (client, config, priority, cap) in sorted(held.items(), key=lambda item: -item[1][2]):
+            self._dispatch(run_id, client, config, priority, cap)
+
+    def _release_when_resumed(self):
+        while True:
+            time.sleep(1.0)
+            with self._lock:
+                if not self._held:
+                    return
+            if not read_controls(self.store.root).paused:
+                self._release()
+                return
+
+    def _dispatch(self, run_id, client, config, priority, cap):
         lab = client.cluster is None
-        run_id = self.store.create(config)
         link = RunLink(run_id, client)  # its queue opens before the worker's: no message is lost
         with self._lock:
-            self._progress[run_id] = LiveProgress(run_id, config["training"]["epochs"])
             self._futures[run_id] = client.submit(
                 worker.run, "train_task", run_id, config, None if lab else cluster.local_data_env(), key=f"train-{run_id}",
-                resources={"train": 1}, pure=False, retries=0)
-        threading.Thread(target=self._follow, args=(run_id, link), name=f"follow-{run_id}", daemon=True).start()
-        return run_id
+                resources={"train": 1}, pure=False, retries=0, priority=priority)
+        threading.Thread(target=self._follow, args=(run_id, link, cap and cap * CAP_MARGIN),
+                         name=f"follow-{run_id}", daemon=True).start()
+
+    def _active_of(self, caller):
+        """How many runs of `caller` are queued or training (every process's, from the runs folder)."""
+        count = 0
+        for run_id in self.active():
+            try:
+                count += caller.owns(self.store.config(run_id))
+            except CoreError:
+                continue  # deleted meanwhile
+        return count
 
     def _training_client(self, dataset):
         """The client that queues trainings; a lab's is checked and sent the dataset first."""
@@ -177,19 +244,18 @@ class JobManager:
             self._share(client, dataset)
         return client
 
-    def sweep(self, dataset, arch, name, values, hparams=None, **training):
+    def sweep(self, dataset, arch, name, values, hparams=None, *, caller=OPERATOR, **training):
         """Queue one run per value of one setting (a training option or an architecture
         hyperparameter); everything else is the same. Returns their run ids, in order."""
         if len(values) < 2:
             raise ParamError("A sweep needs at least two values, e.g. learning_rate=1e-4,1e-3,1e-2.")
         is_training = name in {spec.name for spec in TRAINING_HPARAMS}
-        configs = []
-        for value in values:  # every config is checked before any run is queued
+        settings = []
+        for value in values:
             run_training = {**training, name: value} if is_training else training
             run_hparams = hparams if is_training else {**(hparams or {}), name: value}
-            make_config(dataset, arch, run_hparams, **run_training)
-            configs.append((run_hparams, run_training))
-        return [self.submit(dataset, arch, h, **t) for h, t in configs]
+            settings.append((run_hparams, run_training))
+        return self._submit_all(dataset, arch, settings, None, caller)
 
     def _share(self, client, dataset):
         # Lab workers that have the dataset use their own copy; the others fetch this one. It travels
@@ -272,11 +338,16 @@ class JobManager:
 
     # ---- what the worker sends ---------------------------------------------------------------
 
-    def _follow(self, run_id, link):
-        """Write the worker's messages into the server's run folder until the run ends."""
+    def _follow(self, run_id, link, limit=None):
+        """Write the worker's messages into the server's run folder until the run ends; stop it once
+        it has trained `limit` seconds."""
         progress, future = self._progress[run_id], self._futures[run_id]
         lost_since = None
         while True:
+            if limit and run_id not in self._capped and progress.snapshot()["elapsed"] > limit:
+                self._capped[run_id] = (f"Stopped by the class's time cap: a student run trains at most "
+                                        f"{limit / CAP_MARGIN:.0f} s (and {limit:.0f} s past its estimate).")
+                self._request_stop(run_id, future)
             messages = cluster.take_messages(link.queue)
             for message in messages or ():
                 self._handle_safely(run_id, progress, message, link, future)
@@ -339,7 +410,7 @@ class JobManager:
             result = dict(result, status="failed", reason=str(exc))
         record = result.get("record", {})
         extra = {k: record[k] for k in ("epochs_completed", "best_epoch", "train_seconds",
-                                        "images_per_second", "peak_rss_mb", "dtype_policy") if k in record}
+                                        "images_per_second", "peak_rss_mb", "dtype_policy", "diverged") if k in record}
         # Only a second attempt returns "interrupted": the worker of the first died holding the queue.
         self._end(run_id, progress, result["status"], result["reason"], link=link,
                   worker_died=result["status"] == "interrupted", worker=result.get("worker"), **extra)
@@ -349,6 +420,8 @@ class JobManager:
         lost: they went with it)."""
         with self._lock:  # first: a stop asked from now on clears the event it sets (see `stop`)
             self._futures.pop(run_id, None)
+        if status == "stopped" and run_id in self._capped:
+            reason = self._capped.pop(run_id)
         if link is not None:
             link.close(worker_died)
         try:
@@ -364,13 +437,22 @@ class JobManager:
 
     # ---- what callers ask --------------------------------------------------------------------
 
-    def stop(self, run_id):
-        """Stop a run at its next batch, or take it off the queue. Returns True if it was active."""
-        self.store.require(run_id)
+    def stop(self, run_id, caller=OPERATOR):
+        """Stop a run at its next batch, or take it off the queue. Returns True if it was active.
+        A student may stop only their own runs; the teacher any."""
+        require_change(caller, run_id, self.store.config(run_id), "stop")
         with self._lock:
             future = self._futures.get(run_id)
+            held = self._held.pop(run_id, None)
+        if held is not None:  # never handed to a worker (the queue is paused)
+            self._end(run_id, self._progress[run_id], "stopped", "Stopped before it started.")
+            return True
         if future is None and self.store.status(run_id)["status"] not in ACTIVE:
             return False
+        self._request_stop(run_id, future)
+        return True
+
+    def _request_stop(self, run_id, future):
         try:
             stop = Event(names(run_id)["stop"], client=cluster.training_client())
             stop.set()
@@ -383,7 +465,21 @@ class JobManager:
         if future is not None and self._progress[run_id].snapshot()["status"] == "queued":
             self._stopping.add(run_id)
             future.cancel()
-        return True
+
+    def stop_all(self, caller=OPERATOR):
+        """Stop every run that is queued or training (the teacher only). Returns how many were."""
+        require_teacher(caller, "stop every run")
+        stopped = 0
+        for run_id in self.active():
+            try:
+                stopped += self.stop(run_id, caller)
+            except CoreError:
+                continue  # ended or deleted meanwhile
+        return stopped
+
+    def delete(self, run_id, caller=OPERATOR):
+        """Delete a run that has ended: its owner or the teacher."""
+        self.store.delete(run_id, caller)
 
     def progress(self, run_id):
         """A snapshot of a run's progress; for runs of other processes, rebuilt from its folder."""
@@ -405,7 +501,7 @@ class JobManager:
     def queued(self):
         """Run ids waiting for a worker, first in line first (every process's, from the runs folder)."""
         waiting = {r: record for r, record in self.store.statuses().items() if record["status"] == "queued"}
-        return sorted(waiting, key=lambda r: waiting[r].get("created", 0))
+        return sorted(waiting, key=lambda r: (-waiting[r].get("priority", 0), waiting[r].get("created", 0)))
 
     def queue_position(self, run_id):
         """1 for the next run to start, None for a run that is not waiting."""
@@ -415,7 +511,7 @@ class JobManager:
     def active(self):
         """Run ids that are running or queued, in this process and (through the folder) in others."""
         with self._lock:
-            mine = list(self._futures)
+            mine = [*self._futures, *self._held]
         others = [r for r, record in self.store.statuses().items() if record["status"] in ACTIVE and r not in mine]
         return mine + others
 
@@ -424,7 +520,7 @@ class JobManager:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             with self._lock:
-                mine = run_id in self._futures
+                mine = run_id in self._futures or run_id in self._held
             if not mine and self.store.status(run_id)["status"] not in ACTIVE:
                 return self.store.status(run_id)
             if deadline is not None and time.monotonic() > deadline:

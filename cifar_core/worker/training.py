@@ -108,6 +108,7 @@ def _progress_callback(store, run_id, listener, stop_event, state, n_train, batc
             logs = logs or {}
             loss = float(logs.get("loss", float("nan")))
             if not math.isfinite(loss):
+                state["diverged"] = True
                 state["failed"] = (f"The loss became {loss} at epoch {state['epoch'] + 1}, batch "
                                    f"{batch + 1}: the learning rate is probably too high.")
                 self.model.stop_training = True
@@ -133,6 +134,7 @@ def _progress_callback(store, run_id, listener, stop_event, state, n_train, batc
                 record[key] = float(value) if value is not None and math.isfinite(float(value)) else None
             if not state["failed"] and not _weights_finite(self.model):
                 # Some CPUs clip a NaN probability to a finite loss, so the weights are checked too.
+                state["diverged"] = True
                 state["failed"] = (f"The weights became infinite or NaN in epoch {epoch + 1}: the learning "
                                    f"rate is probably too high.")
                 self.model.stop_training = True
@@ -191,7 +193,7 @@ def train_run(store, run_id, listener=None, stop_event=None):
     try:
         store.set_status(run_id, status, reason, epochs_completed=state["epoch"],
                          best_epoch=state["best_epoch"], train_seconds=round(seconds, 3),
-                         dtype_policy=state.get("dtype_policy"),
+                         dtype_policy=state.get("dtype_policy"), diverged=bool(state.get("diverged")),
                          images_per_second=round(images / seconds, 1) if seconds and images else None)
     except CoreError:
         pass  # the runs folder went away or filled up; the caller still gets the outcome

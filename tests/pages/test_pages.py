@@ -11,7 +11,8 @@ from support import evaluated_run, image_captions, open_app, seed_timings, texts
 
 pytestmark = pytest.mark.slow  # every page asks the workers: a cluster starts
 
-PAGES = ["pages/home.py", "pages/data.py", "pages/train.py", "pages/evaluate.py", "pages/feature_maps.py"]
+PAGES = ["pages/home.py", "pages/data.py", "pages/train.py", "pages/evaluate.py", "pages/feature_maps.py",
+         "pages/class_board.py"]
 TIMEOUT = 240  # the first page that imports TensorFlow takes a while
 
 

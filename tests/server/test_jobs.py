@@ -10,6 +10,7 @@ import pytest
 from support import ROOT
 
 from cifar_core.errors import RunError
+from cifar_core.runs.board import failures
 from cifar_core.runs.store import RunStore
 from cifar_core.server.inspection import evaluate
 from cifar_core.server.jobs import JobManager
@@ -101,6 +102,9 @@ def test_non_finite_loss_fails_the_run(tmp_path):
     status = manager.wait(run_id, timeout=120)
     assert status["status"] == "failed" and "learning rate is probably too high" in status["reason"]
     assert manager.progress(run_id)["status"] == "failed"
+    store = manager.store  # the class board names it
+    codes = [code for code, _ in failures(store.config(run_id), status, store.history(run_id))]
+    assert status["diverged"] is True and "diverged" in codes
 
 
 @pytest.mark.slow

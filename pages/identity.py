@@ -1,0 +1,136 @@
+"""Who this tab is: a display name and an owner token, kept by the browser across reloads, and
+the teacher's sign-in. The rules themselves live in the core (`cifar_core.runs.owners`,
+`cifar_core.server.access`); this file asks, remembers and shows.
+
+The token lives in a cookie, never in the address: an address copied from another tab carries
+nothing but a name. Cookies are written by a constant script with values of a safe alphabet only.
+"""
+
+import re
+from urllib.parse import quote, unquote
+
+import streamlit as st
+
+from cifar_core.errors import CoreError
+from cifar_core.runs.owners import MAX_NAME, clean_name, new_token, valid_token
+from cifar_core.server import access
+from pages.shared import plain
+
+TOKEN_COOKIE, NAME_COOKIE, SEAL_COOKIE = "cifar_core_owner", "cifar_core_name", "cifar_core_teacher"
+COOKIE_DAYS = 180
+GUEST = "Guest"  # the name of a tab that gave none, while no class is running (no teacher password)
+
+
+@st.cache_resource(show_spinner=False)
+def teacher_gate():
+    """One per server: wrong guesses are counted across every tab."""
+    return access.TeacherGate()
+
+
+def _cookie(name):
+    try:
+        return st.context.cookies.get(name)
+    except Exception:  # no browser behind this session (a test, a script)
+        return None
+
+
+def token():
+    """This browser's owner token: from its cookie, else a new one."""
+    if "owner_token" not in st.session_state:
+        stored = _cookie(TOKEN_COOKIE)
+        st.session_state["owner_token"] = stored if valid_token(stored) else new_token()
+    return st.session_state["owner_token"]
+
+
+def name():
+    """This tab's display name, or None: `?name=` in the address (once per address), else the
+    name given before, else the browser's cookie."""
+    asked = st.query_params.get("name")
+    if asked and st.session_state.get("owner_name_address") != asked:
+        st.session_state["owner_name_address"] = asked
+        try:
+            st.session_state["owner_name"] = clean_name(asked)
+        except CoreError:
+            pass  # an empty name in the address: asked for as if there were none
+    if "owner_name" not in st.session_state:
+        try:
+            st.session_state["owner_name"] = clean_name(unquote(_cookie(NAME_COOKIE) or ""))
+        except CoreError:
+            return None
+    return st.session_state["owner_name"]
+
+
+def seal():
+    if "teacher_seal" not in st.session_state:
+        stored = _cookie(SEAL_COOKIE)
+        st.session_state["teacher_seal"] = stored if access.seal_is_valid(token(), stored) else None
+    return st.session_state["teacher_seal"]
+
+
+def caller():
+    """This tab's caller, for the core's permission checks."""
+    return access.caller(name() or GUEST, token(), seal())
+
+
+def sign_in(password):
+    """Check the teacher's password (the core slows down repeated wrong guesses); raises CoreError."""
+    st.session_state["teacher_seal"] = teacher_gate().sign_in(token(), password)
+
+
+def sign_out():
+    st.session_state["teacher_seal"] = None
+
+
+def set_name(text):
+    st.session_state["owner_name"] = clean_name(text)
+
+
+def remember_ui():
+    """Write the tab's identity into the browser's cookies when it changed (at the sidebar's foot)."""
+    values = {TOKEN_COOKIE: token(), NAME_COOKIE: quote(name() or "", safe=""), SEAL_COOKIE: seal() or ""}
+    if st.session_state.get("identity_remembered") == values:
+        return
+    assert all(re.fullmatch(r"[A-Za-z0-9_.~%-]*", v) for v in values.values())  # nothing to escape
+    lines = [f'document.cookie = "{key}={value}; path=/; max-age={COOKIE_DAYS * 86400 if value else 0}; '
+             'SameSite=Strict";' for key, value in values.items()]
+    with st.sidebar:
+        st.html(f"<script>{''.join(lines)}</script>", unsafe_allow_javascript=True)
+    st.session_state["identity_remembered"] = values
+
+
+def ask_name_ui():
+    """While a class runs, a tab without a name is asked for one before anything else."""
+    st.title("Who is training?")
+    st.caption("Your name goes on your runs, so that you and your teacher can find them. No account is needed.")
+    with st.form("identity_form", border=False):
+        text = st.text_input("Your name", max_chars=MAX_NAME, key="identity_name_input")
+        if st.form_submit_button("Continue", type="primary"):
+            try:
+                set_name(text)
+                st.rerun()
+            except CoreError as exc:
+                st.error(str(exc), icon=":material/error:")
+    st.stop()
+
+
+def named_caller():
+    """The tab's caller, or None while a class runs and the tab has not given its name."""
+    if access.class_locked() and name() is None:
+        return None
+    return caller()
+
+
+def identity_ui(who):
+    """The sidebar's note of who this tab is, with a way to change the name."""
+    locked = access.class_locked()
+    role = (" (teacher)" if who.teacher else " (student)") if locked else ""
+    with st.sidebar.expander(f"You: {plain(who.name)}{role}", icon=":material/person:"):
+        st.session_state.setdefault("identity_name_edit", name() or "")
+        text = st.text_input("Your name", max_chars=MAX_NAME, key="identity_name_edit", help="Shown on your runs.")
+        if st.button("Change name", key="identity_name_change"):
+            try:
+                set_name(text)
+                st.rerun()
+            except CoreError as exc:
+                st.error(str(exc), icon=":material/error:")
+    remember_ui()
