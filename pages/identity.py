@@ -29,9 +29,10 @@ def teacher_gate():
 
 def _cookie(name):
     try:
-        return st.context.cookies.get(name)
+        value = st.context.cookies.get(name)
     except Exception:  # no browser behind this session (a test, a script)
         return None
+    return value if isinstance(value, str) else None
 
 
 def token():

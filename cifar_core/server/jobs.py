@@ -171,8 +171,10 @@ class JobManager:
         controls = read_controls(self.store.root)
         mine = self._active_of(caller)
         if not caller.teacher and mine + len(settings) > controls.max_active_per_student:
-            raise ParamError(f"The class allows {controls.max_active_per_student} runs per student queued or "
-                             f"training at once, and you have {mine}: wait for one to end, or stop one.")
+            cap = controls.max_active_per_student
+            raise ParamError(f"The class allows {cap} run{'s' * (cap != 1)} per student queued or training at once, "
+                             f"and you have {mine}" + (f" and asked for {len(settings)} more" if len(settings) > 1 else "")
+                             + ": wait for one to end, or stop one.")
         cap = None if caller.teacher else controls.student_cap_seconds
         configs = []
         for hparams, training in settings:
