@@ -63,15 +63,19 @@ def leaderboard_ui(rows):
 
 
 def parcoords_ui(rows):
+    st.header("Settings against results")
+    st.caption("One line per run, from its settings on the left to its result on the right: the bright lines "
+               "did best. Drag along an axis to pick the runs that pass through a range.")
     evaluated = [r for r in rows if r["test_accuracy"] is not None]
     if len(evaluated) >= 2:
-        fig = figures.class_parcoords(evaluated)
+        fig = figures.class_parcoords(evaluated, arch_title=arch_title)
     else:
         with_val = [r for r in rows if r["best_val_accuracy"] is not None]
         if len(with_val) < 2:
+            st.caption("The chart appears once two runs have finished an epoch.")
             return
         st.caption("Fewer than two runs are evaluated: the chart shows validation accuracy until they are.")
-        fig = figures.class_parcoords(with_val, "best_val_accuracy", "Validation accuracy")
+        fig = figures.class_parcoords(with_val, "best_val_accuracy", "Validation accuracy", arch_title)
     st.plotly_chart(fig, key="board_parcoords")
 
 

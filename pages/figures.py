@@ -204,33 +204,39 @@ def top_predictions(predictions, height=300, title="Top-5 predictions"):
     return readable(fig)
 
 
-def class_parcoords(rows, metric="test_accuracy", metric_title="Test accuracy"):
+def class_parcoords(rows, metric="test_accuracy", metric_title="Test accuracy", arch_title=str):
     """One line per run across its settings, coloured by `metric` (TensorBoard's HParams view):
     lines that end high show which settings did well. Learning rates on a log scale."""
     archs = sorted({r["arch"] for r in rows})
     optimizers = sorted({r["optimizer"] for r in rows})
 
-    def categorical(label, values, choices):
+    def categorical(label, values, choices, text):
         return dict(label=label, values=[choices.index(v) for v in values], tickvals=list(range(len(choices))),
-                    ticktext=choices, range=[-0.5, len(choices) - 0.5])
+                    ticktext=[text(c) for c in choices], range=[-0.5, len(choices) - 0.5])
+
+    def spread(values):  # a range around a single value, so that its line sits mid-axis
+        low, high = min(values), max(values)
+        return [low * 0.5, high * 1.5] if low == high else [low, high]
 
     lr = np.log10([r["learning_rate"] for r in rows])
     lr_ticks = np.arange(np.floor(lr.min()), np.ceil(lr.max()) + 1)
     scores = [r[metric] for r in rows]
+    batch, epochs, images = ([r[k] or 0 for r in rows] for k in ("batch_size", "epochs", "train_size"))
     dimensions = [
-        categorical("Network", [r["arch"] for r in rows], archs),
-        categorical("Optimizer", [r["optimizer"] for r in rows], optimizers),
-        dict(label="Learning rate", values=lr, tickvals=lr_ticks, ticktext=[f"{10 ** t:g}" for t in lr_ticks]),
-        dict(label="Batch size", values=[r["batch_size"] for r in rows]),
-        dict(label="Epochs trained", values=[r["epochs"] for r in rows]),
-        dict(label="Training images", values=[r["train_size"] or 0 for r in rows]),
-        dict(label="Augmentations", values=[len(r["augment"]) for r in rows]),
-        dict(label=metric_title, values=scores, range=[0, 1], tickformat=".0%"),
+        categorical("Network", [r["arch"] for r in rows], archs, arch_title),
+        categorical("Optimizer", [r["optimizer"] for r in rows], optimizers, str),
+        dict(label="Learning<br>rate", values=lr, tickvals=lr_ticks, ticktext=[f"{10 ** t:g}" for t in lr_ticks],
+             range=[lr_ticks[0] - 0.5, lr_ticks[-1] + 0.5]),
+        dict(label="Batch<br>size", values=batch, range=spread(batch)),
+        dict(label="Epochs<br>trained", values=epochs, range=[0, max(epochs) + 1]),
+        dict(label="Training<br>images", values=images, range=spread(images)),
+        dict(label="Augmen-<br>tations", values=[len(r["augment"]) for r in rows], range=[0, 4], tickvals=[0, 1, 2, 3, 4]),
+        dict(label=metric_title.replace(" ", "<br>"), values=scores, range=[0, 1], tickformat=".0%"),
     ]
     fig = go.Figure(go.Parcoords(
         line=dict(color=scores, colorscale="Viridis", cmin=0, cmax=1, showscale=True,
                   colorbar=dict(title=dict(text=metric_title), tickformat=".0%")),
-        dimensions=dimensions, labelfont=dict(size=15), tickfont=dict(size=14), rangefont=dict(size=12)))
-    fig.update_layout(**{**LAYOUT, "height": 420, "margin": dict(l=70, r=40, t=70, b=30)},
-                      title=f"Settings against {metric_title.lower()}: drag along an axis to pick runs")
+        dimensions=dimensions, labelfont=dict(size=15), tickfont=dict(size=14),
+        rangefont=dict(size=1, color="rgba(0,0,0,0)")))  # the ranges repeat the end ticks, over the labels
+    fig.update_layout(**{**LAYOUT, "height": 440, "margin": dict(l=90, r=40, t=80, b=30)})
     return fig

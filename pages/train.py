@@ -12,7 +12,7 @@ from cifar_core.errors import CoreError
 from cifar_core.runs import curves
 from cifar_core.runs.owners import owner_of
 from cifar_core.runs.store import ACTIVE
-from cifar_core.server import inspection
+from cifar_core.server import access, inspection
 from pages import figures
 from pages.identity import caller
 from pages.lr_finder_ui import lr_finder_ui
@@ -159,15 +159,17 @@ def new_run_ui():
 
 def current_run_id():
     """The run this tab shows: the run training now, unless the tab chose another active one; with
-    nothing training, the tab's choice, else the newest run."""
+    nothing training, the tab's choice, else the newest run. In a class, a student's own runs first."""
     chosen = st.session_state.get("train_run_id")
     active = manager().active()
+    who = caller()
+    if access.class_locked() and chosen and store().exists(chosen) and who.owns(store().config(chosen)):
+        return chosen  # in a class, a student's own run stays in view when it ends
     if active:
         if chosen in active:
             return chosen
-        who = caller()  # in a class, a student's own run before the others'
         mine = [r for r in active if store().exists(r) and who.owns(store().config(r))]
-        return (mine or active)[0]
+        return (mine or active)[0]  # in a class, a student's own run before the others'
     if chosen and store().exists(chosen):
         return chosen
     runs = store().list()

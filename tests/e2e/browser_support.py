@@ -27,12 +27,13 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_server(runs_dir, log_path, port=None):
+def start_server(runs_dir, log_path, port=None, **env):
+    """`env`: more environment variables for the server (a teacher's password)."""
     restart, port = port is not None, port or free_port()
     # Its workers' TensorFlow computes on one thread: a run watched in the browser leaves a core to
     # Chromium and to the other test process (the browser tests check what is shown, not how fast).
     env = dict(os.environ, CIFAR_CORE_RUNS=str(runs_dir), CIFAR10_PATH=str(SAMPLE), PYTHONUNBUFFERED="1",
-               TF_NUM_INTRAOP_THREADS="1")
+               TF_NUM_INTRAOP_THREADS="1", **env)
     log = open(log_path, "ab" if restart else "wb")  # a restart on the same port appends
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                              "--server.address", "127.0.0.1", "--server.headless", "true"],

@@ -19,9 +19,12 @@ from cifar_core.cli.main import main
 from cifar_core.config.architectures import parse_sweep
 from cifar_core.data.datasets import load_dataset
 from cifar_core.errors import ParamError, RunError
+from cifar_core.runs.owners import Caller
 from cifar_core.runs.store import RunStore
 from cifar_core.server import cluster, inspection, jobs
 from cifar_core.server.jobs import JobManager
+
+STUDENT = Caller("Ann", "a" * 16)
 
 DASK = Path(sys.executable).with_name("dask")
 
@@ -216,7 +219,7 @@ def test_a_localhost_lab(lab, tmp_path, monkeypatch):
     # Runs that last until the test ends them (500 epochs: the most allowed), so that no step below
     # depends on how fast this machine trains.
     first = manager.submit("cifar10", "seed_cnn", epochs=500, batch_size=16, seed=1)
-    second = manager.submit("cifar10", "seed_cnn", epochs=500, batch_size=16, seed=2)
+    second = manager.submit("cifar10", "seed_cnn", epochs=500, batch_size=16, seed=2, caller=STUDENT)
     # Both train at once, on different workers; the server's folder gets the history every epoch.
     wait_for(lambda: all(store.status(r)["status"] == "running" and epochs_of(store, r) >= 1
                          for r in (first, second)), what="both runs to report an epoch",
@@ -237,9 +240,19 @@ def test_a_localhost_lab(lab, tmp_path, monkeypatch):
     view = json.loads(seen.stdout.strip().splitlines()[-1])
     assert view["queued"] == [third] and sorted([first, second, third]) == view["active"]
 
-    # Stopped, the run's complete folder reaches the server, although no worker shares its disk.
+    # Stopped from the second dashboard: refused to another student there (the same name), then
+    # done by the teacher there; the run's complete folder reaches the first, though no worker shares its disk.
     wait_for(lambda: epochs_of(store, first) >= 2, what="two epochs of the long run")
-    manager.stop(second)
+    code = ("import json\nfrom cifar_core.errors import RunError\nfrom cifar_core.runs.owners import Caller\n"
+            f"from cifar_core.server.jobs import JobManager\nm = JobManager({str(runs)!r})\n"
+            f"try:\n    m.stop({second!r}, caller=Caller('Ann', 'b' * 16))\n    refused = None\n"
+            "except RunError as exc:\n    refused = str(exc)\n"
+            f"print(json.dumps({{'refused': refused, 'stopped': m.stop({second!r}, caller=Caller('Ms Lee', 'c' * 16, True))}}))\n")
+    other = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                           env=dict(os.environ))
+    assert other.returncode == 0, other.stderr[-2000:]
+    answer = json.loads(other.stdout.strip().splitlines()[-1])
+    assert answer == {"refused": f"Run {second} is Ann's run: only its owner or the teacher can stop it.", "stopped": True}
     status = manager.wait(second, timeout=300)
     assert status["status"] == "stopped", status
     folder = store.path(second)

@@ -1,0 +1,144 @@
+"""A class in Chromium at 1366×768, with a teacher's password: two students and the teacher, each in
+a browser context of their own. A name is asked once and survives a reload; a student sees no Stop
+or Delete for another's run, and forged credentials grant nothing; the teacher stops any run."""
+
+import re
+import time
+
+import pytest
+from browser_support import (
+    ARTIFACTS,
+    VIEWPORT,
+    Watched,
+    go,
+    open_train,
+    start_run,
+    start_server,
+    stop_server,
+    wait_idle,
+)
+
+from cifar_core.runs.store import ACTIVE, RunStore
+
+pytestmark = pytest.mark.slow  # a real server, Chromium and trainings
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def class_server(e2e_env):
+    runs = e2e_env / "runs-class"
+    proc, url = start_server(runs, ARTIFACTS / "server-class.log", CIFAR_CORE_TEACHER_PASSWORD=PASSWORD)
+    yield runs, url
+    log = (ARTIFACTS / "server-class.log").read_text(errors="replace")
+    stop_server(proc)
+    assert "Traceback" not in log, log[-3000:]
+
+
+def student(browser, url, name, prefix):
+    page = browser.new_context(viewport=VIEWPORT).new_page()
+    w = Watched(page, prefix)
+    page.goto(url)
+    page.get_by_role("heading", name="Who is training?").wait_for(timeout=90_000)
+    box = page.get_by_label("Your name", exact=True)
+    box.fill("  ")
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_text("Type a name (1 to 40 characters)").wait_for(timeout=30_000)
+    box.fill(name)
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_text(f"You: {name} (student)").wait_for(timeout=60_000)
+    return page, w
+
+
+def select_row(page, row):
+    """Tick row `row` (1 = the first) of the Runs table: its cells are drawn on a canvas."""
+    table = page.get_by_test_id("stDataFrame").last
+    table.scroll_into_view_if_needed()
+    box = table.bounding_box()
+    page.mouse.click(box["x"] + 14, box["y"] + 35 * row + 17)  # the tick column; rows of 35 px under a header
+    wait_idle(page)
+
+
+def test_two_students_and_a_teacher(browser, class_server):
+    runs, url = class_server
+    store = RunStore(runs)
+    ann, ann_watch = student(browser, url, "Ann", "class_ann")
+    open_train(ann)
+    ann_run = start_run(ann, runs, 400, 300)
+    ann.get_by_text(re.compile(r"Epoch \d+ of 300")).first.wait_for(timeout=180_000)
+
+    # The second student's name survives a reload (the browser keeps it); Ann's run has no Stop for her.
+    bo, bo_watch = student(browser, url, "**Bo** <i>", "class_bo")
+    deadline = time.monotonic() + 30  # the browser keeps the name once the page's script has run
+    while not any(c["name"] == "cifar_core_name" for c in bo.context.cookies()):
+        assert time.monotonic() < deadline, bo.context.cookies()
+        bo.wait_for_timeout(200)
+    bo.reload()
+    bo.get_by_text("You: **Bo** <i> (student)").wait_for(timeout=60_000)
+    open_train(bo)
+    bo.get_by_text(re.compile(r"of Ann — running")).wait_for(timeout=60_000)
+    assert bo.get_by_role("button", name="Stop", exact=True).count() == 0
+    bo_run = start_run(bo, runs, 400, 300, queued=True)
+    assert store.config(bo_run)["owner"]["name"] == "**Bo** <i>"
+    wait_idle(bo)
+    bo_watch.assert_clean()
+    bo_watch.shot("1_train")
+    bo_watch.audit("a student's Train page")
+
+    # Forged credentials: a seal cookie made up, and ?role=teacher in the address.
+    bo.context.add_cookies([{"name": "cifar_core_teacher", "value": "0" * 64, "url": url}])
+    bo_watch.open(f"{url}/train?role=teacher")
+    bo.get_by_text("You: **Bo** <i> (student)").wait_for(timeout=60_000)
+    bo.get_by_text(re.compile(r"— queued")).first.wait_for(timeout=60_000)  # her own run, with her Stop
+    select_row(bo, 2)  # Ann's, below Bo's newer one
+    bo.get_by_text("Only their owners or the teacher can delete runs of others.").wait_for(timeout=60_000)
+    assert bo.get_by_role("button", name=re.compile("^Delete")).count() == 0
+    bo.get_by_role("button", name="Watch this run").click()
+    bo.get_by_text(re.compile(r"of Ann — running")).wait_for(timeout=60_000)
+    wait_idle(bo)
+    assert bo.get_by_role("button", name="Stop", exact=True).count() == 0
+    bo_watch.shot("2_forged_credentials")
+
+    # The teacher signs in (a wrong password first), sees Stop on Ann's run and stops it.
+    teacher = browser.new_context(viewport=VIEWPORT).new_page()
+    teacher_watch = Watched(teacher, "class_teacher")
+    teacher.goto(f"{url}/?name=Ms%20Lee")
+    password = teacher.get_by_label("Teacher's password", exact=True)
+    password.fill("guess")
+    teacher.get_by_role("button", name="Sign in as the teacher").click()
+    teacher.get_by_text("That is not the teacher's password").wait_for(timeout=60_000)
+    teacher.wait_for_timeout(1_200)  # the wait a wrong guess costs
+    password.fill(PASSWORD)
+    teacher.get_by_role("button", name="Sign in as the teacher").click()
+    teacher.get_by_text("You: Ms Lee (teacher)").wait_for(timeout=60_000)
+    teacher.get_by_text("Show the class board to students").wait_for()
+    wait_idle(teacher)
+    teacher_watch.assert_clean()
+    teacher_watch.shot("1_controls")
+    teacher_watch.audit("the teacher's Home")
+    open_train(teacher)
+    teacher.get_by_text(re.compile(r"of Ann — running")).wait_for(timeout=60_000)
+    teacher.get_by_role("button", name="Stop", exact=True).click()
+    ann.get_by_text(re.compile(r"— stopped")).first.wait_for(timeout=120_000)  # Ann sees it end
+    assert store.status(ann_run)["status"] == "stopped"
+    ann_watch.assert_clean()
+    ann_watch.shot("1_stopped_by_the_teacher")
+
+    teacher_watch.assert_clean()
+    go(teacher, "Home")
+    teacher.get_by_role("button", name="Stop every run").click()
+    teacher.get_by_text(re.compile(r"Asked \d runs? to stop")).wait_for(timeout=60_000)
+    deadline = time.monotonic() + 120
+    while any(store.status(r["run_id"])["status"] in ACTIVE for r in store.list()):
+        assert time.monotonic() < deadline, store.list()
+        time.sleep(0.5)
+    go(teacher, "Class board")
+    teacher.get_by_role("heading", name="Class board").wait_for(timeout=60_000)
+    teacher.get_by_role("button", name=re.compile(r"Evaluate 2 finished runs")).click()
+    teacher.get_by_test_id("stPlotlyChart").wait_for(timeout=180_000)  # settings against test accuracy
+    teacher.get_by_text("Every run", exact=True).wait_for(timeout=60_000)
+    wait_idle(teacher)
+    teacher_watch.assert_clean()
+    teacher_watch.shot("2_class_board")
+    teacher_watch.audit("the class board")
+    bo_watch.assert_clean()
