@@ -4,7 +4,7 @@ periodic reruns, the message cache). Thirty real browsers would take this machin
 
     python bench/class_load.py --sessions 30 --json           # one JSON line, the last one
     python bench/class_load.py --sessions 1,10,30,60 --json   # one line per number of sessions
-    python bench/class_load.py --calibrate --json             # one Chromium tab against one client
+    python bench/class_load.py --calibrate --json             # a Chromium tab against a client, in turns
 
 As in a classroom, the training worker runs on core 0 and the server (and these clients, and
 Chromium) on core 1. A fresh server trains the same run (seed_cnn, batch 32, the real CIFAR-10
@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
@@ -44,6 +45,7 @@ SAMPLE = ROOT.parent / "shared" / "data" / "cifar-10-python-subset.tar.gz"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
+MAX_MESSAGE_AGE = 2  # Streamlit's server.maxCachedMessageAge default: what the browser keeps
 MAX_GAP_SECONDS = 3.0  # a session whose progress stood still longer did not "move"
 RUN = {"epochs": 500, "train_size": 2000, "batch_size": 32}  # stopped by the bench, never finished
 
@@ -61,7 +63,8 @@ class ProtocolSession:
         self.progress = []  # (time, value, text) at each change of the page's first progress bar
         self.media = set()  # image URLs the page showed
         self.alerts = []  # the texts of its messages (st.error, st.info …)
-        self.cached = set()  # hashes of the cacheable messages received
+        self.cached = {}  # hash of a cacheable message received -> the script run it was last used in
+        self.script_runs = 0
         self.page_hash = ""
         self.finished = asyncio.Event()  # a full script run ended
         self.timers = {}  # fragment id -> its rerun task
@@ -101,9 +104,11 @@ class ProtocolSession:
             async for data in self.ws:
                 msg = ForwardMsg()
                 msg.ParseFromString(data)
-                if msg.metadata.cacheable and msg.hash:
-                    self.cached.add(msg.hash)
                 kind = msg.WhichOneof("type")
+                if msg.metadata.cacheable and msg.hash:
+                    self.cached[msg.hash] = self.script_runs
+                elif kind == "ref_hash" and msg.ref_hash in self.cached:
+                    self.cached[msg.ref_hash] = self.script_runs
                 if kind == "navigation":  # the page that ran: its reruns ask for it by its hash
                     self.page_hash = msg.navigation.page_script_hash
                 elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
@@ -111,6 +116,7 @@ class ProtocolSession:
                 elif kind == "script_finished" and msg.script_finished in (
                         ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY):
                     self.finished.set()
+                    self._age_cache()
                 elif kind == "auto_rerun":
                     fragment = msg.auto_rerun.fragment_id
                     if fragment not in self.timers:
@@ -122,6 +128,11 @@ class ProtocolSession:
                             task.cancel()
         except websockets.ConnectionClosed:
             pass
+
+    def _age_cache(self):
+        """As the browser's message cache: a message unused for more than MAX_MESSAGE_AGE runs is dropped."""
+        self.script_runs += 1
+        self.cached = {h: used for h, used in self.cached.items() if self.script_runs - used <= MAX_MESSAGE_AGE}
 
     def _element(self, element, fragment_id):
         kind = element.WhichOneof("type")
@@ -301,36 +312,50 @@ async def wait_idle(server):
     raise RuntimeError("the run did not stop within 120 s of pressing Stop")
 
 
-def calibrate(window):
-    """Server CPU of one Chromium tab watching the run, against one protocol session."""
+def calibrate(window, tabs=1, rounds=3):
+    """Server CPU per watching session: `tabs` Chromium tabs against as many protocol sessions,
+    measured in turns (`rounds` times each) beside an idle window each, because the server's own
+    work grows as the run's history does."""
     from playwright.sync_api import sync_playwright
     server = Server()
+    chromium, protocol = [], []
     try:
         asyncio.run(start_run(server))
-        idle = _measure_cpu(server, window)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1366, "height": 768})
-            page.goto(server.url + "/train")
-            page.get_by_test_id("stProgress").first.wait_for(timeout=120_000)
-            time.sleep(5)
-            chromium = _measure_cpu(server, window)
+            for _ in range(rounds):
+                idle = _measure_cpu(server, window)
+                # A context each: one window per tab, all in view (a hidden tab's timers are throttled).
+                pages = [browser.new_context(viewport={"width": 1366, "height": 768}).new_page() for _ in range(tabs)]
+                for page in pages:
+                    page.goto(server.url + "/train", wait_until="commit", timeout=120_000)
+                for page in pages:
+                    page.get_by_test_id("stProgress").first.wait_for(timeout=120_000)
+                time.sleep(5)
+                chromium.append((_measure_cpu(server, window) - idle) / tabs)
+                for page in pages:
+                    page.context.close()
+                idle = _measure_cpu(server, window)
+                with ThreadPoolExecutor(1) as thread:  # Playwright's sync API holds this thread's event loop
+                    protocol.append(thread.submit(asyncio.run, _protocol_cpu(server, tabs, window)).result() - idle)
             browser.close()
-
-        async def one_session():
-            client = ProtocolSession(server.url, "train")
-            await client.connect()
-            await asyncio.sleep(5)
-            used = await asyncio.to_thread(_measure_cpu, server, window)
-            await client.close()
-            return used
-        protocol = asyncio.run(one_session())
         asyncio.run(stop_run(server))
     finally:
         server.stop()
-    return {"calibration": True, "idle_server_cpu": round(idle, 4), "chromium_tab": round(chromium - idle, 4),
-            "protocol_session": round(protocol - idle, 4),
-            "ratio": round((protocol - idle) / (chromium - idle), 2) if chromium > idle else None}
+    browser_cost, client_cost = statistics.mean(chromium), statistics.mean(protocol)
+    return {"calibration": True, "sessions": tabs, "chromium_tab": round(browser_cost, 4),
+            "protocol_session": round(client_cost, 4), "each_chromium": [round(c, 4) for c in chromium],
+            "each_protocol": [round(c, 4) for c in protocol],
+            "ratio": round(client_cost / browser_cost, 2) if browser_cost > 0 else None}
+
+
+async def _protocol_cpu(server, sessions, window):
+    clients = [ProtocolSession(server.url, "train") for _ in range(sessions)]
+    await asyncio.gather(*(c.connect() for c in clients))
+    await asyncio.sleep(5)
+    used = await asyncio.to_thread(_measure_cpu, server, window)
+    await asyncio.gather(*(c.close() for c in clients))
+    return used / sessions
 
 
 def _measure_cpu(server, window):
@@ -355,7 +380,7 @@ def main(argv=None):
     parser.add_argument("--sessions", default="30", help="comma-separated numbers of watching sessions")
     parser.add_argument("--window", type=float, default=30.0, help="seconds measured per number of sessions")
     parser.add_argument("--train-size", type=int, default=RUN["train_size"], help="images the watched run trains on")
-    parser.add_argument("--calibrate", action="store_true", help="one Chromium tab against one protocol session")
+    parser.add_argument("--calibrate", action="store_true", help="Chromium tabs against protocol sessions")
     parser.add_argument("--no-pin", action="store_true", help="let everything use every core")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
