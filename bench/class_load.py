@@ -79,9 +79,14 @@ class ProtocolSession:
     async def rerun(self, fragment_id="", widgets=(), auto=False):
         msg = BackMsg()
         state = msg.rerun_script
-        state.query_string, state.page_name, state.page_script_hash = "", self.page, self.page_hash
+        # As Chromium sends it: the page by name until its hash is known, the tab's context, and the
+        # cached messages' hashes (none, with Streamlit's default settings, as measured).
+        state.query_string, state.page_name, state.page_script_hash = "", "" if self.page_hash else self.page, self.page_hash
         state.fragment_id, state.is_auto_rerun = fragment_id, auto
         state.cached_message_hashes.extend(sorted(self.cached))
+        context = state.context_info
+        context.timezone, context.timezone_offset, context.locale = "UTC", 0, "en-US"
+        context.url, context.color_scheme = f"{self.http_url}/{self.page}", "light"
         for widget in [*self.states.values(), *widgets]:
             state.widget_states.widgets.add().CopyFrom(widget)
         await self.ws.send(msg.SerializeToString())
@@ -105,7 +110,7 @@ class ProtocolSession:
                 msg = ForwardMsg()
                 msg.ParseFromString(data)
                 kind = msg.WhichOneof("type")
-                if msg.metadata.cacheable and msg.hash:
+                if msg.metadata.cacheable and msg.hash:  # (Streamlit's defaults mark none cacheable)
                     self.cached[msg.hash] = self.script_runs
                 elif kind == "ref_hash" and msg.ref_hash in self.cached:
                     self.cached[msg.ref_hash] = self.script_runs
@@ -254,19 +259,28 @@ async def start_run(server):
 
 
 async def stop_run(server):
+    """Press Stop on the Train page (again if a press was lost in a rerun); the measured epochs'
+    durations, the first (tracing) and the stopped one left out."""
     stopper = ProtocolSession(server.url, "train")
     await stopper.connect()
+    await asyncio.wait_for(stopper.finished.wait(), 120)  # a press during the page's first run may be lost
     deadline = time.monotonic() + 120
     while "train_stop" not in stopper.widgets:
-        assert time.monotonic() < deadline, f"no Stop button on the Train page: {sorted(stopper.widgets)}, {stopper.finished.is_set()}"
+        assert time.monotonic() < deadline, f"no Stop button on the Train page: {sorted(stopper.widgets)}"
         await asyncio.sleep(0.2)
     epochs = len(_history(server.runs)["epochs"])
-    await stopper.press("train_stop")
-    await asyncio.wait_for(stopper.finished.wait(), 120)
+    for _ in range(3):
+        await stopper.press("train_stop")
+        await asyncio.wait_for(stopper.finished.wait(), 120)
+        try:
+            await wait_idle(server, timeout=30)
+            break
+        except RuntimeError:
+            continue
+    else:
+        raise RuntimeError("Stop was pressed three times and the run went on")
     await stopper.close()
-    await wait_idle(server)
-    seconds = [e["seconds"] for e in _history(server.runs)["epochs"][1:epochs] if not e.get("partial")]
-    return seconds
+    return [e["seconds"] for e in _history(server.runs)["epochs"][1:epochs] if not e.get("partial")]
 
 
 async def scenario(server, sessions, window, baseline=None):
@@ -300,16 +314,16 @@ async def scenario(server, sessions, window, baseline=None):
     return result
 
 
-async def wait_idle(server):
+async def wait_idle(server, timeout=120):
     """Until the stopped run has left the worker (its status is no longer active)."""
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         statuses = [json.loads((p / "status.json").read_text()).get("status")
                     for p in Path(server.runs).iterdir() if (p / "status.json").is_file()]
         if all(s not in ("queued", "running") for s in statuses):
             return
         await asyncio.sleep(0.5)
-    raise RuntimeError("the run did not stop within 120 s of pressing Stop")
+    raise RuntimeError(f"the run did not stop within {timeout} s of pressing Stop")
 
 
 def calibrate(window, tabs=1, rounds=3):

@@ -50,42 +50,50 @@ class LiveProgress:
         self.batches = collections.deque(maxlen=MAX_LIVE_BATCHES)  # (fractional epoch, loss, accuracy)
         self.epoch_records = []
         self.started = self.ended = None
+        self._moment = None  # the snapshot of the current moment, without the clock
 
     def on_start(self, info, worker):
         with self._lock:
             self.status, self.started, self.worker = "running", time.time(), worker
             self.steps_per_epoch, self.n_train = info["steps_per_epoch"], info["n_train"]
+            self._moment = None
 
     def on_batches(self, points):
         with self._lock:
             for epoch, batch, loss, accuracy in points:
                 self.epoch, self.batch = epoch, batch + 1
                 self.batches.append((fractional_epoch(epoch, batch, self.steps_per_epoch), loss, accuracy))
+            self._moment = None
 
     def on_epoch(self, record):
         with self._lock:
             self.epoch_records.append(record)
             self.epoch, self.batch = record["epoch"], 0
+            self._moment = None
 
     def on_end(self, status, reason):
         with self._lock:
             self.status, self.reason, self.ended = status, reason, time.time()
+            self._moment = None
 
     def snapshot(self):
-        """A plain dict copy: fraction done, seconds left, per-batch and per-epoch series."""
+        """A plain dict: fraction done, seconds left, per-batch and per-epoch series. Every viewer of
+        one moment gets the same copy of the series (a class watching one run copies them once); only
+        the clock is read anew. Callers must not change it."""
         with self._lock:
-            total = (self.steps_per_epoch or 0) * self.epochs
-            done = (self.steps_per_epoch or 0) * self.epoch + self.batch
-            elapsed = (self.ended or time.time()) - self.started if self.started else 0.0
-            fraction = done / total if total else 0.0
-            return {
-                "run_id": self.run_id, "status": self.status, "reason": self.reason, "worker": self.worker,
-                "epoch": self.epoch, "epochs": self.epochs, "batch": self.batch,
-                "steps_per_epoch": self.steps_per_epoch, "fraction": min(fraction, 1.0),
-                "elapsed": elapsed,
-                "seconds_left": elapsed * (1 - fraction) / fraction if 0 < fraction < 1 else None,
-                "batches": list(self.batches), "epoch_records": list(self.epoch_records),
-            }
+            if self._moment is None:
+                total = (self.steps_per_epoch or 0) * self.epochs
+                done = (self.steps_per_epoch or 0) * self.epoch + self.batch
+                self._moment = {
+                    "run_id": self.run_id, "status": self.status, "reason": self.reason, "worker": self.worker,
+                    "epoch": self.epoch, "epochs": self.epochs, "batch": self.batch,
+                    "steps_per_epoch": self.steps_per_epoch, "fraction": min(done / total if total else 0.0, 1.0),
+                    "batches": list(self.batches), "epoch_records": list(self.epoch_records)}
+            moment, started, ended = self._moment, self.started, self.ended
+        elapsed = (ended or time.time()) - started if started else 0.0
+        fraction = moment["fraction"]
+        return {**moment, "elapsed": elapsed,
+                "seconds_left": elapsed * (1 - fraction) / fraction if 0 < fraction < 1 else None}
 
 
 def _inside(folder, name):

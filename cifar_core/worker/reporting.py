@@ -7,12 +7,17 @@ epoch writes about 60 MB of checkpoints. The server pulls the noted files from t
 `tasks.pull_files_task`, pinned to it.
 """
 
+import logging
+import threading
 import time
+from queue import SimpleQueue
 
 from cifar_core.runs.timelapse import FOLDER as TIMELAPSE
 from cifar_core.worker.training import TrainingListener
 
 BATCH_SEND_SECONDS = 0.25  # per-batch points go out at most this often
+DRAIN_SECONDS = 60  # at the run's end, how long its last messages may take to reach the scheduler
+log = logging.getLogger(__name__)
 
 
 def changed_files(folder, seen):
@@ -31,16 +36,33 @@ def changed_files(folder, seen):
 
 
 class Sender(TrainingListener):
-    """Sends a run's progress and a note of its changed files to the server's queue, from the
-    training thread."""
+    """Sends a run's progress and a note of its changed files to the server's queue. The training
+    thread only hands each message to a thread of its own, which puts it on the Dask queue: a put
+    waits for the scheduler, and a scheduler slowed by a busy dashboard must not slow the training."""
 
     def __init__(self, queue, store, run_id, worker, address):
         self.queue, self.store, self.run_id = queue, store, run_id
         self.worker, self.address = worker, address
         self.points, self.last_sent, self.seen = [], 0.0, {}
+        self._outbox = SimpleQueue()  # messages waiting for the courier, in order
+        self._courier = threading.Thread(target=self._deliver, name=f"send-{run_id}", daemon=True)
+        self._courier.start()
 
     def send(self, message):
-        self.queue.put(message)
+        self._outbox.put(message)
+
+    def _deliver(self):
+        while (message := self._outbox.get()) is not None:
+            try:
+                self.queue.put(message)
+            except Exception as exc:  # the scheduler went away: the server reads the run as interrupted
+                log.warning("A message of run %s did not reach the scheduler (%s).", self.run_id, exc)
+
+    def close(self):
+        """Deliver what is waiting, then end the courier (at the run's end, before its result). Closing
+        twice is harmless."""
+        self._outbox.put(None)
+        self._courier.join(timeout=DRAIN_SECONDS)
 
     def on_start(self, info):
         self.send({"kind": "start", "worker": self.worker, "address": self.address, "info": info})
@@ -63,3 +85,4 @@ class Sender(TrainingListener):
 
     def on_end(self, status, reason):
         self.flush()
+        self.close()

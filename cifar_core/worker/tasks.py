@@ -142,6 +142,7 @@ def train_task(run_id, config, data_env=None):
     scratch = Path(tempfile.mkdtemp(prefix="cifar-core-run-", dir=worker.local_directory))
     store = RunStore(scratch)
     stop_flag, done = threading.Event(), threading.Event()
+    sender = None
     try:
         folder = store.path(run_id)
         folder.mkdir(parents=True)
@@ -161,6 +162,8 @@ def train_task(run_id, config, data_env=None):
         return {**outcome, "record": record, "files": files, "worker": worker_name}
     finally:
         done.set()
+        if sender is not None:
+            sender.close()  # its last messages go before the queue closes
         _training_folders.pop(run_id, None)
         queue.close()  # the server closes its own handle once it has read the last message
         shutil.rmtree(scratch, ignore_errors=True)
