@@ -163,7 +163,9 @@ def test_settings_survive_leaving_the_page_and_train_as_shown(browser, dashboard
 def test_a_preset_then_an_edit_keeps_the_preset(browser, dashboard):
     url = dashboard.url
     page = browser.new_page(viewport=PROJECTOR)
-    w = Watched(page, "preset")
+    # Each preset and edit redraws the augmentation preview: the browser may still fetch a grid the
+    # server has already replaced (a 404 for /media/; the new grid shows).
+    w = Watched(page, "preset", replaced_images=True)
     page.goto(url)
     open_train(page)
     # The notebook's full run: its own settings, with no time budget to fit.
