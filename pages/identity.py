@@ -14,7 +14,7 @@ import streamlit as st
 from cifar_core.errors import CoreError
 from cifar_core.runs.owners import MAX_NAME, clean_name, new_token, valid_token
 from cifar_core.server import access
-from pages.shared import plain
+from pages.shared import plain, show_error
 
 TOKEN_COOKIE, NAME_COOKIE, SEAL_COOKIE = "cifar_core_owner", "cifar_core_name", "cifar_core_teacher"
 COOKIE_DAYS = 180
@@ -82,8 +82,14 @@ def sign_out():
     st.session_state["teacher_seal"] = None
 
 
-def set_name(text):
-    st.session_state["owner_name"] = clean_name(text)
+def save_name_ui(text):
+    """Keep `text` as the tab's name and redraw, or say why it was refused (an empty name)."""
+    try:
+        st.session_state["owner_name"] = clean_name(text)
+    except CoreError as exc:
+        show_error(exc)
+        return
+    st.rerun()
 
 
 def remember_ui():
@@ -106,11 +112,7 @@ def ask_name_ui():
     with st.form("identity_form", border=False):
         text = st.text_input("Your name", max_chars=MAX_NAME, key="identity_name_input")
         if st.form_submit_button("Continue", type="primary"):
-            try:
-                set_name(text)
-                st.rerun()
-            except CoreError as exc:
-                st.error(str(exc), icon=":material/error:")
+            save_name_ui(text)
     st.stop()
 
 
@@ -129,9 +131,5 @@ def identity_ui(who):
         st.session_state.setdefault("identity_name_edit", name() or "")
         text = st.text_input("Your name", max_chars=MAX_NAME, key="identity_name_edit", help="Shown on your runs.")
         if st.button("Change name", key="identity_name_change"):
-            try:
-                set_name(text)
-                st.rerun()
-            except CoreError as exc:
-                st.error(str(exc), icon=":material/error:")
+            save_name_ui(text)
     remember_ui()
