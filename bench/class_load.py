@@ -288,7 +288,9 @@ async def scenario(server, sessions, window, baseline=None):
     await start_run(server)
     clients = [ProtocolSession(server.url, "train") for _ in range(sessions)]
     await asyncio.gather(*(c.connect() for c in clients))
-    await asyncio.sleep(5)  # every session has drawn its page once
+    # Every session has drawn its page once, and its live fragment has started ticking.
+    await asyncio.gather(*(asyncio.wait_for(c.finished.wait(), 120) for c in clients))
+    await asyncio.sleep(1.5)
     cpu, start = _cpu(server.process), time.monotonic()
     await asyncio.sleep(window)
     used, end = _cpu(server.process) - cpu, time.monotonic()

@@ -16,8 +16,8 @@ pytestmark = pytest.mark.slow  # a dashboard, its workers and two trainings
 def test_two_protocol_sessions_watch_a_run_and_report_one_json_line():
     if not SAMPLE.is_file():
         pytest.skip(f"the real CIFAR-10 sample is absent ({SAMPLE})")
-    done = subprocess.run([sys.executable, "bench/class_load.py", "--sessions", "2", "--window", "6",
-                           "--train-size", "600", "--no-pin", "--json"],
+    done = subprocess.run([sys.executable, "bench/class_load.py", "--sessions", "2", "--window", "4",
+                           "--train-size", "300", "--no-pin", "--json"],
                           cwd=ROOT, capture_output=True, text=True, timeout=480)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])

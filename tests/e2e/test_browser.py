@@ -1,4 +1,5 @@
-"""End to end in Chromium: what a user does, from Home to Feature maps, and two users at once."""
+"""End to end in Chromium: what a user does, from Home to Feature maps. Several users at once are
+in test_class.py."""
 
 import io
 import re
@@ -135,67 +136,3 @@ def test_a_user_goes_through_every_page(browser, dashboard, tmp_path):
     # Every page was used with a trained run: the server process never loaded TensorFlow.
     assert "libtensorflow" not in Path(f"/proc/{dashboard.proc.pid}/maps").read_text()
 
-
-def test_two_users_at_once(browser, dashboard):
-    url = dashboard.url
-    a = browser.new_context(viewport=VIEWPORT).new_page()
-    b = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
-    wa, wb = Watched(a, "class_a"), Watched(b, "class_b")
-    for page in (a, b):
-        page.goto(url)
-        open_train(page)
-    start_run(a, dashboard.runs, 600, 30)  # stopped below, once B has queued behind it, on any machine
-
-    # B opens Data while A trains, then Train: it sees A's run, live.
-    go(b, "Data")
-    b.get_by_test_id("stImage").nth(36).wait_for(timeout=60_000)
-    wait_idle(b)
-    b.wait_for_load_state("networkidle")  # B looks at the images before moving on
-    go(b, "Train")
-    b.get_by_text(re.compile(r"— running")).wait_for(timeout=60_000)
-    # B starts a run too: with one place, it waits in the queue and A's run carries on.
-    start_run(b, dashboard.runs, 300, 1, queued=True)
-    wb.shot("1_queued")
-    a.get_by_role("button", name="Stop").first.click()
-    a.get_by_text(re.compile(r"— stopped")).wait_for(timeout=120_000)
-    b.get_by_text(re.compile(r"— completed")).wait_for(timeout=300_000)
-    for page, w in ((a, wa), (b, wb)):
-        wait_idle(page)
-        w.assert_clean()
-    wa.shot("2_done")
-    wb.shot("2_done")
-
-    # A third run, watched from three tabs, while a fourth looks at feature maps of the first.
-    c = browser.new_context(viewport=VIEWPORT).new_page()
-    d = browser.new_context(viewport=VIEWPORT).new_page()
-    wc, wd = Watched(c, "class_c"), Watched(d, "class_d")
-    start_run(a, dashboard.runs, 1200, 40)  # stopped below, after the feature maps, on any machine
-    for page in (b, c):
-        page.goto(url)  # a fresh look: b's Train page, idle since its run ended, is not ticking
-        open_train(page)
-        # Queued first while the worker takes it; on 2 busy cores that can take a while.
-        page.get_by_text(re.compile(r"— running")).wait_for(timeout=180_000)
-    # Past its start (building, tracing, the time-lapse's first snapshot), which on a loaded machine
-    # may outlast the look at feature maps below: from then on, batches follow one another.
-    for page in (a, b, c):
-        page.get_by_test_id("stProgress").get_by_text(re.compile(r"batch [1-9]")).first.wait_for(timeout=180_000)
-    before = [progress_text(page) for page in (a, b, c)]
-    d.goto(url)
-    go(d, "Feature maps")
-    d.get_by_text("block1_conv1").first.wait_for(timeout=60_000)
-    wait_idle(d)
-    d.locator('[data-testid="stSidebar"] .js-plotly-plot .gtitle', has_text="Top-5 predictions").wait_for(timeout=30_000)
-    assert c.get_by_text(re.compile(r"— running")).count()  # still training meanwhile
-    after = [progress_text(page) for page in (a, b, c)]
-    assert all(x != y for x, y in zip(before, after)), (before, after)  # every watcher's view moves
-    assert c.get_by_text(re.compile(r"Trained by worker \S+ on ")).count()
-    wd.assert_clean()
-    wd.shot("3_feature_maps_while_training")
-    wc.shot("3_watching")
-    # Its starter stops it; every watcher sees it end.
-    a.get_by_role("button", name="Stop").first.click()
-    for page in (a, b, c):
-        page.get_by_text(re.compile(r"— stopped")).wait_for(timeout=120_000)
-    for page, w in ((a, wa), (b, wb), (c, wc), (d, wd)):
-        wait_idle(page)
-        w.assert_clean()

@@ -1,6 +1,7 @@
 """A class in Chromium at 1366×768, with a teacher's password: two students and the teacher, each in
 a browser context of their own. A name is asked once and survives a reload; a student sees no Stop
-or Delete for another's run, and forged credentials grant nothing; the teacher stops any run."""
+or Delete for another's run, and forged credentials grant nothing; the teacher stops any run, the next in the queue trains, and
+every watching tab sees it move while another opens the Data page."""
 
 import re
 import time
@@ -12,6 +13,7 @@ from browser_support import (
     Watched,
     go,
     open_train,
+    progress_text,
     start_run,
     start_server,
     stop_server,
@@ -131,6 +133,29 @@ def test_two_students_and_a_teacher(browser, class_server):
     ann_watch.assert_clean()
     ann_watch.shot("1_stopped_by_the_teacher")
 
+    # Bo's queued run trains next, watched from three tabs while a fourth opens the Data page.
+    watchers = (ann, bo, teacher)
+    for page, w in zip(watchers, (ann_watch, bo_watch, teacher_watch)):
+        w.open(f"{url}/train")  # a new session: its Train page shows the run training now
+        page.get_by_text(re.compile(rf"Run {bo_run}.* — running")).first.wait_for(timeout=180_000)
+    # Past its start (building, tracing, the time-lapse's first snapshot), which on a loaded machine
+    # may outlast the look at the Data page below: from then on, batches follow one another.
+    for page in watchers:
+        page.get_by_test_id("stProgress").get_by_text(re.compile(r"batch [1-9]")).first.wait_for(timeout=180_000)
+    before = [progress_text(page) for page in watchers]
+    cy = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+    cy_watch = Watched(cy, "class_cy")
+    cy_watch.open(f"{url}/data?name=Cy")
+    cy.get_by_test_id("stImage").nth(36).wait_for(timeout=60_000)  # the sample grid and the enlarged image
+    wait_idle(cy)
+    assert store.status(bo_run)["status"] == "running"  # still training meanwhile
+    after = [progress_text(page) for page in watchers]
+    assert all(x != y for x, y in zip(before, after)), (before, after)  # every watcher's view moves
+    assert bo.get_by_text(re.compile(r"Trained by worker \S+ on ")).count()
+    cy_watch.assert_clean()
+    cy_watch.shot("1_data_while_training")
+    bo_watch.shot("3_watching")
+
     teacher_watch.assert_clean()
     go(teacher, "Home")
     teacher.get_by_role("button", name="Stop every run").click()
@@ -141,8 +166,12 @@ def test_two_students_and_a_teacher(browser, class_server):
         time.sleep(0.5)
     go(teacher, "Class board")
     teacher.get_by_role("heading", name="Class board").wait_for(timeout=60_000)
-    teacher.get_by_role("button", name=re.compile(r"Evaluate 2 finished runs")).click()
-    teacher.get_by_test_id("stPlotlyChart").wait_for(timeout=180_000)  # settings against test accuracy
+    evaluate = teacher.get_by_role("button", name=re.compile(r"Evaluate 2 finished runs"))
+    evaluate.click()
+    # Gone once both are evaluated; until then the page shows the previous, faded, run's elements.
+    expect(evaluate).to_have_count(0, timeout=180_000)
+    teacher.get_by_text("No run is evaluated yet").wait_for(state="detached", timeout=60_000)
+    teacher.get_by_test_id("stPlotlyChart").wait_for(timeout=60_000)  # settings against test accuracy
     teacher.get_by_text("Every run", exact=True).wait_for(timeout=60_000)
     wait_idle(teacher)
     teacher_watch.assert_clean()
