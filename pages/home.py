@@ -7,7 +7,7 @@ from cifar_core.errors import CoreError
 from cifar_core.runs.store import ACTIVE
 from cifar_core.server import cluster, prepare
 from pages.identity import caller
-from pages.shared import arch_title, class_mode, dataset_title, store
+from pages.shared import arch_title, class_mode, dataset_title, plain, store
 from pages.teacher_ui import teacher_ui
 
 st.title("Convolutional networks on CIFAR-10")
@@ -87,7 +87,8 @@ if not cifar.is_local():
     st.warning(f"CIFAR-10 is not on this machine yet. Open **Data** to download it, set `{cifar.env_var}`, "
                "or use the offline Digits set.", icon=":material/cloud_download:")
 for run in training:
-    st.info(f"Training now: **{arch_title(run['arch'])}** on {dataset_title(run['dataset'])} "
+    owner = f" by {plain(run['owner'])}" if run["owner"] else ""
+    st.info(f"Training now: **{arch_title(run['arch'])}** on {dataset_title(run['dataset'])}{owner} "
             f"({run['status']}, epoch {run['epochs']}).", icon=":material/model_training:")
 
 ready_runs_ui(runs)

@@ -1,5 +1,7 @@
 """Train: pick an architecture and options, start a run in the background, watch it live, compare runs."""
 
+import time
+
 import numpy as np
 import streamlit as st
 
@@ -28,6 +30,9 @@ from pages.shared import (
     store,
 )
 from pages.train_settings import choice_text, estimate_ui, fingerprint, settings_ui
+
+PROGRESS_SECONDS = 1.5  # a watching tab's progress text and bar move this often
+CHART_SECONDS = 6.0  # its learning curves between two epochs' ends
 
 st.title("Train")
 st.caption("Choose a network and its settings, press Start, and watch it learn. Training goes on "
@@ -177,9 +182,9 @@ def current_run_id():
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)  # shared, never changed after it is built
-def get_live_figures(run_id, status, epoch, batch, n_epochs, n_batches):
-    """Both live charts of one moment of a run, built once for every tab watching it (the
-    arguments name the moment; building Plotly figures is most of a redraw's cost here)."""
+def get_live_figures(run_id, status, n_epochs, chart_tick):
+    """Both live charts of a run as of `chart_tick` (one a CHART_SECONDS), built once for every tab
+    watching it: building the Plotly figures is most of a redraw's cost on the server."""
     snap = manager().progress(run_id)
     epochs, batches = snap["epoch_records"], snap["batches"]
     return (figures.learning_curve("loss", epochs, batches, height=300),
@@ -216,14 +221,25 @@ def live_ui(run_id):
         st.error(snap["reason"] or "The run failed.", icon=":material/error:")
     if snap.get("worker"):
         st.caption(f"Trained by worker {snap['worker']}.")
-    epochs, batches = snap["epoch_records"], snap["batches"]
-    onset = curves.overfitting_onset(epochs)
+    onset = curves.overfitting_onset(snap["epoch_records"])
     if onset:
         st.warning(f"Overfitting: since epoch {onset - 2}, validation loss has risen for two epochs while "
                    "training loss kept falling. More epochs will not help; try dropout, augmentation or "
                    "early stopping.", icon=":material/trending_up:")
-    loss_fig, accuracy_fig = get_live_figures(run_id, snap["status"], snap["epoch"], snap["batch"],
-                                              len(epochs), len(batches))
+    sweep = sweep_of(run_id)
+    running = running or any(manager().progress(r)["status"] in ACTIVE for r in sweep)
+    if st.session_state.get("train_was_running") and not running:
+        st.session_state["train_was_running"] = False
+        st.rerun()  # the run ended: lay the whole page out again (settings open, runs table)
+    st.session_state["train_was_running"] = running
+
+
+def live_charts_ui(run_id):
+    """The run's learning curves (and its sweep's): a fragment of their own while it trains, redrawn
+    every CHART_SECONDS rather than with each move of the progress bar."""
+    snap = manager().progress(run_id)
+    loss_fig, accuracy_fig = get_live_figures(run_id, snap["status"], len(snap["epoch_records"]),
+                                              int(time.monotonic() // CHART_SECONDS))
     c1, c2 = st.columns(2)
     c1.plotly_chart(loss_fig, key="train_loss_chart")
     c2.plotly_chart(accuracy_fig, key="train_accuracy_chart")
@@ -231,18 +247,18 @@ def live_ui(run_id):
                "images it gets right; the thin line follows every batch, the thick ones each epoch. Validation "
                "images are held out from training: when validation accuracy stops rising while training "
                "accuracy climbs, the network is memorising its training images (overfitting).")
+    if sweep := sweep_of(run_id):
+        sweep_charts_ui(sweep)
+
+
+def sweep_of(run_id):
+    """The runs of this tab's sweep, if `run_id` is one of them."""
     sweep = [r for r in st.session_state.get("train_sweep", []) if store().exists(r)]
-    if run_id in sweep:
-        running = sweep_charts_ui(sweep) or running
-    if st.session_state.get("train_was_running") and not running:
-        st.session_state["train_was_running"] = False
-        st.rerun()  # the run ended: lay the whole page out again (settings open, runs table)
-    st.session_state["train_was_running"] = running
+    return sweep if run_id in sweep else []
 
 
 def sweep_charts_ui(run_ids):
-    """The sweep's runs on one chart each for per-batch loss and validation accuracy; returns whether
-    any of them is still queued or training."""
+    """The sweep's runs on one chart each for per-batch loss and validation accuracy."""
     config = store().config(run_ids[0])
     name = next((n for n in [*config["hparams"], *config["training"]]
                  if len({repr(_setting(store().config(r), n)) for r in run_ids}) > 1), None)
@@ -258,7 +274,6 @@ def sweep_charts_ui(run_ids):
                     key="train_sweep_loss")
     s2.plotly_chart(figures.compare_runs("val_accuracy", {labels[r]: s["epoch_records"] for r, s in snaps.items()}),
                     key="train_sweep_val_acc")
-    return any(s["status"] in ACTIVE for s in snaps.values())
 
 
 def _setting(config, name):
@@ -331,7 +346,8 @@ if run_id is not None and manager().progress(run_id)["status"] in ACTIVE:
     st.session_state["train_was_running"] = True
     if st.session_state.pop("train_scroll_top", False):
         scroll_to_top()  # Start was pressed below the settings, which are now folded away
-    st.fragment(live_ui, run_every=1.5)(run_id)
+    st.fragment(live_ui, run_every=PROGRESS_SECONDS)(run_id)
+    st.fragment(live_charts_ui, run_every=CHART_SECONDS)(run_id)
     with st.expander("Settings for another run", icon=":material/tune:"):
         new_run_ui()
 else:
@@ -342,4 +358,5 @@ else:
     else:
         st.header("Learning curves")
         live_ui(run_id)
+        live_charts_ui(run_id)
 runs_table_ui()

@@ -107,14 +107,21 @@ def shared_server(e2e_env):
     stop_server(server.proc)
 
 
-@pytest.fixture
-def dashboard(shared_server, browser):
-    """The shared dashboard for one test: its pages are closed afterwards (an open Train page keeps
-    asking the server for updates), and the server logged no traceback or warning meanwhile."""
-    offset = shared_server.log_size()
-    yield shared_server
+@pytest.fixture(autouse=True)
+def closed_pages(browser):
+    """Every test's pages are closed when it ends: an open Train page keeps asking its server for
+    updates, and Chromium keeps drawing them, which slows the tests after it."""
+    yield
     for context in browser.contexts:
         context.close()
+
+
+@pytest.fixture
+def dashboard(shared_server, browser, closed_pages):
+    """The shared dashboard for one test (its pages closed afterwards), and the server logged no
+    traceback or warning meanwhile."""
+    offset = shared_server.log_size()
+    yield shared_server
     log = shared_server.log_since(offset)
     if shared_server.busy():  # the next test would wait behind it: a restart ends it (interrupted)
         shared_server.restart()

@@ -92,6 +92,8 @@ def test_a_student_sees_no_stop_for_another_students_run_and_the_board_names_fai
     at = open_app(classroom, monkeypatch, "pages/train.py", query={"name": "Ann"})  # the same name, another tab
     assert f"**Run {training}** of Ann — queued" in texts(at)
     assert not any(b.key == "train_stop" for b in at.button)
+    home = open_app(classroom, monkeypatch, query={"name": "Kim"})  # Home names whose run is training
+    assert "Training now: **Plain CNN** on CIFAR-10 by Ann (queued, epoch 0/3)." in texts(home)
     write_controls(classroom, OPERATOR, board_visible=True)
     at.switch_page("pages/class_board.py").run()
     assert not at.exception and "One class takes over" in texts(at) and "predicted as cat" in texts(at)
