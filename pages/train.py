@@ -183,8 +183,8 @@ def current_run_id():
 
 @st.cache_resource(show_spinner=False, max_entries=16)  # shared, never changed after it is built
 def get_live_figures(run_id, status, n_epochs, chart_tick):
-    """Both live charts of a run as of `chart_tick` (one a CHART_SECONDS), built once for every tab
-    watching it: building the Plotly figures is most of a redraw's cost on the server."""
+    """Both live charts of a run in the CHART_SECONDS-long window `chart_tick`, built once for every
+    tab watching it: building the Plotly figures is most of a redraw's cost on the server."""
     snap = manager().progress(run_id)
     epochs, batches = snap["epoch_records"], snap["batches"]
     return (figures.learning_curve("loss", epochs, batches, height=300),

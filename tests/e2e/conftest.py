@@ -107,21 +107,27 @@ def shared_server(e2e_env):
     stop_server(server.proc)
 
 
-@pytest.fixture(autouse=True)
-def closed_pages(browser):
-    """Every test's pages are closed when it ends: an open Train page keeps asking its server for
-    updates, and Chromium keeps drawing them, which slows the tests after it."""
-    yield
+def close_pages(browser):
+    """An open Train page keeps asking its server for updates, and Chromium keeps drawing it, which
+    slows the tests after it; a page left open on a server that restarts reconnects to it."""
     for context in browser.contexts:
         context.close()
 
 
+@pytest.fixture(autouse=True)
+def closed_pages(browser):
+    """Every test's pages are closed when it ends."""
+    yield
+    close_pages(browser)
+
+
 @pytest.fixture
-def dashboard(shared_server, browser, closed_pages):
-    """The shared dashboard for one test (its pages closed afterwards), and the server logged no
-    traceback or warning meanwhile."""
+def dashboard(shared_server, browser):
+    """The shared dashboard for one test: its pages are closed first, before a restart, and the
+    server logged no traceback or warning meanwhile."""
     offset = shared_server.log_size()
     yield shared_server
+    close_pages(browser)
     log = shared_server.log_since(offset)
     if shared_server.busy():  # the next test would wait behind it: a restart ends it (interrupted)
         shared_server.restart()
