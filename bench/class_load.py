@@ -48,6 +48,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 MAX_MESSAGE_AGE = 2  # Streamlit's server.maxCachedMessageAge default: what the browser keeps
 MAX_GAP_SECONDS = 3.0  # a session whose progress stood still longer did not "move"
 RUN = {"epochs": 500, "train_size": 2000, "batch_size": 32}  # stopped by the bench, never finished
+MEASURED_EPOCHS = 2  # at least this many epochs are timed per scenario, however slow the machine
 
 
 class ProtocolSession:
@@ -294,6 +295,7 @@ async def scenario(server, sessions, window, baseline=None):
     cpu, start = _cpu(server.process), time.monotonic()
     await asyncio.sleep(window)
     used, end = _cpu(server.process) - cpu, time.monotonic()
+    await wait_epochs(server, MEASURED_EPOCHS + 1)  # on a slow machine the window may hold none
     newcomer = ProtocolSession(server.url, "data")
     opened = time.monotonic()
     await newcomer.connect()
@@ -314,6 +316,15 @@ async def scenario(server, sessions, window, baseline=None):
         result["epoch_ratio"] = round(result["median_epoch_seconds"] / baseline["median_epoch_seconds"], 3)
         result["server_cpu_per_session"] = round((result["server_cpu"] - baseline["server_cpu"]) / sessions, 4)
     return result
+
+
+async def wait_epochs(server, count, timeout=300):
+    """Until the run's history holds `count` epochs: the first (tracing) is never measured."""
+    deadline = time.monotonic() + timeout
+    while len(_history(server.runs)["epochs"]) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the run did not reach {count} epochs within {timeout} s")
+        await asyncio.sleep(0.5)
 
 
 async def wait_idle(server, timeout=120):
