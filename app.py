@@ -17,11 +17,12 @@ import pages.train_settings  # noqa: F401
 from cifar_core.data import image_folder  # noqa: F401
 from cifar_core.data.folder_sets import import_configured_folders
 from cifar_core.export import script  # noqa: F401
+from cifar_core.i18n import _
 from cifar_core.process import configure_process
 from cifar_core.runs import board, timelapse  # noqa: F401
 from cifar_core.runs.classroom import read_controls
 from cifar_core.server import access, cluster, estimate, inspection, prepare  # noqa: F401
-from pages import identity
+from pages import identity, language
 from pages.shared import runs_dir
 
 PAGES = Path(__file__).parent / "pages"
@@ -35,7 +36,7 @@ def start_workers():
     return True
 
 
-@st.cache_resource(show_spinner="Importing the server's image folders …")
+@st.cache_resource(show_spinner=False)
 def import_image_folders():
     """Once per server: the folders of CIFAR_CORE_IMAGE_FOLDERS become datasets (errors are shown on Data)."""
     return import_configured_folders()
@@ -52,23 +53,27 @@ def secret_password():
 def run():
     configure_process()  # caps malloc's arenas: the server runs many threads
     start_workers()
-    st.set_page_config(page_title="CNN dashboard", page_icon="🧠", layout="wide")
+    lang = language.choose_language()  # first: every word below is in the tab's language
+    st.set_page_config(page_title=_("CNN dashboard"), page_icon="🧠", layout="wide")
     access.use_secret_password(secret_password())
-    import_image_folders()
+    with st.spinner(_("Importing the server's image folders …")):  # shows only if it takes a while
+        import_image_folders()
     who = identity.named_caller()
     pages = [
-        st.Page(PAGES / "home.py", title="Home", icon=":material/home:", default=True),
-        st.Page(PAGES / "data.py", title="Data", icon=":material/photo_library:"),
-        st.Page(PAGES / "train.py", title="Train", icon=":material/model_training:"),
-        st.Page(PAGES / "evaluate.py", title="Evaluate", icon=":material/grid_on:"),
-        st.Page(PAGES / "feature_maps.py", title="Feature maps", icon=":material/layers:"),
+        st.Page(PAGES / "home.py", title=_("Home"), icon=":material/home:", default=True),
+        st.Page(PAGES / "data.py", title=_("Data"), icon=":material/photo_library:"),
+        st.Page(PAGES / "train.py", title=_("Train"), icon=":material/model_training:"),
+        st.Page(PAGES / "evaluate.py", title=_("Evaluate"), icon=":material/grid_on:"),
+        st.Page(PAGES / "feature_maps.py", title=_("Feature maps"), icon=":material/layers:"),
     ]
     if who and (who.teacher or read_controls(runs_dir()).board_visible):  # the teacher decides when students see it
-        pages.append(st.Page(PAGES / "class_board.py", title="Class board", icon=":material/leaderboard:"))
+        pages.append(st.Page(PAGES / "class_board.py", title=_("Class board"), icon=":material/leaderboard:"))
     page = st.navigation(pages)
     if who is None:  # while a class runs, a tab gives its name before anything else
         identity.ask_name_ui()
     identity.identity_ui(who)
+    language.language_ui()
+    language.mark_document_language(lang)
     page.run()
 
 

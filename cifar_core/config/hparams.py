@@ -8,6 +8,7 @@ from pathlib import Path
 
 from cifar_core.data.splits import DEFAULT_SEED, DEFAULT_VAL_SPLIT, VAL_SPLIT_RANGE
 from cifar_core.errors import ParamError
+from cifar_core.i18n import N_, _
 
 AUGMENTATIONS = ("flip", "shift", "rotation", "zoom")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
@@ -42,21 +43,31 @@ class HParam:
 
     @property
     def title(self):
-        return self.label or self.name.replace("_", " ").capitalize()
+        """The label in the reader's language (`label` and `help` are marked with N_ where defined)."""
+        return _(self.label) if self.label else self.name.replace("_", " ").capitalize()
+
+    @property
+    def help_text(self):
+        return _(self.help)
+
+    @property
+    def unit_text(self):
+        return _(self.unit) if self.unit else ""
 
     def range_text(self):
         if self.kind == "bool":
-            return "on or off"
+            return _("on or off")
         if self.kind in ("choice", "multi"):
-            prefix = "one of " if self.kind == "choice" else "any of "
-            return prefix + ", ".join(map(str, self.choices))
+            choices = ", ".join(map(str, self.choices))
+            return (_("one of {choices}") if self.kind == "choice" else _("any of {choices}")).format(choices=choices)
         if self.kind == "float":
-            return f"between {self.low:g} and {self.high:g}"
-        return f"between {int(self.low)} and {int(self.high)}"
+            return _("between {low} and {high}").format(low=f"{self.low:g}", high=f"{self.high:g}")
+        return _("between {low} and {high}").format(low=int(self.low), high=int(self.high))
 
     def check(self, value):
         """Return `value` coerced to this parameter's type, or raise ParamError naming the range."""
-        bad = ParamError(f"{self.title} must be {self.range_text()}, got {value!r}.")
+        bad = ParamError(_("{title} must be {range}, got {value}.").format(
+            title=self.title, range=self.range_text(), value=repr(value)))
         if self.kind == "bool":
             if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
                 return value.strip().lower() in ("1", "true", "yes", "on")
@@ -94,37 +105,37 @@ class HParam:
 # Training options shared by every architecture. Their defaults are the dashboard's and the CLI's:
 # a short first run that learns (the notebooks' exact settings live in their presets).
 TRAINING_HPARAMS = (
-    HParam("epochs", "int", 8, "Passes over the training set.", 1, 500, label="Epochs", unit="passes"),
-    HParam("batch_size", "int", 64, "Images per gradient step.", 1, 2048, label="Batch size", unit="images"),
-    HParam("optimizer", "choice", "adam", "Adam, SGD with Nesterov momentum 0.9, or RMSprop.",
-           choices=OPTIMIZERS, label="Optimizer"),
-    HParam("learning_rate", "float", 1e-3, "Step size of the optimizer (its peak, with a schedule).",
-           1e-6, 10.0, log=True, label="Learning rate"),
-    HParam("lr_schedule", "choice", "one_cycle", "How the learning rate moves during the run: constant; "
+    HParam("epochs", "int", 8, N_("Passes over the training set."), 1, 500, label=N_("Epochs"), unit=N_("passes")),
+    HParam("batch_size", "int", 64, N_("Images per gradient step."), 1, 2048, label=N_("Batch size"), unit=N_("images")),
+    HParam("optimizer", "choice", "adam", N_("Adam, SGD with Nesterov momentum 0.9, or RMSprop."),
+           choices=OPTIMIZERS, label=N_("Optimizer")),
+    HParam("learning_rate", "float", 1e-3, N_("Step size of the optimizer (its peak, with a schedule)."),
+           1e-6, 10.0, log=True, label=N_("Learning rate")),
+    HParam("lr_schedule", "choice", "one_cycle", N_("How the learning rate moves during the run: constant; "
            "cosine decay to zero; or one-cycle, a linear warm-up over the first 20 % of steps, then "
-           "cosine decay.", choices=LR_SCHEDULES, label="Learning-rate schedule"),
+           "cosine decay."), choices=LR_SCHEDULES, label=N_("Learning-rate schedule")),
     HParam("train_size", "optional_int", None,
-           "Use only this many training images (a quick run); empty for all.", 1, 10_000_000,
-           label="Training images", unit="images"),
-    HParam("val_split", "float", DEFAULT_VAL_SPLIT, "Share of the training set held out for validation.",
-           *VAL_SPLIT_RANGE, label="Validation share"),
-    HParam("augment", "multi", (), "Random horizontal flip, shift, rotation and zoom of training "
-           "images (the notebooks' ImageDataGenerator options).", choices=AUGMENTATIONS,
-           label="Augmentation"),
-    HParam("label_smoothing", "float", 0.0, "Train towards 90 % sure instead of 100 % (at 0.1): "
-           "less over-confident, often a little more accurate.", 0.0, 0.5, label="Label smoothing"),
-    HParam("weight_decay", "float", 0.0, "Shrinks every weight a little at each step (decoupled "
-           "weight decay); 0 turns it off.", 0.0, 0.1, label="Weight decay"),
-    HParam("patience", "int", 0, "Stop after this many epochs without a better validation loss "
-           "and keep the best weights; 0 turns early stopping off.", 0, 100,
-           label="Early-stopping patience", unit="epochs"),
-    HParam("tta", "bool", False, "Test-time augmentation: evaluation averages the predictions for "
-           "each test image and its mirror image.", label="Test-time flip"),
-    HParam("precision", "choice", "auto", "auto: bfloat16 arithmetic where the CPU has AMX units, "
-           "float16 on a GPU, else float32; float32: always full precision.",
-           choices=PRECISIONS, label="Arithmetic precision"),
-    HParam("seed", "int", DEFAULT_SEED, "Seed for the split, shuffling and initial weights.", 0, 2**31 - 1,
-           label="Random seed"),
+           N_("Use only this many training images (a quick run); empty for all."), 1, 10_000_000,
+           label=N_("Training images"), unit=N_("images")),
+    HParam("val_split", "float", DEFAULT_VAL_SPLIT, N_("Share of the training set held out for validation."),
+           *VAL_SPLIT_RANGE, label=N_("Validation share")),
+    HParam("augment", "multi", (), N_("Random horizontal flip, shift, rotation and zoom of training "
+           "images (the notebooks' ImageDataGenerator options)."), choices=AUGMENTATIONS,
+           label=N_("Augmentation")),
+    HParam("label_smoothing", "float", 0.0, N_("Train towards 90 % sure instead of 100 % (at 0.1): "
+           "less over-confident, often a little more accurate."), 0.0, 0.5, label=N_("Label smoothing")),
+    HParam("weight_decay", "float", 0.0, N_("Shrinks every weight a little at each step (decoupled "
+           "weight decay); 0 turns it off."), 0.0, 0.1, label=N_("Weight decay")),
+    HParam("patience", "int", 0, N_("Stop after this many epochs without a better validation loss "
+           "and keep the best weights; 0 turns early stopping off."), 0, 100,
+           label=N_("Early-stopping patience"), unit=N_("epochs")),
+    HParam("tta", "bool", False, N_("Test-time augmentation: evaluation averages the predictions for "
+           "each test image and its mirror image."), label=N_("Test-time flip")),
+    HParam("precision", "choice", "auto", N_("auto: bfloat16 arithmetic where the CPU has AMX units, "
+           "float16 on a GPU, else float32; float32: always full precision."),
+           choices=PRECISIONS, label=N_("Arithmetic precision")),
+    HParam("seed", "int", DEFAULT_SEED, N_("Seed for the split, shuffling and initial weights."), 0, 2**31 - 1,
+           label=N_("Random seed")),
 )
 TRAINING = {spec.name: spec for spec in TRAINING_HPARAMS}  # the same specs, by name
 
@@ -134,8 +145,8 @@ def check_all(specs, values, what):
     specs = {s.name: s for s in specs}
     unknown = set(values) - set(specs)
     if unknown:
-        raise ParamError(f"Unknown {what} parameter(s): {', '.join(sorted(unknown))}. "
-                         f"Known: {', '.join(specs)}.")
+        raise ParamError(_("Unknown {what} parameter(s): {unknown}. Known: {known}.").format(
+            what=what, unknown=", ".join(sorted(unknown)), known=", ".join(specs)))
     return {name: spec.check(values[name]) if name in values else spec.default
             for name, spec in specs.items()}
 
@@ -165,6 +176,6 @@ def check_epsilon(value):
     except (TypeError, ValueError):
         epsilon = None
     if epsilon is None or not 0 <= epsilon <= MAX_EPSILON:
-        raise ParamError(f"Epsilon must be a number between 0 and {MAX_EPSILON:g} (pixel levels of 0–255), "
-                         f"got {value!r}.")
+        raise ParamError(_("Epsilon must be a number between 0 and {high} (pixel levels of 0–255), got {value}.")
+                         .format(high=f"{MAX_EPSILON:g}", value=repr(value)))
     return epsilon

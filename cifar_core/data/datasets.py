@@ -25,6 +25,7 @@ from cifar_core.data.folder_sets import (
 )
 from cifar_core.data.splits import FOLDER_PREFIX, Dataset, DatasetInfo
 from cifar_core.errors import DataError, ParamError
+from cifar_core.i18n import N_, _
 from cifar_core.memory import release_free_memory
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
@@ -43,9 +44,22 @@ FASHION_ENV = "FASHION_MNIST_PATH"  # a folder of the four .gz files
 DATA_ENV = (CIFAR10_ENV, FASHION_ENV, "KERAS_HOME")  # where a process finds its datasets
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+# The class names people read, marked for the catalog: CIFAR-10's come from its archive's metadata.
+KNOWN_CLASS_NAMES = (
+    N_("airplane"), N_("automobile"), N_("bird"), N_("cat"), N_("deer"),
+    N_("dog"), N_("frog"), N_("horse"), N_("ship"), N_("truck"),
+    N_("T-shirt/top"), N_("Trouser"), N_("Pullover"), N_("Dress"), N_("Coat"),
+    N_("Sandal"), N_("Shirt"), N_("Sneaker"), N_("Bag"), N_("Ankle boot"),
+)
 
 # The one home of the split defaults: the training options and the benchmarks import them.
 MAX_CACHED_DATASETS = 3  # CIFAR-10 is memory-mapped; the others are small
+
+
+def class_label(name):
+    """A class name as the reader sees it: CIFAR-10's and Fashion-MNIST's in the reader's language; an
+    image folder's own class names (a student's words) as they are."""
+    return _(name) if name in KNOWN_CLASS_NAMES else name
 
 
 # ---- CIFAR-10 ---------------------------------------------------------------------
