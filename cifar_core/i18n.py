@@ -7,15 +7,17 @@ holds its translation, and `pybabel extract` / `update` keep that catalog in ste
 (see the README). Run ids, file names and JSON or recipe keys are never translated.
 
 Which language? The dashboard tells this module the language of the tab whose page is running
-(`use_language_source`); everywhere else (the CLI, the workers, the tests) it is `CIFAR_CORE_LANG`,
-else `LANG` when it names a catalog's language, else English.
+(`use_language_source`); the CLI speaks English, whatever `LANG` says, since scripts and notes read its
+lines; everywhere else (the workers, the job manager's threads) it is `CIFAR_CORE_LANG`, else English.
 """
 
+import contextlib
 import datetime
 import functools
 import gettext
 import io
 import os
+import threading
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
@@ -32,6 +34,7 @@ LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "messages"
 
 _language_source = None
+_thread = threading.local()  # a language set for one task of a worker's thread pool
 
 
 def supported(value):
@@ -43,8 +46,8 @@ def supported(value):
 
 
 def default_language():
-    """The language of a caller that did not choose one: `CIFAR_CORE_LANG`, then `LANG`, else English."""
-    return supported(os.environ.get(LANG_ENV)) or supported(os.environ.get("LANG")) or SOURCE
+    """The language of a caller that did not choose one: `CIFAR_CORE_LANG`, else English."""
+    return supported(os.environ.get(LANG_ENV)) or SOURCE
 
 
 def use_language_source(source):
@@ -54,8 +57,20 @@ def use_language_source(source):
     _language_source = source
 
 
+@contextlib.contextmanager
+def speaking(language):
+    """Within this block, this thread's messages are in `language`: a worker's task answers in the
+    language of the tab that asked (the server sends `current_language()` with the task)."""
+    before = getattr(_thread, "language", None)
+    _thread.language = supported(language)
+    try:
+        yield
+    finally:
+        _thread.language = before
+
+
 def current_language():
-    language = _language_source() if _language_source else None
+    language = getattr(_thread, "language", None) or (_language_source() if _language_source else None)
     return supported(language) or default_language()
 
 

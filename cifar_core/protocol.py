@@ -1,8 +1,11 @@
 """What the server and the workers agree on: the Dask names of a run's objects, and the reason a
 run reads as interrupted. Plain Python, imported by both sides."""
 
-INTERRUPTED = ("The worker training it stopped before the run finished (killed, out of memory or "
-               "disconnected). Its history and last checkpoint are kept.")
+from cifar_core.i18n import N_
+
+# Stored in status.json in English; a page shows it with `_()`.
+INTERRUPTED = N_("The worker training it stopped before the run finished (killed, out of memory or "
+                 "disconnected). Its history and last checkpoint are kept.")
 
 
 def names(run_id):

@@ -4,8 +4,10 @@ import math
 
 import streamlit as st
 
+from cifar_core.data.datasets import class_label
 from cifar_core.data.images import enlarge
 from cifar_core.errors import CoreError
+from cifar_core.i18n import _
 from cifar_core.runs.compare import compare_runs
 from cifar_core.runs.store import RunStore
 from cifar_core.server import inspection
@@ -26,13 +28,14 @@ def _evaluated_ui(run_id):
     """Whether `run_id` has an evaluation of its current model, after offering to make one."""
     if store().has_evaluation(run_id):
         return True
-    st.info(f"Run {run_id} has not been evaluated on the test set yet: evaluate it first, then compare.",
-            icon=":material/info:")
-    if not st.button("Evaluate it now", key="eval_compare_evaluate", icon=":material/play_arrow:"):
+    st.info(_("Run {run_id} has not been evaluated on the test set yet: evaluate it first, then compare.")
+            .format(run_id=run_id), icon=":material/info:")
+    if not st.button(_("Evaluate it now"), key="eval_compare_evaluate", icon=":material/play_arrow:"):
         return False
-    bar = st.progress(0.0, text="Evaluating on the test set …")
+    bar = st.progress(0.0, text=_("Evaluating on the test set …"))
+    evaluating = _("Evaluating {done} of {total} test images")
     inspection.evaluate(store(), run_id, progress=lambda done, total: bar.progress(
-        done / total, text=f"Evaluating {done:,} of {total:,} test images"))
+        done / total, text=evaluating.format(done=f"{done:,}", total=f"{total:,}")))
     bar.empty()
     return True
 
@@ -41,40 +44,42 @@ def _images_ui(result, ds, which):
     """The fixed or broken test images, a page at a time, each with both runs' predictions."""
     names, indices = result["class_names"], result[which]
     if not len(indices):
-        st.markdown(f"No test image was {which} by run B.")
+        st.markdown(_("No test image was fixed by run B.") if which == "fixed"
+                    else _("No test image was broken by run B."))
         return
     pages = max(1, math.ceil(len(indices) / IMAGES_PAGE))
     page = st.pagination(pages, key=f"eval_compare_page_{which}") if pages > 1 else 1
     first = (page - 1) * IMAGES_PAGE
     shown = indices[first: first + IMAGES_PAGE]
-    st.caption(f"Images {first + 1}–{first + len(shown)} of {len(indices)}: each with run A's prediction, "
-               "then run B's.")
+    st.caption(_("Images {first}–{last} of {total}: each with run A's prediction, then run B's.").format(
+        first=first + 1, last=first + len(shown), total=len(indices)))
     scale = max(1, 64 // ds.image_shape[0])
     cols = st.columns(10)
     for i, index in enumerate(shown):
-        truth = names[result["labels"][index]]
-        guess_a, guess_b = names[result["predictions_a"][index]], names[result["predictions_b"][index]]
+        truth = class_label(names[result["labels"][index]])
+        guess_a = class_label(names[result["predictions_a"][index]])
+        guess_b = class_label(names[result["predictions_b"][index]])
         cols[i % 10].image(enlarge(ds.x_test[index], scale=scale), width="stretch",
                            caption=f"A: {guess_a} · B: {guess_b}",
-                           alt=f"Test image #{index}, {with_article(truth)}: run A predicted {guess_a}, "
-                               f"run B {guess_b}")
+                           alt=_("Test image #{index}, {truth}: run A predicted {guess_a}, run B {guess_b}").format(
+                               index=index, truth=with_article(truth), guess_a=guess_a, guess_b=guess_b))
 
 
 def compare_ui(run_id, config, ds):
     """The "Compare with…" section for the run on the page, which is run B; the run chosen is A."""
-    st.header("Compare with another run")
-    st.caption("What did one change fix? Choose a run on the same test images, for example the same settings "
-               "without augmentation. This run is B, the run you choose is A, the reference.")
+    st.header(_("Compare with another run"))
+    st.caption(_("What did one change fix? Choose a run on the same test images, for example the same settings "
+                 "without augmentation. This run is B, the run you choose is A, the reference."))
     others = [r for r in store().list() if r["run_id"] != run_id and r["dataset"] == config["dataset"]
               and r["status"] in USABLE and r["has_model"]]
     if not others:
-        st.info("No other run of this dataset has a model yet: train one with a change (augmentation, another "
-                "architecture, another learning rate), then compare the two here.", icon=":material/info:")
+        st.info(_("No other run of this dataset has a model yet: train one with a change (augmentation, another "
+                  "architecture, another learning rate), then compare the two here."), icon=":material/info:")
         return
     rows = {r["run_id"]: r for r in others}
     keep_valid("eval_compare_with", [NONE, *rows], NONE)
-    other = st.selectbox("Compare with (run A)", [NONE, *rows], key="eval_compare_with", persist_state=KEEP,
-                         format_func=lambda i: "no comparison" if i == NONE else run_label(rows[i]))
+    other = st.selectbox(_("Compare with (run A)"), [NONE, *rows], key="eval_compare_with", persist_state=KEEP,
+                         format_func=lambda i: _("no comparison") if i == NONE else run_label(rows[i]))
     if other == NONE:
         return
     try:
@@ -87,30 +92,35 @@ def compare_ui(run_id, config, ds):
         return
     fixed, broken = len(result["fixed"]), len(result["broken"])
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Test accuracy, A", f"{result['accuracy_a']:.1%}")
-    c2.metric("Test accuracy, B", f"{result['accuracy_b']:.1%}",
-              delta=f"{100 * (result['accuracy_b'] - result['accuracy_a']):+.1f} points")
-    c3.metric("Fixed by B", f"{fixed:,}", help="Test images that run B labels right and run A wrong.")
-    c4.metric("Broken by B", f"{broken:,}", help="Test images that run A labels right and run B wrong.")
-    st.caption(f"Of the {result['n']:,} test images, both runs label {result['both_right']:,} right and "
-               f"{result['both_wrong']:,} wrong. B fixed {fixed:,} and broke {broken:,}: net {fixed - broken:+,}.")
+    c1.metric(_("Test accuracy, A"), f"{result['accuracy_a']:.1%}")
+    c2.metric(_("Test accuracy, B"), f"{result['accuracy_b']:.1%}",
+              delta=_("{delta} points").format(delta=f"{100 * (result['accuracy_b'] - result['accuracy_a']):+.1f}"))
+    c3.metric(_("Fixed by B"), f"{fixed:,}", help=_("Test images that run B labels right and run A wrong."))
+    c4.metric(_("Broken by B"), f"{broken:,}", help=_("Test images that run A labels right and run B wrong."))
+    st.caption(_("Of the {n} test images, both runs label {both_right} right and {both_wrong} wrong. B fixed {fixed} "
+                 "and broke {broken}: net {net}.").format(
+        n=f"{result['n']:,}", both_right=f"{result['both_right']:,}", both_wrong=f"{result['both_wrong']:,}",
+        fixed=f"{fixed:,}", broken=f"{broken:,}", net=f"{fixed - broken:+,}"))
 
     st.plotly_chart(figures.difference_matrix(result["difference"], result["class_names"]),
                     key="eval_compare_matrix")
-    st.caption("Run B's confusion matrix minus run A's. On the diagonal, blue means B labels more images of "
-               "that class right; off it, blue means B confuses that pair more often, red less often.")
+    st.caption(_("Run B's confusion matrix minus run A's. On the diagonal, blue means B labels more images of "
+                 "that class right; off it, blue means B confuses that pair more often, red less often."))
 
-    which = st.radio("Show the test images", ("fixed", "broken"), horizontal=True, key="eval_compare_which",
-                     persist_state=KEEP, format_func=lambda w: f"{w} by B ({len(result[w]):,})")
+    shown_words = {"fixed": _("fixed by B ({count})"), "broken": _("broken by B ({count})")}
+    which = st.radio(_("Show the test images"), ("fixed", "broken"), horizontal=True, key="eval_compare_which",
+                     persist_state=KEEP, format_func=lambda w: shown_words[w].format(count=f"{len(result[w]):,}"))
     _images_ui(result, ds, which)
 
     differing = [row for row in result["settings"] if row["differs"]]
-    st.markdown("**Settings that differ:** " + ", ".join(f"{r['setting']} {r['a']} → {r['b']}" for r in differing)
-                if differing else "**The same settings:** only chance tells the two runs apart.")
+    st.markdown(_("**Settings that differ:** {settings}").format(
+        settings=", ".join(f"{r['setting']} {r['a']} → {r['b']}" for r in differing))
+        if differing else _("**The same settings:** only chance tells the two runs apart."))
     st.dataframe([{"setting": r["setting"], "A": str(r["a"]), "B": str(r["b"]), "differs": r["differs"]}
                   for r in result["settings"]], hide_index=True, key="eval_compare_settings",
-                 column_config={"setting": st.column_config.Column("Setting"),
+                 column_config={"setting": st.column_config.Column(_("Setting")),
                                 "A": st.column_config.Column(f"A · {other[-6:]}"),
                                 "B": st.column_config.Column(f"B · {run_id[-6:]}"),
-                                "differs": st.column_config.CheckboxColumn("Differs")})
-    st.caption(f"The same from a terminal: python -m cifar_core compare {other} {run_id}")
+                                "differs": st.column_config.CheckboxColumn(_("Differs"))})
+    st.caption(_("The same from a terminal: {command}").format(
+        command=f"python -m cifar_core compare {other} {run_id}"))

@@ -2,22 +2,24 @@
 
 import streamlit as st
 
+from cifar_core.config.presets import preset_short_title
 from cifar_core.data.datasets import dataset_info, dataset_names
 from cifar_core.errors import CoreError
+from cifar_core.i18n import _
 from cifar_core.runs.store import ACTIVE
 from cifar_core.server import cluster, prepare
-from pages.identity import caller
-from pages.shared import arch_title, class_mode, dataset_title, plain, store
+from pages.identity import caller, display_name
+from pages.shared import arch_title, class_mode, dataset_title, plain, status_label, store
 from pages.teacher_ui import teacher_ui
 
-st.title("Convolutional networks on CIFAR-10")
-st.caption("Train, watch and look inside CNNs from the browser — no code needed.")
+st.title(_("Convolutional networks on CIFAR-10"))
+st.caption(_("Train, watch and look inside CNNs from the browser — no code needed."))
 
-st.markdown(
+st.markdown(_(
     "Browse the **data**, then pick a network and its settings and **train** it while its learning "
     "curves move live. **Evaluate** it with a confusion matrix you can click into, and open its "
     "**feature maps** to see what each layer responds to, on test images or your own photos."
-)
+))
 
 
 def class_mode_ui():
@@ -27,13 +29,13 @@ def class_mode_ui():
     def switched():
         st.session_state["class_mode"] = st.session_state["home_class_mode"]
 
-    st.toggle("Class mode", key="home_class_mode", on_change=switched,
-              help="The Train page then shows only the settings a first lesson needs, with plain labels; "
-                   "the others keep their values. Adding ?mode=class to the address does the same, "
-                   "?mode=full undoes it.")
+    st.toggle(_("Class mode"), key="home_class_mode", on_change=switched,
+              help=_("The Train page then shows only the settings a first lesson needs, with plain labels; "
+                     "the others keep their values. Adding ?mode=class to the address does the same, "
+                     "?mode=full undoes it."))
     if class_mode():
-        st.caption("Class mode is on for this tab: the Train page shows dataset, network, epochs, batch "
-                   "size, learning rate, augmentation and the number of training images.")
+        st.caption(_("Class mode is on for this tab: the Train page shows dataset, network, epochs, batch "
+                     "size, learning rate, augmentation and the number of training images."))
 
 
 def run_configs(rows):
@@ -49,55 +51,64 @@ def run_configs(rows):
 
 def ready_runs_ui(runs):
     """The runs trained ahead of class from presets, each one click from Evaluate and Feature maps."""
-    st.header("Ready to explore")
+    st.header(_("Ready to explore"))
     ready = prepare.ready_runs(runs, run_configs(runs))
     if not ready:
         # Not a caption: code in grey caption text fails the contrast audit.
-        st.markdown("No ready-made runs yet: `python -m cifar_core prepare` trains the class version of "
-                    "every preset ahead of class, one after another.")
+        st.markdown(_("No ready-made runs yet: `python -m cifar_core prepare` trains the class version of "
+                      "every preset ahead of class, one after another."))
         return
-    st.caption("Networks trained ahead of class: open one to read its confusion matrix or to look at "
-               "its feature maps, without waiting for a training.")
+    st.caption(_("Networks trained ahead of class: open one to read its confusion matrix or to look at "
+                 "its feature maps, without waiting for a training."))
     for row in ready:
-        short = row["title"].split(" — ")[0]
+        short = preset_short_title(row["preset"])
         best = row.get("best_val_accuracy")
-        accuracy = f"best validation accuracy {best:.1%}" if best is not None else "no validation accuracy"
-        st.markdown(f"**{row['title']}** · {dataset_title(row['dataset'])} · {accuracy}")
+        values = {"title": row["title"], "dataset": dataset_title(row["dataset"])}
+        if best is not None:
+            st.markdown(_("**{title}** · {dataset} · best validation accuracy {accuracy}").format(
+                accuracy=f"{best:.1%}", **values))
+        else:
+            st.markdown(_("**{title}** · {dataset} · no validation accuracy").format(**values))
         with st.container(horizontal=True):  # full link texts: columns cut them at 1366 px
-            st.page_link("pages/evaluate.py", label=f"{short}: confusion matrix", icon=":material/grid_on:",
-                         query_params={"run": row["run_id"]})
-            st.page_link("pages/feature_maps.py", label=f"{short}: feature maps", icon=":material/layers:",
-                         query_params={"run": row["run_id"]})
+            st.page_link("pages/evaluate.py", label=_("{network}: confusion matrix").format(network=short),
+                         icon=":material/grid_on:", query_params={"run": row["run_id"]})
+            st.page_link("pages/feature_maps.py", label=_("{network}: feature maps").format(network=short),
+                         icon=":material/layers:", query_params={"run": row["run_id"]})
 
 
 class_mode_ui()
 
 runs = store().list()
 training = [r for r in runs if r["status"] in ACTIVE]
-ready = [info.title for info in map(dataset_info, dataset_names()) if info.is_local()]
+ready = [dataset_title(name) for name in dataset_names() if dataset_info(name).is_local()]
 
 col1, col2, col3 = st.columns(3)
-col1.metric("Datasets ready", len(ready), help=", ".join(ready))
-col2.metric("Runs", len(runs))
-col3.metric("Training now", len(training))
-st.caption(f"Workers: {cluster.describe_workers()}")
+col1.metric(_("Datasets ready"), len(ready), help=", ".join(ready))
+col2.metric(_("Runs"), len(runs))
+col3.metric(_("Training now"), len(training))
+st.caption(_("Workers: {workers}").format(workers=cluster.describe_workers()))
 
 cifar = dataset_info("cifar10")
 if not cifar.is_local():
-    st.warning(f"CIFAR-10 is not on this machine yet. Open **Data** to download it, set `{cifar.env_var}`, "
-               "or use the offline Digits set.", icon=":material/cloud_download:")
+    st.warning(_("CIFAR-10 is not on this machine yet. Open **Data** to download it, set `{variable}`, "
+                 "or use the offline Digits set.").format(variable=cifar.env_var), icon=":material/cloud_download:")
 for run in training:
-    owner = f" by {plain(run['owner'])}" if run["owner"] else ""
-    st.info(f"Training now: **{arch_title(run['arch'])}** on {dataset_title(run['dataset'])}{owner} "
-            f"({run['status']}, epoch {run['epochs']}).", icon=":material/model_training:")
+    values = {"network": arch_title(run["arch"]), "dataset": dataset_title(run["dataset"]),
+              "status": status_label(run["status"]), "epoch": run["epochs"]}
+    if run["owner"]:
+        text = _("Training now: **{network}** on {dataset} by {owner} ({status}, epoch {epoch}).").format(
+            owner=plain(display_name(run["owner"])), **values)
+    else:
+        text = _("Training now: **{network}** on {dataset} ({status}, epoch {epoch}).").format(**values)
+    st.info(text, icon=":material/model_training:")
 
 ready_runs_ui(runs)
 
-st.header("Where next")
+st.header(_("Where next"))
 c1, c2, c3, c4 = st.columns(4)
-c1.page_link("pages/data.py", label="Look at the data", icon=":material/photo_library:")
-c2.page_link("pages/train.py", label="Train a network", icon=":material/model_training:")
-c3.page_link("pages/evaluate.py", label="Confusion matrix", icon=":material/grid_on:")
-c4.page_link("pages/feature_maps.py", label="Feature maps", icon=":material/layers:")
+c1.page_link("pages/data.py", label=_("Look at the data"), icon=":material/photo_library:")
+c2.page_link("pages/train.py", label=_("Train a network"), icon=":material/model_training:")
+c3.page_link("pages/evaluate.py", label=_("Confusion matrix"), icon=":material/grid_on:")
+c4.page_link("pages/feature_maps.py", label=_("Feature maps"), icon=":material/layers:")
 
 teacher_ui(caller())

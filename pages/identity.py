@@ -12,13 +12,16 @@ from urllib.parse import quote, unquote
 import streamlit as st
 
 from cifar_core.errors import CoreError
-from cifar_core.runs.owners import MAX_NAME, clean_name, new_token, valid_token
+from cifar_core.i18n import N_, _
+from cifar_core.runs.owners import MAX_NAME, OPERATOR, clean_name, new_token, valid_token
 from cifar_core.server import access
 from pages.shared import plain, show_error
 
 TOKEN_COOKIE, NAME_COOKIE, SEAL_COOKIE = "cifar_core_owner", "cifar_core_name", "cifar_core_teacher"
 COOKIE_DAYS = 180
-GUEST = "Guest"  # the name of a tab that gave none, while no class is running (no teacher password)
+# The name of a tab that gave none, while no class is running (no teacher password). Runs store it
+# in English, as their owner's name; `display_name` shows it in the reader's language.
+GUEST = N_("Guest")
 
 
 @st.cache_resource(show_spinner=False)
@@ -73,6 +76,11 @@ def caller():
     return access.caller(name() or GUEST, token(), seal())
 
 
+def display_name(owner):
+    """An owner's name as shown: the guest's name in the reader's language, any other as given."""
+    return _(owner) if owner in (GUEST, OPERATOR.name) else owner
+
+
 def sign_in(password):
     """Check the teacher's password (the core slows down repeated wrong guesses); raises CoreError."""
     st.session_state["teacher_seal"] = teacher_gate().sign_in(token(), password)
@@ -107,11 +115,11 @@ def remember_ui():
 
 def ask_name_ui():
     """While a class runs, a tab without a name is asked for one before anything else."""
-    st.title("Who is training?")
-    st.caption("Your name goes on your runs, so that you and your teacher can find them. No account is needed.")
+    st.title(_("Who is training?"))
+    st.caption(_("Your name goes on your runs, so that you and your teacher can find them. No account is needed."))
     with st.form("identity_form", border=False):
-        text = st.text_input("Your name", max_chars=MAX_NAME, key="identity_name_input")
-        if st.form_submit_button("Continue", type="primary"):
+        text = st.text_input(_("Your name"), max_chars=MAX_NAME, key="identity_name_input")
+        if st.form_submit_button(_("Continue"), type="primary"):
             save_name_ui(text)
     st.stop()
 
@@ -126,10 +134,14 @@ def named_caller():
 def identity_ui(who):
     """The sidebar's note of who this tab is, with a way to change the name."""
     locked = access.class_locked()
-    role = (" (teacher)" if who.teacher else " (student)") if locked else ""
-    with st.sidebar.expander(f"You: {plain(who.name)}{role}", icon=":material/person:"):
+    if not locked:
+        label = _("You: {name}")
+    else:
+        label = _("You: {name} (teacher)") if who.teacher else _("You: {name} (student)")
+    with st.sidebar.expander(label.format(name=plain(display_name(who.name))), icon=":material/person:"):
         st.session_state.setdefault("identity_name_edit", name() or "")
-        text = st.text_input("Your name", max_chars=MAX_NAME, key="identity_name_edit", help="Shown on your runs.")
-        if st.button("Change name", key="identity_name_change"):
+        text = st.text_input(_("Your name"), max_chars=MAX_NAME, key="identity_name_edit",
+                             help=_("Shown on your runs."))
+        if st.button(_("Change name"), key="identity_name_change"):
             save_name_ui(text)
     remember_ui()

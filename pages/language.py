@@ -33,6 +33,7 @@ def browser_language():
 def choose_language():
     """Sets and returns this tab's language. `?lang=ko` or `?lang=en` counts once per address, so a
     value still in the address does not undo the switch; the choice lasts for the tab's session."""
+    i18n.use_language_source(running_tab_language)  # again each run: the command line, in-process, sets its own
     asked = i18n.supported(st.query_params.get("lang"))
     if asked and st.session_state.get("lang_address") != asked:
         st.session_state["lang_address"] = asked
@@ -61,5 +62,3 @@ def language_ui():
                      on_change=switched)
     return st.session_state["lang"]
 
-
-i18n.use_language_source(running_tab_language)

@@ -11,6 +11,7 @@ import streamlit as st
 from cifar_core.config.architectures import ARCHITECTURES
 from cifar_core.data.datasets import dataset_info
 from cifar_core.errors import CoreError
+from cifar_core.i18n import N_, _
 from cifar_core.runs.store import ACTIVE, RunStore, check_run_id, default_runs_dir
 from cifar_core.server.jobs import JobManager
 from pages import navigation
@@ -20,6 +21,9 @@ from pages import navigation
 KEEP = "session"
 # A run that ended with a model, best first when a page opens on its own.
 USABLE = ("completed", "stopped", "interrupted", "failed")
+# A run's status as a person reads it (the stored value stays English: pages compare it).
+STATUS_NAMES = {"queued": N_("queued"), "running": N_("running"), "completed": N_("completed"),
+                "stopped": N_("stopped"), "failed": N_("failed"), "interrupted": N_("interrupted")}
 
 
 @st.cache_resource(show_spinner=False)
@@ -41,15 +45,26 @@ def class_mode():
     return bool(st.session_state.get("class_mode", False))
 
 
+def translated(text):
+    """`text` (a core constant marked with N_) in the reader's language; an empty text stays empty
+    (gettext would answer the catalog's header), and a text the catalog lacks stays as it is."""
+    return _(text) if text else text
+
+
 def arch_title(name):
-    return ARCHITECTURES[name].title if name in ARCHITECTURES else name
+    return translated(ARCHITECTURES[name].title) if name in ARCHITECTURES else name
 
 
 def dataset_title(name):
     try:
-        return dataset_info(name).title
+        return translated(dataset_info(name).title)
     except CoreError:  # a run of a dataset this version does not know
         return name
+
+
+def status_label(status):
+    """A run's status in the reader's language ("completed"); an unknown one as it is stored."""
+    return _(STATUS_NAMES[status]) if status in STATUS_NAMES else status
 
 
 def runs_dir():
@@ -84,8 +99,9 @@ def scroll_to_top():
 
 
 def with_article(noun):
-    """'an airplane', 'a cat', 'an 8'."""
-    return ("an " if noun[:1].lower() in "aeiou8" else "a ") + noun
+    """'an airplane', 'a cat', 'an 8'; in a language without articles, the noun alone."""
+    template = _("an {noun}") if noun[:1].lower() in "aeiou8" else _("a {noun}")
+    return template.format(noun=noun)
 
 
 def keep_valid(key, options, default):
@@ -109,8 +125,11 @@ def follow_clicked_cell(event, names, prefix):
 
 
 def run_label(row):
-    best = f", best val acc {row['best_val_accuracy']:.1%}" if row.get("best_val_accuracy") is not None else ""
-    return f"{row['run_id']} · {dataset_title(row['dataset'])} · {row['status']}{best}"
+    values = {"run": row["run_id"], "dataset": dataset_title(row["dataset"]), "status": status_label(row["status"])}
+    if row.get("best_val_accuracy") is None:
+        return "{run} · {dataset} · {status}".format(**values)
+    return _("{run} · {dataset} · {status}, best val acc {accuracy}").format(
+        accuracy=f"{row['best_val_accuracy']:.1%}", **values)
 
 
 def run_started(run_id):
@@ -120,8 +139,9 @@ def run_started(run_id):
 
 def short_run_label(row):
     """A label short enough for a chart legend at 1366 px: architecture, start, settings."""
-    return (f"{arch_title(row['arch'])} {run_started(row['run_id'])} · lr {row['learning_rate']:g} · "
-            f"batch {row['batch_size']}")
+    return _("{network} {started} · lr {learning_rate} · batch {batch_size}").format(
+        network=arch_title(row["arch"]), started=run_started(row["run_id"]),
+        learning_rate=f"{row['learning_rate']:g}", batch_size=row["batch_size"])
 
 
 def pick_run_ui(key, usable=USABLE):
@@ -139,15 +159,15 @@ def pick_run_ui(key, usable=USABLE):
         try:
             check_run_id(wanted)
         except CoreError as exc:
-            show_error(f"The address names a run that was refused: {exc}")
+            show_error(_("The address names a run that was refused: {error}").format(error=exc))
             wanted = None
     if not rows:
         if any(r["status"] in ACTIVE for r in runs):
-            st.info("A run is still training and has not saved a model yet. Watch it on the Train page, "
-                    "then come back.", icon=":material/hourglass_top:")
+            st.info(_("A run is still training and has not saved a model yet. Watch it on the Train page, "
+                      "then come back."), icon=":material/hourglass_top:")
         else:
-            st.info("Train a model first: open the Train page and press Start.", icon=":material/info:")
-        st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+            st.info(_("Train a model first: open the Train page and press Start."), icon=":material/info:")
+        st.page_link("pages/train.py", label=_("Go to Train"), icon=":material/model_training:")
         st.stop()
     ids = [r["run_id"] for r in rows]
     if wanted in ids:
@@ -161,7 +181,7 @@ def pick_run_ui(key, usable=USABLE):
         if "run" in st.query_params:
             st.query_params["run"] = st.session_state[key]
 
-    chosen = st.selectbox("Run", ids, key=key, format_func=lambda i: run_label(rows[ids.index(i)]),
+    chosen = st.selectbox(_("Run"), ids, key=key, format_func=lambda i: run_label(rows[ids.index(i)]),
                           on_change=follow_in_address, persist_state=KEEP)
     return rows[ids.index(chosen)], store().config(chosen)
 

@@ -7,36 +7,44 @@ import streamlit as st
 
 from cifar_core.config.architectures import ARCHITECTURES, sweep_values, sweepable
 from cifar_core.config.hparams import TRAINING_HPARAMS, problems
-from cifar_core.data.datasets import dataset_info, load_dataset
+from cifar_core.data.datasets import class_label, dataset_info, load_dataset
 from cifar_core.data.download import imagenet_weights_available
 from cifar_core.data.images import enlarge, tile_images
 from cifar_core.errors import CoreError
+from cifar_core.i18n import N_, _, current_language, ngettext
 from cifar_core.runs import curves
 from cifar_core.runs.owners import owner_of
 from cifar_core.runs.store import ACTIVE
 from cifar_core.server import access, inspection
 from pages import figures
-from pages.identity import caller
+from pages.identity import caller, display_name
 from pages.lr_finder_ui import lr_finder_ui
 from pages.shared import (
     KEEP,
     arch_title,
+    dataset_title,
     manager,
     plain,
     run_started,
     scroll_to_top,
     short_run_label,
     show_error,
+    status_label,
     store,
+    translated,
 )
 from pages.train_settings import choice_text, estimate_ui, fingerprint, settings_ui
 
 PROGRESS_SECONDS = 1.5  # a watching tab's progress text and bar move this often
 CHART_SECONDS = 6.0  # its learning curves between two epochs' ends
+BUILDING = N_("Building the model …")
+# The layer table's columns as a person reads them (the rows keep the core's keys).
+LAYER_COLUMNS = {"name": N_("name"), "type": N_("type"), "output_shape": N_("output_shape"),
+                 "params": N_("params"), "trainable": N_("trainable")}
 
-st.title("Train")
-st.caption("Choose a network and its settings, press Start, and watch it learn. Training goes on "
-           "in the background: switch pages or close the tab, it carries on.")
+st.title(_("Train"))
+st.caption(_("Choose a network and its settings, press Start, and watch it learn. Training goes on "
+             "in the background: switch pages or close the tab, it carries on."))
 
 
 def offline_weights_ui(arch_name, hparams):
@@ -47,13 +55,13 @@ def offline_weights_ui(arch_name, hparams):
     def use_random_weights():
         st.session_state[f"train_{arch_name}_weights"] = "none"
 
-    st.info("VGG16's ImageNet weights are not on this machine yet: Start downloads them once (58 MB), "
-            "which needs a network. Offline, start from random initialisation instead; it learns "
-            "from scratch, more slowly.", icon=":material/cloud_off:")
-    st.button("Use random initialisation", key="train_random_weights", on_click=use_random_weights)
+    st.info(_("VGG16's ImageNet weights are not on this machine yet: Start downloads them once (58 MB), "
+              "which needs a network. Offline, start from random initialisation instead; it learns "
+              "from scratch, more slowly."), icon=":material/cloud_off:")
+    st.button(_("Use random initialisation"), key="train_random_weights", on_click=use_random_weights)
 
 
-@st.cache_data(show_spinner="Building the model …", max_entries=32)
+@st.cache_data(show_spinner=False, max_entries=32)  # the caller's spinner speaks the tab's language
 def get_layer_table(arch_name, shape, num_classes, hparams_items):
     hparams = dict(hparams_items)
     if "weights" in hparams:
@@ -71,12 +79,15 @@ def summary_ui(ds_name, arch_name, hparams, augment):
     info = dataset_info(ds_name)
     shape = info.image_shape
     try:
-        params, table = get_layer_table(arch_name, shape, info.num_classes, tuple(sorted(hparams.items())))
+        with st.spinner(_(BUILDING)):
+            params, table = get_layer_table(arch_name, shape, info.num_classes, tuple(sorted(hparams.items())))
     except CoreError as exc:
         show_error(exc)
         return
-    with st.expander(f"Model: {params:,} parameters for {shape[0]}×{shape[1]}×{shape[2]} images — layer table"):
-        st.dataframe(table, hide_index=True, key="train_layer_table")
+    with st.expander(_("Model: {params} parameters for {shape} images — layer table").format(
+            params=f"{params:,}", shape=f"{shape[0]}×{shape[1]}×{shape[2]}")):
+        st.dataframe(table, hide_index=True, key="train_layer_table",
+                     column_config={key: st.column_config.Column(_(title)) for key, title in LAYER_COLUMNS.items()})
     if not augment or not info.is_local():
         return
     try:
@@ -85,24 +96,26 @@ def summary_ui(ds_name, arch_name, hparams, augment):
     except CoreError as exc:
         show_error(exc)
         return
-    with st.expander("Augmentation preview: each row is one training image, then five random versions",
+    with st.expander(_("Augmentation preview: each row is one training image, then five random versions"),
                      expanded=True):
         for i, (original, versions) in enumerate(zip(ds.x_train[:4], preview)):
             row = tile_images(np.concatenate([original[None], versions]), columns=6, pad=2)
-            label = ds.class_names[ds.y_train[i]]
+            label = class_label(ds.class_names[ds.y_train[i]])
             st.image(enlarge(row, scale=max(1, 96 // shape[0])),
-                     alt=f"Training image {i} ({label}) and five randomly augmented versions of it")
+                     alt=_("Training image {index} ({label}) and five randomly augmented versions of it").format(
+                         index=i, label=label))
 
 
 def start_ui(ds_name, arch_name, hparams, training, wrong):
     """Start, refused with every out-of-range value named; the run is then watched by this tab."""
     for message in wrong:
         st.error(message, icon=":material/error:")
-    if not st.button("Start training", key="train_start", type="primary", icon=":material/play_arrow:",
-                     disabled=bool(wrong), help="Correct the values named above first." if wrong else None):
+    if not st.button(_("Start training"), key="train_start", type="primary", icon=":material/play_arrow:",
+                     disabled=bool(wrong), help=_("Correct the values named above first.") if wrong else None):
         return
     if not dataset_info(ds_name).is_local():
-        st.error(f"{dataset_info(ds_name).title} is not on this machine: download it on the Data page first.")
+        st.error(_("{dataset} is not on this machine: download it on the Data page first.").format(
+            dataset=dataset_title(ds_name)))
         return
     applied = st.session_state.get("train_preset_form")  # a preset, as applied and not changed since
     preset = applied[0] if applied and applied[1] == fingerprint(ds_name, arch_name, hparams, training) else None
@@ -120,22 +133,25 @@ def start_ui(ds_name, arch_name, hparams, training, wrong):
 def sweep_ui(ds_name, arch_name, hparams, training, wrong):
     """One click queues several runs that differ in one setting; their curves share one chart."""
     specs = {spec.name: spec for spec in sweepable(arch_name) if spec.name not in ("seed",)}
-    with st.expander("Sweep: several runs that differ in one setting", icon=":material/stacked_line_chart:"):
-        st.caption("Every run uses the settings above, except the one you vary. They train side by side "
-                   "where there are free workers, and their curves are drawn together.")
+    with st.expander(_("Sweep: several runs that differ in one setting"), icon=":material/stacked_line_chart:"):
+        st.caption(_("Every run uses the settings above, except the one you vary. They train side by side "
+                     "where there are free workers, and their curves are drawn together."))
         st.session_state.setdefault("train_sweep_name", "learning_rate")
         c1, c2 = st.columns([1, 2])
         if st.session_state["train_sweep_name"] not in specs:  # another architecture's setting
             st.session_state["train_sweep_name"] = "learning_rate"
-        name = c1.selectbox("Setting to vary", list(specs), key="train_sweep_name", persist_state=KEEP,
+        name = c1.selectbox(_("Setting to vary"), list(specs), key="train_sweep_name", persist_state=KEEP,
                             format_func=lambda n: specs[n].title)
         spec = specs[name]
         example = ("none;flip,shift" if spec.kind == "multi" else "1e-4,1e-3,1e-2" if spec.log else "off,on"
-                   if spec.kind == "bool" else ",".join(map(choice_text, spec.choices)) if spec.kind == "choice" else "")
-        text = c2.text_input("Values", key=f"train_sweep_values_{name}", placeholder=example or "e.g. 32,64,128",
-                             help="Comma-separated; for augmentation, sets separated by ';' with 'none' for "
-                                  f"no augmentation. {spec.title}: {spec.range_text()}.", persist_state=KEEP)
-        if not st.button("Start sweep", key="train_sweep_start", icon=":material/play_arrow:", disabled=bool(wrong)):
+                   if spec.kind == "bool" else ",".join(map(choice_text, spec.choices)) if spec.kind == "choice"
+                   else "")
+        text = c2.text_input(_("Values"), key=f"train_sweep_values_{name}",
+                             placeholder=example or _("e.g. 32,64,128"),
+                             help=_("Comma-separated; for augmentation, sets separated by ';' with 'none' for "
+                                    "no augmentation. {setting}: {range}.").format(
+                                 setting=spec.title, range=spec.range_text()), persist_state=KEEP)
+        if not st.button(_("Start sweep"), key="train_sweep_start", icon=":material/play_arrow:", disabled=bool(wrong)):
             return
         try:
             text = text or example
@@ -182,9 +198,10 @@ def current_run_id():
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)  # shared, never changed after it is built
-def get_live_figures(run_id, status, n_epochs, chart_tick):
+def get_live_figures(run_id, status, n_epochs, chart_tick, language):
     """Both live charts of a run in the CHART_SECONDS-long window `chart_tick`, built once for every
-    tab watching it: building the Plotly figures is most of a redraw's cost on the server."""
+    tab watching it in `language` (the charts' words are in it): building the Plotly figures is most of
+    a redraw's cost on the server."""
     snap = manager().progress(run_id)
     epochs, batches = snap["epoch_records"], snap["batches"]
     return (figures.learning_curve("loss", epochs, batches, height=300),
@@ -197,35 +214,44 @@ def live_ui(run_id):
     head, stop = st.columns([5, 1])
     who, config = caller(), store().config(run_id)
     owner = owner_of(config).get("name")
-    head.markdown(f"**Run {run_id}**" + (f" of {plain(owner)}" if owner and not who.owns(config) else "")
-                  + f" — {snap['status']}" + (f": {snap['reason']}" if snap["reason"] else ""))
+    status = status_label(snap["status"])
+    if owner and not who.owns(config):
+        heading = _("**Run {run}** of {owner} — {status}").format(run=run_id, owner=plain(display_name(owner)), status=status)
+    else:
+        heading = _("**Run {run}** — {status}").format(run=run_id, status=status)
+    head.markdown(heading + (f": {translated(snap['reason'])}" if snap["reason"] else ""))
     changeable = who.teacher or who.owns(config)  # the core refuses the others anyway
-    if running and changeable and stop.button("Stop", key="train_stop", icon=":material/stop_circle:", type="primary"):
+    if running and changeable and stop.button(_("Stop"), key="train_stop", icon=":material/stop_circle:",
+                                              type="primary"):
         try:
             manager().stop(run_id, caller=who)
             # In the page, not a toast: Streamlit's toasts have no accessible name (axe: aria-dialog-name).
-            head.caption("Stopping at the next batch …")
+            head.caption(_("Stopping at the next batch …"))
         except CoreError as exc:
             show_error(exc)
     if running:
-        left = f", about {snap['seconds_left']:.0f} s left" if snap["seconds_left"] else ""
         if snap["steps_per_epoch"]:
-            text = (f"Epoch {min(snap['epoch'] + 1, snap['epochs'])} of {snap['epochs']}, batch {snap['batch']}"
-                    f"/{snap['steps_per_epoch']}{left}")
+            where = dict(epoch=min(snap["epoch"] + 1, snap["epochs"]), epochs=snap["epochs"], batch=snap["batch"],
+                         steps=snap["steps_per_epoch"])
+            if snap["seconds_left"]:
+                text = _("Epoch {epoch} of {epochs}, batch {batch}/{steps}, about {seconds} s left").format(
+                    seconds=f"{snap['seconds_left']:.0f}", **where)
+            else:
+                text = _("Epoch {epoch} of {epochs}, batch {batch}/{steps}").format(**where)
         elif snap["queue_position"]:
-            text = f"Queued: {snap['queue_position']} in line for a free worker"
+            text = _("Queued: {position} in line for a free worker").format(position=snap["queue_position"])
         else:
-            text = "Starting on a worker …"
+            text = _("Starting on a worker …")
         st.progress(snap["fraction"], text=text)
     elif snap["status"] == "failed":
-        st.error(snap["reason"] or "The run failed.", icon=":material/error:")
+        st.error(translated(snap["reason"]) or _("The run failed."), icon=":material/error:")
     if snap.get("worker"):
-        st.caption(f"Trained by worker {snap['worker']}.")
+        st.caption(_("Trained by worker {worker}.").format(worker=snap["worker"]))
     onset = curves.overfitting_onset(snap["epoch_records"])
     if onset:
-        st.warning(f"Overfitting: since epoch {onset - 2}, validation loss has risen for two epochs while "
-                   "training loss kept falling. More epochs will not help; try dropout, augmentation or "
-                   "early stopping.", icon=":material/trending_up:")
+        st.warning(_("Overfitting: since epoch {epoch}, validation loss has risen for two epochs while "
+                     "training loss kept falling. More epochs will not help; try dropout, augmentation or "
+                     "early stopping.").format(epoch=onset - 2), icon=":material/trending_up:")
     sweep = sweep_of(run_id)
     running = running or any(manager().progress(r)["status"] in ACTIVE for r in sweep)
     if st.session_state.get("train_was_running") and not running:
@@ -239,14 +265,14 @@ def live_charts_ui(run_id):
     every CHART_SECONDS rather than with each move of the progress bar."""
     snap = manager().progress(run_id)
     loss_fig, accuracy_fig = get_live_figures(run_id, snap["status"], len(snap["epoch_records"]),
-                                              int(time.monotonic() // CHART_SECONDS))
+                                              int(time.monotonic() // CHART_SECONDS), current_language())
     c1, c2 = st.columns(2)
     c1.plotly_chart(loss_fig, key="train_loss_chart")
     c2.plotly_chart(accuracy_fig, key="train_accuracy_chart")
-    st.caption("Learning curves: loss says how wrong the network is (lower is better), accuracy the share of "
-               "images it gets right; the thin line follows every batch, the thick ones each epoch. Validation "
-               "images are held out from training: when validation accuracy stops rising while training "
-               "accuracy climbs, the network is memorising its training images (overfitting).")
+    st.caption(_("Learning curves: loss says how wrong the network is (lower is better), accuracy the share of "
+                 "images it gets right; the thin line follows every batch, the thick ones each epoch. Validation "
+                 "images are held out from training: when validation accuracy stops rising while training "
+                 "accuracy climbs, the network is memorising its training images (overfitting)."))
     if sweep := sweep_of(run_id):
         sweep_charts_ui(sweep)
 
@@ -263,12 +289,20 @@ def sweep_charts_ui(run_ids):
     name = next((n for n in [*config["hparams"], *config["training"]]
                  if len({repr(_setting(store().config(r), n)) for r in run_ids}) > 1), None)
     titles = {spec.name: spec.title for spec in sweepable(config["arch"])}
-    title = titles.get(name, choice_text(name or "one setting"))
+    title = titles.get(name, choice_text(name)) if name else _("one setting")
     snaps = {r: manager().progress(r) for r in run_ids}
     labels = {r: f"{title} {_setting(store().config(r), name)}" if name else r for r in run_ids}
-    st.subheader(f"Sweep of {title.lower()}: {len(run_ids)} runs")
-    st.caption(" · ".join(f"{labels[r]}: {s['status']}" + (f" ({s['queue_position']} in line)" if s["queue_position"] else "")
-                          for r, s in snaps.items()))
+    st.subheader(ngettext("Sweep of {setting}: {n} run", "Sweep of {setting}: {n} runs", len(run_ids)).format(
+        setting=title.lower(), n=len(run_ids)))
+
+    def state(r, snap):
+        status = status_label(snap["status"])
+        if snap["queue_position"]:
+            return _("{label}: {status} ({position} in line)").format(label=labels[r], status=status,
+                                                                       position=snap["queue_position"])
+        return f"{labels[r]}: {status}"
+
+    st.caption(" · ".join(state(r, s) for r, s in snaps.items()))
     s1, s2 = st.columns(2)
     s1.plotly_chart(figures.sweep_batches("loss", {labels[r]: s["batches"] for r, s in snaps.items()}),
                     key="train_sweep_loss")
@@ -285,44 +319,49 @@ def runs_table_ui():
     rows = store().list()
     if not rows:
         return
-    st.header("Runs")
+    st.header(_("Runs"))
     for message in st.session_state.pop("train_delete_refused", []):  # from the click before the rerun
         st.error(message, icon=":material/error:")
     who = caller()
-    if st.toggle("My runs only", key="train_my_runs", persist_state=KEEP):
+    if st.toggle(_("My runs only"), key="train_my_runs", persist_state=KEEP):
         rows = [r for r in rows if r["owner_id"] == who.owner_id]
         if not rows:
-            st.caption("You have no runs yet.")
+            st.caption(_("You have no runs yet."))
             return
-    table = [{"Run": run_started(r["run_id"]), "Owner": r["owner"] or "", "Status": r["status"],
+    table = [{"Run": run_started(r["run_id"]), "Owner": display_name(r["owner"]) if r["owner"] else "", "Status": status_label(r["status"]),
               "Architecture": arch_title(r["arch"]),
               "Epochs": r["epochs"], "Batch size": r["batch_size"], "Optimizer": r["optimizer"],
               "Learning rate": r["learning_rate"], "Training images": r["train_size"],
               "Best validation accuracy": r["best_val_accuracy"], "Seconds": r["seconds"]}
              for r in rows]
-    small = st.column_config.Column(width="small")
+    # The rows keep English keys; the column titles a person reads are the columns' labels.
+    column = st.column_config
+    columns = {
+        "Run": column.Column(_("Run"), help=_("Started (month-day time) and the end of the run's id")),
+        "Owner": column.TextColumn(_("Owner"), help=_("Who started it")),
+        "Status": column.Column(_("Status"), width="small"),
+        "Architecture": column.Column(_("Architecture")),
+        "Epochs": column.Column(_("Epochs"), width="small", help=_("Epochs done / epochs set")),
+        "Batch size": column.Column(_("Batch size"), width="small"),
+        "Optimizer": column.Column(_("Optimizer"), width="small"),
+        "Learning rate": column.NumberColumn(_("Learning rate"), width="small", format="%g"),
+        "Training images": column.Column(_("Training images"), width="small"),
+        "Best validation accuracy": column.NumberColumn(_("Best validation accuracy"), format="percent"),
+        "Seconds": column.Column(_("Seconds"), width="small"),
+    }
     event = st.dataframe(table, hide_index=True, key="train_runs_table", on_select="rerun",
-                         selection_mode="multi-row", width="stretch",
-                         column_config={"Run": st.column_config.Column(help="Started (month-day time) and "
-                                                                            "the end of the run's id"),
-                                        "Owner": st.column_config.TextColumn(help="Who started it"),
-                                        "Status": small, "Epochs": st.column_config.Column(
-                                            width="small", help="Epochs done / epochs set"),
-                                        "Batch size": small, "Optimizer": small,
-                                        "Learning rate": st.column_config.NumberColumn(width="small", format="%g"),
-                                        "Training images": small, "Seconds": small,
-                                        "Best validation accuracy": st.column_config.NumberColumn(format="percent")})
+                         selection_mode="multi-row", width="stretch", column_config=columns)
     chosen = [rows[i] for i in event.selection.rows]
     if not chosen:
-        st.caption("Select rows to compare their curves, watch one above, or delete runs.")
+        st.caption(_("Select rows to compare their curves, watch one above, or delete runs."))
         return
     with st.container(horizontal=True):
-        if len(chosen) == 1 and st.button("Watch this run", key="train_watch", icon=":material/visibility:"):
+        if len(chosen) == 1 and st.button(_("Watch this run"), key="train_watch", icon=":material/visibility:"):
             st.session_state["train_run_id"] = chosen[0]["run_id"]
             st.rerun()
-        noun = "run" if len(chosen) == 1 else f"{len(chosen)} runs"
         deletable = who.teacher or all(r["owner_id"] == who.owner_id for r in chosen)
-        if deletable and st.button(f"Delete {noun}", key="train_delete", icon=":material/delete:"):
+        delete = ngettext("Delete run", "Delete {n} runs", len(chosen)).format(n=len(chosen))
+        if deletable and st.button(delete, key="train_delete", icon=":material/delete:"):
             refused = []
             for r in chosen:
                 try:
@@ -333,7 +372,7 @@ def runs_table_ui():
             st.session_state.pop("train_run_id", None)
             st.rerun()
     if not deletable:
-        st.caption("Only their owners or the teacher can delete runs of others.")
+        st.caption(_("Only their owners or the teacher can delete runs of others."))
     histories = {short_run_label(r): store().history(r["run_id"])["epochs"] for r in chosen}
     m1, m2 = st.columns(2)
     m1.plotly_chart(figures.compare_runs("val_accuracy", histories), key="train_compare_acc")
@@ -348,15 +387,15 @@ if run_id is not None and manager().progress(run_id)["status"] in ACTIVE:
         scroll_to_top()  # Start was pressed below the settings, which are now folded away
     st.fragment(live_ui, run_every=PROGRESS_SECONDS)(run_id)
     st.fragment(live_charts_ui, run_every=CHART_SECONDS)(run_id)
-    with st.expander("Settings for another run", icon=":material/tune:"):
+    with st.expander(_("Settings for another run"), icon=":material/tune:"):
         new_run_ui()
 else:
     st.session_state["train_was_running"] = False
     new_run_ui()
     if run_id is None:
-        st.info("No run yet: choose settings above and press Start training.", icon=":material/info:")
+        st.info(_("No run yet: choose settings above and press Start training."), icon=":material/info:")
     else:
-        st.header("Learning curves")
+        st.header(_("Learning curves"))
         live_ui(run_id)
         live_charts_ui(run_id)
 runs_table_ui()

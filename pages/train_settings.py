@@ -7,7 +7,7 @@ import streamlit as st
 
 from cifar_core.config.architectures import ARCHITECTURES
 from cifar_core.config.hparams import TRAINING, TRAINING_HPARAMS
-from cifar_core.config.presets import PRESETS
+from cifar_core.config.presets import PRESETS, preset_description, preset_title
 from cifar_core.config.recipes import (
     default_value,
     describe_recipe,
@@ -18,28 +18,38 @@ from cifar_core.config.recipes import (
 from cifar_core.config.run_config import make_config
 from cifar_core.data.datasets import dataset_info, dataset_names
 from cifar_core.errors import CoreError
+from cifar_core.i18n import N_, _, ngettext
 from cifar_core.server import estimate
-from pages.shared import KEEP, arch_title, class_mode, manager, show_error
+from pages.shared import KEEP, arch_title, class_mode, dataset_title, manager, show_error
 
 # The slider's stops: the useful range. Other values (a preset's, the command line's) stay possible.
 LEARNING_RATES = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 0.3]
 # Class mode: the settings a first lesson needs, with plain labels and units; the rest keep their
 # values and are hidden.
 CLASS_SETTINGS = {
-    "epochs": "Epochs (passes over the data)",
-    "batch_size": "Batch size (images per step)",
-    "learning_rate": "Learning rate (size of each step)",
-    "train_size": "Training images (empty: all)",
-    "augment": "Augmentation (random changes to training images)",
+    "epochs": N_("Epochs (passes over the data)"),
+    "batch_size": N_("Batch size (images per step)"),
+    "learning_rate": N_("Learning rate (size of each step)"),
+    "train_size": N_("Training images (empty: all)"),
+    "augment": N_("Augmentation (random changes to training images)"),
 }
 DEFAULT_BUDGET_MINUTES = 4.0
 FIT_REQUEST = "train_fit_request"  # a fit to a time budget, done before the form's widgets are drawn
-MEASURING = "Measuring a few batches on this machine (once for these settings) …"
+MEASURING = N_("Measuring a few batches on this machine (once for these settings) …")
+# Choices shown in words of the reader's language (the values stay; the others read as `choice_text`).
+CHOICE_NAMES = {"constant": N_("constant"), "cosine": N_("cosine"), "one_cycle": N_("one-cycle"),
+                "flip": N_("flip"), "shift": N_("shift"), "rotation": N_("rotation"), "zoom": N_("zoom"),
+                "none": N_("none"), "auto": N_("auto")}
 
 
 def choice_text(value):
-    """A choice as words: 'one-cycle', never `one_cycle`."""
+    """A choice as words: 'one-cycle', never `one_cycle` (as typed, e.g. in a sweep's values)."""
     return str(value).replace("_", "-")
+
+
+def choice_label(value):
+    """A choice as a person reads it in a menu, in their language."""
+    return _(CHOICE_NAMES[value]) if value in CHOICE_NAMES else choice_text(value)
 
 
 def form_values():
@@ -96,12 +106,13 @@ def shared_recipe_ui():
     try:
         recipe = recipe_from_query(params)
     except CoreError as exc:
-        show_error(f"The link's settings were not used: {exc}")
+        show_error(_("The link's settings were not used: {error}").format(error=exc))
         return names
     fill_form(recipe)
     st.session_state["train_preset"] = None  # the settings are the recipe's, not a preset's
     st.session_state.pop("train_preset_form", None)
-    st.success(f"Settings from a shared recipe: {describe_recipe(recipe)}.", icon=":material/link:")
+    st.success(_("Settings from a shared recipe: {recipe}.").format(recipe=describe_recipe(recipe)),
+               icon=":material/link:")
     return names
 
 
@@ -109,7 +120,8 @@ def request_budget_fit():
     """Callback of "Fit to time budget": the fit itself runs before the form is drawn."""
     minutes = st.session_state.get("train_budget_minutes")
     if minutes is None or minutes <= 0:
-        st.session_state["train_fit_note"] = ("error", f"Fit in (minutes) must be more than 0, got {minutes}.")
+        st.session_state["train_fit_note"] = ("error", _("Fit in (minutes) must be more than 0, got {minutes}.")
+                                              .format(minutes=minutes))
     else:
         st.session_state[FIT_REQUEST] = minutes * 60
 
@@ -126,20 +138,27 @@ def fit_request_ui():
         config = make_config(ds_name, arch_name, hparams, **training)
         if measuring_now_would_be_skewed(config):
             st.session_state["train_fit_note"] = (
-                "info", "Fitting to a time budget measures this machine's speed, which a run training now "
-                        "would slow down: try again when it has finished.")
+                "info", _("Fitting to a time budget measures this machine's speed, which a run training now "
+                          "would slow down: try again when it has finished."))
             return
-        with st.spinner(MEASURING) if estimate.stored_speed(config) is None else nullcontext():
+        with st.spinner(_(MEASURING)) if estimate.stored_speed(config) is None else nullcontext():
             fitted, found = estimate.fit_to_budget(ds_name, arch_name, hparams, training, budget)
     except CoreError as exc:
-        st.session_state["train_fit_note"] = ("error", f"Could not fit the settings to {duration(budget)}: {exc}")
+        st.session_state["train_fit_note"] = ("error", _("Could not fit the settings to {budget}: {error}").format(
+            budget=duration(budget), error=exc))
         return
     st.session_state["train_epochs"] = fitted["epochs"]
     st.session_state["train_train_size"] = fitted["train_size"]
-    images = "all training images" if fitted["train_size"] is None else f"{fitted['train_size']:,} training images"
-    st.session_state["train_fit_note"] = (
-        "ok", f"Fitted to {duration(budget)}: {fitted['epochs']} epochs on {images}, "
-              f"{estimate.describe_duration(found['seconds'])} here.")
+    words = dict(budget=duration(budget), epochs=fitted["epochs"], time=estimate.describe_duration(found["seconds"]))
+    if fitted["train_size"] is None:
+        text = ngettext("Fitted to {budget}: {epochs} epoch on all training images, {time} here.",
+                        "Fitted to {budget}: {epochs} epochs on all training images, {time} here.",
+                        fitted["epochs"]).format(**words)
+    else:
+        text = ngettext("Fitted to {budget}: {epochs} epoch on {images} training images, {time} here.",
+                        "Fitted to {budget}: {epochs} epochs on {images} training images, {time} here.",
+                        fitted["epochs"]).format(images=f"{fitted['train_size']:,}", **words)
+    st.session_state["train_fit_note"] = ("ok", text)
 
 
 def learning_rate_ui(spec, key, label, help_text):
@@ -164,14 +183,14 @@ def hparam_ui(spec, key, label=None):
     of a box whose bounds are broken, so the core checks the range and the page says what is wrong.
     """
     label = label or spec.title
-    help_text = f"{spec.help} Allowed: {spec.range_text()}."
+    help_text = _("{help} Allowed: {range}.").format(help=spec.help_text, range=spec.range_text())
     if spec.kind == "bool":
         return st.toggle(label, key=key, help=help_text, persist_state=KEEP)
     if spec.kind == "choice":
-        return st.selectbox(label, spec.choices, key=key, help=help_text, format_func=choice_text,
+        return st.selectbox(label, spec.choices, key=key, help=help_text, format_func=choice_label,
                             persist_state=KEEP)
     if spec.kind == "multi":
-        return st.multiselect(label, spec.choices, key=key, help=help_text, format_func=choice_text,
+        return st.multiselect(label, spec.choices, key=key, help=help_text, format_func=choice_label,
                               persist_state=KEEP)
     if spec.log:
         return learning_rate_ui(spec, key, label, help_text)
@@ -180,7 +199,7 @@ def hparam_ui(spec, key, label=None):
         return st.number_input(label, step=0.0005 if fine else 0.05, format="%.4f" if fine else "%.2f", key=key,
                                help=help_text, persist_state=KEEP)
     if spec.kind == "optional_int":  # empty means "all": an emptied box must give None, not 0
-        return st.number_input(label, value=None, step=100, key=key, help=help_text, placeholder="all",
+        return st.number_input(label, value=None, step=100, key=key, help=help_text, placeholder=_("all"),
                                persist_state=KEEP)
     return st.number_input(label, step=1, key=key, help=help_text, persist_state=KEEP)
 
@@ -195,20 +214,20 @@ def settings_ui():
     for spec in TRAINING_HPARAMS:
         st.session_state.setdefault(f"train_{spec.name}", default_value(spec))
     fit_request_ui()
-    st.selectbox("Preset (one click reproduces a notebook)", list(PRESETS), key="train_preset",
-                 index=None, placeholder="Choose a notebook setup …", on_change=apply_preset,
-                 format_func=lambda p: PRESETS[p]["title"], persist_state=KEEP,
-                 help="Class versions keep a notebook's network and train with settings that learn, fitted "
-                      "to a few minutes on this machine; full versions replay the notebook's own settings.")
+    st.selectbox(_("Preset (one click reproduces a notebook)"), list(PRESETS), key="train_preset",
+                 index=None, placeholder=_("Choose a notebook setup …"), on_change=apply_preset,
+                 format_func=preset_title, persist_state=KEEP,
+                 help=_("Class versions keep a notebook's network and train with settings that learn, fitted "
+                        "to a few minutes on this machine; full versions replay the notebook's own settings."))
     if st.session_state.get("train_preset"):
-        st.caption(PRESETS[st.session_state["train_preset"]]["description"])
+        st.caption(preset_description(st.session_state["train_preset"]))
     c1, c2 = st.columns(2)
-    ds_name = c1.selectbox("Dataset", dataset_names(), key="train_dataset", persist_state=KEEP,
-                           format_func=lambda n: dataset_info(n).title + ("" if dataset_info(n).is_local() else " (download on the Data page)"))
-    arch_name = c2.selectbox("Architecture", list(ARCHITECTURES), key="train_arch", persist_state=KEEP,
+    ds_name = c1.selectbox(_("Dataset"), dataset_names(), key="train_dataset", persist_state=KEEP,
+                           format_func=dataset_choice)
+    arch_name = c2.selectbox(_("Architecture"), list(ARCHITECTURES), key="train_arch", persist_state=KEEP,
                              format_func=arch_title)
     arch = ARCHITECTURES[arch_name]
-    st.write(arch.description)
+    st.write(arch.description_text)
     hparams = {}
     for spec in arch.hparams:
         st.session_state.setdefault(f"train_{arch_name}_{spec.name}", default_value(spec))
@@ -218,16 +237,16 @@ def settings_ui():
         for col, spec in zip(st.columns(len(arch.hparams)), arch.hparams):
             with col:
                 hparams[spec.name] = hparam_ui(spec, f"train_{arch_name}_{spec.name}")
-    st.markdown("**Training options**")
-    st.caption("An epoch is one pass over the training images. Each step learns from one batch of images "
-               "and moves every weight a little, by an amount the learning rate sets.")
+    st.markdown(_("**Training options**"))
+    st.caption(_("An epoch is one pass over the training images. Each step learns from one batch of images "
+                 "and moves every weight a little, by an amount the learning rate sets."))
     if simple:
         training = {name: st.session_state[f"train_{name}"] for name in TRAINING}
         for col, (name, label) in zip(st.columns(len(CLASS_SETTINGS)), CLASS_SETTINGS.items()):
             with col:
-                training[name] = hparam_ui(TRAINING[name], f"train_{name}", label)
-        st.caption("Class mode: only the main settings are shown, and the others keep their values. "
-                   "Switch it off on the Home page to see them all.")
+                training[name] = hparam_ui(TRAINING[name], f"train_{name}", _(label))
+        st.caption(_("Class mode: only the main settings are shown, and the others keep their values. "
+                     "Switch it off on the Home page to see them all."))
     else:
         training = {}
         names = list(TRAINING)
@@ -248,9 +267,23 @@ def measuring_now_would_be_skewed(config):
     return estimate.stored_speed(config) is None and bool(manager().active())
 
 
+def dataset_choice(name):
+    """A dataset in the menu; one that is not here yet says where to get it."""
+    if dataset_info(name).is_local():
+        return dataset_title(name)
+    return _("{dataset} (download on the Data page)").format(dataset=dataset_title(name))
+
+
 def duration(seconds):
-    """'0.4 s', '12 s', '3 min': a time without 'about'."""
-    return f"{seconds:.1f} s" if seconds < 10 else estimate.describe_duration(seconds).removeprefix("about ")
+    """'0.4 s', '12 s', '3 min': a time without 'about', rounded as `estimate.describe_duration` rounds."""
+    if seconds < 10:
+        return _("{seconds} s").format(seconds=f"{seconds:.1f}")
+    if seconds < 90:
+        return _("{seconds} s").format(seconds=f"{max(5, round(seconds / 5) * 5):.0f}")
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return _("{minutes} min").format(minutes=minutes)
+    return _("{hours} h {minutes} min").format(hours=minutes // 60, minutes=minutes % 60)
 
 
 def estimate_line_ui(config, patience, pending):
@@ -262,13 +295,17 @@ def estimate_line_ui(config, patience, pending):
         show_error(exc)
         return
     if found is None:
-        st.caption(f":material/timer: {MEASURING}")
+        st.caption(f":material/timer: {_(MEASURING)}")
         return
     if pending:
         st.rerun()  # measured: the whole form again, without the timer
-    sooner = "; early stopping may end it sooner" if patience else ""
-    st.markdown(f":material/timer: Estimated time on this machine: **{estimate.describe_duration(found['seconds'])}** "
-                f"({duration(found['per_epoch'])} per epoch{sooner}).")
+    words = dict(time=estimate.describe_duration(found["seconds"]), per_epoch=duration(found["per_epoch"]))
+    if patience:
+        text = _("Estimated time on this machine: **{time}** ({per_epoch} per epoch; early stopping may end "
+                 "it sooner).").format(**words)
+    else:
+        text = _("Estimated time on this machine: **{time}** ({per_epoch} per epoch).").format(**words)
+    st.markdown(f":material/timer: {text}")
 
 
 def estimate_ui(ds_name, arch_name, hparams, training, wrong):
@@ -277,8 +314,8 @@ def estimate_ui(ds_name, arch_name, hparams, training, wrong):
         try:
             config = make_config(ds_name, arch_name, hparams, **training)
             if measuring_now_would_be_skewed(config):
-                st.caption("Estimated time: measured once no run is training (a run training now would "
-                           "slow the measurement down).")
+                st.caption(_("Estimated time: measured once no run is training (a run training now would "
+                             "slow the measurement down)."))
             else:
                 pending = estimate.stored_speed(config) is None  # then the line looks again every second
                 st.fragment(estimate_line_ui, run_every=1.0 if pending else None)(
@@ -286,12 +323,12 @@ def estimate_ui(ds_name, arch_name, hparams, training, wrong):
         except CoreError as exc:
             show_error(exc)
     st.session_state.setdefault("train_budget_minutes", DEFAULT_BUDGET_MINUTES)
-    b1, b2, _ = st.columns([1, 1, 2], vertical_alignment="bottom")
-    b1.number_input("Fit in (minutes)", step=0.5, format="%.1f", key="train_budget_minutes", persist_state=KEEP,
-                    help="A time budget for the training on this machine.")
-    b2.button("Fit to time budget", key="train_fit_budget", icon=":material/timer:", on_click=request_budget_fit,
-              help="Chooses the epochs (at most those set above) and the number of training images so that "
-                   "the run fits the budget, from a measurement of this machine's speed.")
+    b1, b2, _spare = st.columns([1, 1, 2], vertical_alignment="bottom")
+    b1.number_input(_("Fit in (minutes)"), step=0.5, format="%.1f", key="train_budget_minutes", persist_state=KEEP,
+                    help=_("A time budget for the training on this machine."))
+    b2.button(_("Fit to time budget"), key="train_fit_budget", icon=":material/timer:", on_click=request_budget_fit,
+              help=_("Chooses the epochs (at most those set above) and the number of training images so that "
+                     "the run fits the budget, from a measurement of this machine's speed."))
     note = st.session_state.pop("train_fit_note", None)
     if note:
         kind, text = note

@@ -7,6 +7,8 @@ import pytest
 from support import SAMPLE, train_in_process, write_cifar
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# The tests read English words unless they ask for Korean (`?lang=ko`), whatever the machine's LANG.
+os.environ["CIFAR_CORE_LANG"] = "en"
 # The tests' own Keras cache: parsed copies of their small archives never land in the user's home.
 os.environ["KERAS_HOME"] = tempfile.mkdtemp(prefix="cifar-core-tests-keras-")
 

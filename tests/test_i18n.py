@@ -18,12 +18,12 @@ PLACEHOLDER = re.compile(r"\{(\w*)[^{}]*\}")
 
 
 def source_messages():
-    """{msgid: "file:line"} of every message marked in the code."""
+    """{msgid: "file:line"} of every message marked in the code (a counted message by its singular)."""
     found = {}
     for filename, lineno, message, _comments, _context in extract_from_dir(ROOT, METHOD_MAP, keywords=DEFAULT_KEYWORDS):
-        for text in message if isinstance(message, tuple) else (message,):
-            if text:
-                found.setdefault(text, f"{filename}:{lineno}")
+        text = message[0] if isinstance(message, tuple) else message
+        if text:
+            found.setdefault(text, f"{filename}:{lineno}")
     return found
 
 
@@ -56,7 +56,7 @@ def test_translations_keep_every_placeholder(korean):
             continue
         ids = entry.id if isinstance(entry.id, tuple) else (entry.id,)
         strings = entry.string if isinstance(entry.string, tuple) else (entry.string,)
-        wanted = set(PLACEHOLDER.findall(ids[0]))
+        wanted = set(PLACEHOLDER.findall(ids[-1]))  # Korean has one form: the plural's
         wrong += [f"{ids[0]!r} → {text!r}" for text in strings if text and set(PLACEHOLDER.findall(text)) != wanted]
     assert not wrong, "Translations whose {placeholders} differ from the English:\n" + "\n".join(wrong)
 
@@ -67,14 +67,12 @@ def test_a_language_is_read_from_any_locale_spelling(value, expected):
     assert i18n.supported(value) == expected
 
 
-def test_the_default_language_comes_from_the_environment(monkeypatch):
-    monkeypatch.delenv(i18n.LANG_ENV, raising=False)
-    monkeypatch.setenv("LANG", "C.UTF-8")
-    assert i18n.default_language() == "en"
+def test_the_default_language_is_the_servers_setting_never_the_shells(monkeypatch):
     monkeypatch.setenv("LANG", "ko_KR.UTF-8")
-    assert i18n.default_language() == "ko"
-    monkeypatch.setenv(i18n.LANG_ENV, "en")
+    monkeypatch.delenv(i18n.LANG_ENV, raising=False)
     assert i18n.default_language() == "en"
+    monkeypatch.setenv(i18n.LANG_ENV, "ko")
+    assert i18n.default_language() == "ko"
 
 
 @pytest.fixture
@@ -98,3 +96,11 @@ def test_numbers_and_durations_follow_the_language(in_korean):
     i18n.use_language_source(lambda: "en")
     assert i18n.duration(65) == "1 min 5 sec"
     assert i18n.number(12345.67, 1) == "12,345.7"
+
+
+def test_a_workers_task_speaks_the_language_the_server_sent():
+    with i18n.speaking("ko"):
+        assert i18n.current_language() == "ko"
+        with i18n.speaking(None):  # a task sent without a language: the server's default
+            assert i18n.current_language() == "en"
+    assert i18n.current_language() == "en"

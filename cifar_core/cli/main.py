@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cifar_core import i18n
 from cifar_core.config.architectures import ARCHITECTURES, parse_sweep
 from cifar_core.config.hparams import (
     AUGMENTATIONS,
@@ -607,6 +608,7 @@ COMMANDS = {"datasets": cmd_datasets, "download": cmd_download, "architectures":
 
 def main(argv=None):
     configure_process()
+    i18n.use_language_source(lambda: i18n.SOURCE)  # the command line speaks English, whatever LANG says
     args = build_parser().parse_args(argv)
     try:
         import_configured_folders()  # the server's image folders are datasets for every command

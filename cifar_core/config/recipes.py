@@ -19,16 +19,17 @@ from cifar_core.config.hparams import TRAINING
 from cifar_core.config.run_config import make_config
 from cifar_core.data.datasets import DATASETS
 from cifar_core.errors import DataError, ParamError
+from cifar_core.i18n import N_, _
 
 VERSION = 1
 FIELDS = ("recipe", "dataset", "arch", "hparams", "training")
 HPARAM_PREFIX = "h."  # an architecture's own setting in a link: h.width=0.5
-PAGE_PARAMS = ("mode", "run", "image")  # the dashboard's own address parameters: never part of a recipe
+PAGE_PARAMS = ("mode", "run", "image", "lang", "name")  # the dashboard's own address parameters: never part of a recipe
 MAX_BYTES = 64_000  # a recipe is a few hundred bytes; anything much larger is not one
 # A run configured before an option existed trained with these values, not with today's defaults.
 BEFORE_THE_OPTION = {"lr_schedule": "constant"}
-HOW_TO_GET_ONE = ("Write one with 'python -m cifar_core recipe RUN_ID' or the Evaluate page's "
-                  "\"Recipe (JSON)\" button.")
+HOW_TO_GET_ONE = N_("Write one with 'python -m cifar_core recipe RUN_ID' or the Evaluate page's "
+                     "\"Recipe (JSON)\" button.")
 
 
 def recipe_of(config):
@@ -47,7 +48,7 @@ def recipe_settings(recipe, dataset=None, arch=None, hparams=None, **training):
     A dataset or arch of None is not given; a training option given as None is a value (train_size
     None: every image). Another architecture than the recipe's drops the recipe's own hyperparameters:
     they are settings of its network. Values are checked when the run is configured (`make_config`)."""
-    _check_training_names(training, "Unknown training setting(s)")
+    _check_training_names(training)
     dataset = dataset or recipe["dataset"]
     arch = arch or recipe["arch"]
     own = (recipe.get("hparams") or {}) if arch == recipe["arch"] else {}
@@ -64,10 +65,11 @@ def default_value(spec):
     return list(spec.default) if spec.kind == "multi" else spec.default
 
 
-def _check_training_names(names, problem):
+def _check_training_names(names):
     strays = sorted(set(names) - set(TRAINING))
     if strays:
-        raise ParamError(f"{problem}: {', '.join(strays)}. Known: {', '.join(TRAINING)}.")
+        raise ParamError(_("Unknown training setting(s): {names}. Known: {known}.").format(
+            names=", ".join(strays), known=", ".join(TRAINING)))
 
 
 def recipe_json(recipe):
@@ -81,22 +83,27 @@ def check_recipe(data):
     Raises ParamError for a malformed or out-of-range recipe, DataError for a dataset that is not
     on this machine (with how to get it)."""
     if not isinstance(data, dict):
-        raise ParamError(f"A recipe is a JSON object with {', '.join(FIELDS)}; got {type(data).__name__}.")
+        raise ParamError(_("A recipe is a JSON object with {fields}; got {type}.").format(
+            fields=", ".join(FIELDS), type=type(data).__name__))
     unknown = sorted(set(data) - set(FIELDS))
     if unknown:
-        raise ParamError(f"Unknown recipe field(s): {', '.join(unknown)}. A recipe holds {', '.join(FIELDS)}.")
+        raise ParamError(_("Unknown recipe field(s): {names}. A recipe holds {fields}.").format(
+            names=", ".join(unknown), fields=", ".join(FIELDS)))
     if data.get("recipe", VERSION) != VERSION:
-        raise ParamError(f"This is a recipe of format {data['recipe']!r}; this dashboard reads format {VERSION}. "
-                         "Export it again from a dashboard of this version.")
+        raise ParamError(_("This is a recipe of format {format}; this dashboard reads format {version}. "
+                           "Export it again from a dashboard of this version.").format(
+            format=repr(data["recipe"]), version=VERSION))
     for name, example in (("dataset", "cifar10"), ("arch", "fast_cnn")):
         if not isinstance(data.get(name), str):
-            raise ParamError(f"A recipe needs \"{name}\" as a name, e.g. \"{example}\".")
+            raise ParamError(_("A recipe needs \"{name}\" as a name, e.g. \"{example}\".").format(
+                name=name, example=example))
     hparams, training = data.get("hparams") or {}, data.get("training") or {}
     for name, value in (("hparams", hparams), ("training", training)):
         if not isinstance(value, dict):
-            raise ParamError(f"A recipe's \"{name}\" is an object of NAME: VALUE; got {type(value).__name__}.")
+            raise ParamError(_("A recipe's \"{name}\" is an object of NAME: VALUE; got {type}.").format(
+                name=name, type=type(value).__name__))
     # checked here: `make_config` takes the training settings as keywords
-    _check_training_names(training, "Unknown training setting(s)")
+    _check_training_names(training)
     return recipe_of(make_config(data["dataset"], data["arch"], hparams, **training))
 
 
@@ -109,7 +116,8 @@ def read_recipe(path_or_text):
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise DataError(f"{source} is not JSON ({exc.msg}, line {exc.lineno}). {HOW_TO_GET_ONE}") from None
+        raise DataError(_("{source} is not JSON ({error}, line {line}). {how}").format(
+            source=source, error=exc.msg, line=exc.lineno, how=_(HOW_TO_GET_ONE))) from None
     try:
         return check_recipe(data)
     except (ParamError, DataError) as exc:
@@ -119,18 +127,19 @@ def read_recipe(path_or_text):
 def _recipe_text(path_or_text):
     """(text, a name for messages) of a recipe given as a path or as JSON text."""
     if isinstance(path_or_text, str) and path_or_text.lstrip()[:1] in ("{", "["):
-        return path_or_text, "The recipe"
+        return path_or_text, _("The recipe")
     path = Path(path_or_text)
     try:
         if path.stat().st_size > MAX_BYTES:
-            raise DataError(f"{path} is too large to be a recipe (a recipe is a few hundred bytes). "
-                            + HOW_TO_GET_ONE)
+            raise DataError(_("{path} is too large to be a recipe (a recipe is a few hundred bytes). {how}").format(
+                path=path, how=_(HOW_TO_GET_ONE)))
         return path.read_text(encoding="utf-8"), str(path)
     except UnicodeDecodeError:
-        raise DataError(f"{path} is not a text file, so not a recipe. {HOW_TO_GET_ONE}") from None
+        raise DataError(_("{path} is not a text file, so not a recipe. {how}").format(
+            path=path, how=_(HOW_TO_GET_ONE))) from None
     except OSError as exc:
-        raise DataError(f"Cannot read the recipe {path} ({exc.strerror or exc}). Give the path of a "
-                        f"recipe file. {HOW_TO_GET_ONE}") from None
+        raise DataError(_("Cannot read the recipe {path} ({error}). Give the path of a recipe file. {how}").format(
+            path=path, error=exc.strerror or exc, how=_(HOW_TO_GET_ONE))) from None
 
 
 # ---- links ------------------------------------------------------------------------------
@@ -176,8 +185,10 @@ def recipe_from_query(params):
              if name not in PAGE_PARAMS}
     missing = [name for name in ("dataset", "arch") if not given.get(name)]
     if missing:
-        raise ParamError(f"The link lacks {' and '.join(missing)}: a recipe link starts "
-                         "/train?dataset=cifar10&arch=fast_cnn&…")
+        names = missing[0] if len(missing) == 1 else _("{first} and {second}").format(
+            first=missing[0], second=missing[1])
+        raise ParamError(_("The link lacks {names}: a recipe link starts /train?dataset=cifar10&arch=fast_cnn&…")
+                         .format(names=names))
     version = given.pop("recipe", str(VERSION))
     hparams = {name[len(HPARAM_PREFIX):]: value for name, value in given.items() if name.startswith(HPARAM_PREFIX)}
     training = {name: value for name, value in given.items()
@@ -186,22 +197,35 @@ def recipe_from_query(params):
         training["augment"] = ""
     strays = sorted(set(training) - set(TRAINING))
     if strays:
-        raise ParamError(f"Unknown setting(s) in the link: {', '.join(strays)}. Known: dataset, arch, "
-                         f"{HPARAM_PREFIX}NAME for the network's own, {', '.join(TRAINING)}.")
+        raise ParamError(_("Unknown setting(s) in the link: {names}. Known: dataset, arch, {prefix}NAME for the "
+                           "network's own, {known}.").format(
+            names=", ".join(strays), prefix=HPARAM_PREFIX, known=", ".join(TRAINING)))
     recipe = {"recipe": int(version) if str(version).isdigit() else version, "dataset": given["dataset"],
               "arch": given["arch"], "hparams": hparams, "training": training}
     return check_recipe(recipe)
 
 
 def describe_recipe(recipe):
-    """One line for people: 'Fast CNN with width 0.5, on CIFAR-10: 8 epochs of batch 64, adam at 0.001 …'."""
+    """One line for people, in the reader's language: 'Fast CNN with width 0.5, on CIFAR-10: 8 epochs of
+    batch 64, adam at 0.001 …'."""
     t = recipe["training"]
     arch = ARCHITECTURES.get(recipe["arch"])
     titles = {spec.name: spec.title[:1].lower() + spec.title[1:] for spec in (arch.hparams if arch else ())}
     own = ", ".join(f"{titles.get(name, name)} {_text(value)}" for name, value in recipe["hparams"].items())
-    dataset = DATASETS[recipe["dataset"]].title if recipe["dataset"] in DATASETS else recipe["dataset"]
-    images = "all training images" if t["train_size"] is None else f"{t['train_size']:,} training images"
-    augment = f"augmentation {', '.join(t['augment'])}" if t["augment"] else "no augmentation"
-    return (f"{arch.title if arch else recipe['arch']}{f' with {own},' if own else ''} on {dataset}: {t['epochs']} "
-            f"epochs of batch {t['batch_size']}, {t['optimizer']} at {_text(t['learning_rate'])} "
-            f"({t['lr_schedule'].replace('_', '-')}), {images}, {augment}, seed {t['seed']}")
+    dataset = DATASETS[recipe["dataset"]].title_text if recipe["dataset"] in DATASETS else recipe["dataset"]
+    if t["train_size"] is None:
+        images = _("all training images")
+    else:
+        images = _("{count} training images").format(count=f"{t['train_size']:,}")
+    augment = (_("augmentation {names}").format(names=", ".join(t["augment"])) if t["augment"]
+               else _("no augmentation"))
+    if own:
+        line = _("{arch} with {settings}, on {dataset}: {epochs} epochs of batch {batch_size}, {optimizer} at "
+                 "{learning_rate} ({schedule}), {images}, {augmentation}, seed {seed}")
+    else:
+        line = _("{arch} on {dataset}: {epochs} epochs of batch {batch_size}, {optimizer} at {learning_rate} "
+                 "({schedule}), {images}, {augmentation}, seed {seed}")
+    return line.format(arch=arch.title_text if arch else recipe["arch"], settings=own, dataset=dataset,
+                       epochs=t["epochs"], batch_size=t["batch_size"], optimizer=t["optimizer"],
+                       learning_rate=_text(t["learning_rate"]), schedule=t["lr_schedule"].replace("_", "-"),
+                       images=images, augmentation=augment, seed=t["seed"])

@@ -8,6 +8,7 @@ from cifar_core.config.hparams import TRAINING_HPARAMS, check_all
 from cifar_core.data.datasets import check_available, load_dataset
 from cifar_core.data.splits import check_split
 from cifar_core.errors import ParamError
+from cifar_core.i18n import _
 
 
 def library_versions():
@@ -40,8 +41,8 @@ def make_config(dataset, arch, hparams=None, *, preset=None, **training):
     n_val, n_train = check_split(len(ds.y_train), ds.num_classes, train_values["val_split"],
                                  train_values["train_size"], dataset)
     if train_values["batch_size"] > n_train:
-        raise ParamError(f"Batch size must be between 1 and {n_train} (the training images of this "
-                         f"run), got {train_values['batch_size']}.")
+        raise ParamError(_("Batch size must be between 1 and {high} (the training images of this run), got {value}.")
+                         .format(high=n_train, value=train_values["batch_size"]))
     return {
         "dataset": dataset, "arch": arch, "hparams": arch_values,
         "training": {**train_values, "augment": list(train_values["augment"])},

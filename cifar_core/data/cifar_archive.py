@@ -14,12 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from cifar_core.errors import DataError
+from cifar_core.i18n import N_, _
 
 FOLDER = "cifar-10-batches-py"
 TRAIN_BATCHES = [f"data_batch_{i}" for i in range(1, 6)]
 MEMBERS = ["batches.meta", *TRAIN_BATCHES, "test_batch"]
-FIX = ("Download the official cifar-10-python.tar.gz again, or point CIFAR10_PATH at a good "
-       "copy (the archive or its extracted cifar-10-batches-py folder).")
+FIX = N_("Download the official cifar-10-python.tar.gz again, or point CIFAR10_PATH at a good "
+         "copy (the archive or its extracted cifar-10-batches-py folder).")
 
 
 def _safe_dtype(*args):
@@ -56,10 +57,11 @@ def safe_unpickle(data, source):
     try:
         return _RestrictedUnpickler(io.BytesIO(data), encoding="bytes").load()
     except pickle.UnpicklingError as exc:
-        raise DataError(f"{source} is not a genuine CIFAR-10 batch and was refused ({exc}). "
-                        + FIX) from None
+        raise DataError(_("{source} is not a genuine CIFAR-10 batch and was refused ({error}). {fix}").format(
+            source=source, error=exc, fix=_(FIX))) from None
     except Exception as exc:  # any other malformed pickle
-        raise DataError(f"{source} is corrupt ({type(exc).__name__}). " + FIX) from None
+        raise DataError(_("{source} is corrupt ({error}). {fix}").format(
+            source=source, error=type(exc).__name__, fix=_(FIX))) from None
 
 
 def _members(path):
@@ -72,12 +74,12 @@ def _members(path):
         folder = path / FOLDER if (path / FOLDER).is_dir() else path
         missing = [m for m in MEMBERS if not (folder / m).is_file()]
         if missing:
-            raise DataError(f"{folder} lacks {', '.join(missing)}. " + FIX)
+            raise DataError(_("{path} lacks {names}. {fix}").format(path=folder, names=", ".join(missing), fix=_(FIX)))
         for name in MEMBERS:
             yield name, (folder / name).read_bytes()
         return
     if not path.is_file():
-        raise DataError(f"{path} does not exist. " + FIX)
+        raise DataError(_("{path} does not exist. {fix}").format(path=path, fix=_(FIX)))
     seen = set()
     try:
         with tarfile.open(path, "r:*") as tar:
@@ -87,10 +89,11 @@ def _members(path):
                     seen.add(name)
                     yield name, tar.extractfile(member).read()
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
-        raise DataError(f"{path} is truncated or not a tar.gz archive ({exc}). " + FIX) from None
+        raise DataError(_("{path} is truncated or not a tar.gz archive ({error}). {fix}").format(
+            path=path, error=exc, fix=_(FIX))) from None
     missing = [m for m in MEMBERS if m not in seen]
     if missing:
-        raise DataError(f"{path} lacks {', '.join(missing)}. " + FIX)
+        raise DataError(_("{path} lacks {names}. {fix}").format(path=path, names=", ".join(missing), fix=_(FIX)))
 
 
 def _batch(data, source):
@@ -103,7 +106,8 @@ def _batch(data, source):
         if labels.size and (labels.min() < 0 or labels.max() > 9):
             raise ValueError
     except (KeyError, TypeError, ValueError):
-        raise DataError(f"{source} does not hold CIFAR-10 images and labels. " + FIX) from None
+        raise DataError(_("{source} does not hold CIFAR-10 images and labels. {fix}").format(
+            source=source, fix=_(FIX))) from None
     # Rows are 1024 red, 1024 green, 1024 blue values: to (N, 32, 32, 3).
     return pixels.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).copy(), labels
 
@@ -123,7 +127,7 @@ def _class_names(data, source):
     try:
         return [n.decode() if isinstance(n, bytes) else str(n) for n in meta[b"label_names"]]
     except (KeyError, TypeError):
-        raise DataError(f"{source} has no class names. " + FIX) from None
+        raise DataError(_("{source} has no class names. {fix}").format(source=source, fix=_(FIX))) from None
 
 
 def read_cifar10(path):

@@ -81,8 +81,9 @@ def _load_cifar10(progress=None):
     if path is None:
         path = download_cifar10(progress)
     elif not path.exists():
-        raise DataError(f"{CIFAR10_ENV} points at {path}, which does not exist. Set it to "
-                        f"{CIFAR10_ARCHIVE} or its extracted {CIFAR_FOLDER} folder.")
+        raise DataError(_("{variable} points at {path}, which does not exist. Set it to {archive} or its extracted "
+                          "{folder} folder.").format(variable=CIFAR10_ENV, path=path, archive=CIFAR10_ARCHIVE,
+                                                     folder=CIFAR_FOLDER))
     x_train, y_train, x_test, y_test, names = parsed_cache.load_or_parse(
         path, iter_cifar10, TRAIN_BATCHES, ["test_batch"], read=read_cifar10)
     return Dataset("cifar10", x_train, y_train, x_test, y_test, names, source=str(path))
@@ -110,10 +111,11 @@ def _read_idx(path, ndim):
         offset = 4 + 4 * ndim
         return np.frombuffer(data, np.uint8, count=int(np.prod(dims)), offset=offset).reshape(dims)
     except FileNotFoundError:
-        raise DataError(f"{path} is missing. Run 'python -m cifar_core download fashion_mnist' "
-                        f"or set {FASHION_ENV} to the folder of the four .gz files.") from None
+        raise DataError(_("{path} is missing. Run 'python -m cifar_core download fashion_mnist' or set {variable} "
+                          "to the folder of the four .gz files.").format(path=path, variable=FASHION_ENV)) from None
     except (OSError, EOFError, zlib.error, ValueError) as exc:
-        raise DataError(f"{path} is corrupt ({exc}). Delete it and download it again.") from None
+        raise DataError(_("{path} is corrupt ({error}). Delete it and download it again.").format(
+            path=path, error=exc)) from None
 
 
 def _load_fashion_mnist(progress=None):
@@ -155,16 +157,16 @@ def _load_digits(progress=None):
 
 DATASETS = {
     "cifar10": DatasetInfo(
-        "cifar10", "CIFAR-10", "60,000 colour photos 32×32 in 10 classes (50,000 train, 10,000 test).",
+        "cifar10", N_("CIFAR-10"), N_("60,000 colour photos 32×32 in 10 classes (50,000 train, 10,000 test)."),
         _load_cifar10, lambda: _cifar10_local() is not None and _cifar10_local().exists(),
         image_shape=(32, 32, 3), num_classes=10, env_var=CIFAR10_ENV, fetch=download_cifar10),
     "fashion_mnist": DatasetInfo(
-        "fashion_mnist", "Fashion-MNIST", "70,000 greyscale clothing images 28×28 in 10 classes.",
+        "fashion_mnist", N_("Fashion-MNIST"), N_("70,000 greyscale clothing images 28×28 in 10 classes."),
         _load_fashion_mnist, lambda: all((_fashion_dir() / f).exists() for f in FASHION_FILES),
         image_shape=(28, 28, 1), num_classes=10, env_var=FASHION_ENV, fetch=download_fashion_mnist),
     "digits": DatasetInfo(
-        "digits", "Digits (offline)", "1,797 greyscale handwritten digits 8×8, bundled with "
-        "scikit-learn: works with no network.", _load_digits, lambda: True,
+        "digits", N_("Digits (offline)"), N_("1,797 greyscale handwritten digits 8×8, bundled with "
+        "scikit-learn: works with no network."), _load_digits, lambda: True,
         image_shape=(8, 8, 1), num_classes=10),
 }
 
@@ -182,8 +184,9 @@ def dataset_info(name):
         return DATASETS[name]
     if is_folder_name(name):
         return folder_info(name)
-    raise ParamError(f"Unknown dataset '{name}'. Choose one of: {', '.join(DATASETS)}, an imported "
-                     "folder:ID ('python -m cifar_core datasets' lists them), or folder:PATH.")
+    raise ParamError(_("Unknown dataset '{name}'. Choose one of: {names}, an imported folder:ID ('python -m "
+                       "cifar_core datasets' lists them), or folder:PATH.").format(
+        name=name, names=", ".join(DATASETS)))
 
 
 def is_available(name):
@@ -200,10 +203,14 @@ def check_available(name):
     command = f"'python -m cifar_core download {name}'"
     pointed = os.environ.get(info.env_var) if info.env_var else None
     if pointed:
-        raise DataError(f"{info.env_var} points at {pointed}, which does not hold {info.title}. Set it to "
-                        f"a local copy, or unset it and run {command}.")
-    alternative = f", or set {info.env_var} to a local copy" if info.env_var else ""
-    raise DataError(f"{info.title} is not on this machine. Run {command} to fetch it{alternative}.")
+        raise DataError(_("{variable} points at {path}, which does not hold {title}. Set it to a local copy, or "
+                          "unset it and run {command}.").format(variable=info.env_var, path=pointed,
+                                                                title=info.title_text, command=command))
+    if info.env_var:
+        raise DataError(_("{title} is not on this machine. Run {command} to fetch it, or set {variable} to a local "
+                          "copy.").format(title=info.title_text, command=command, variable=info.env_var))
+    raise DataError(_("{title} is not on this machine. Run {command} to fetch it.").format(
+        title=info.title_text, command=command))
 
 
 def _cache_key(name):

@@ -8,6 +8,7 @@ import urllib.request
 from pathlib import Path
 
 from cifar_core.errors import DataError
+from cifar_core.i18n import _
 
 CHUNK = 1 << 20
 
@@ -38,8 +39,8 @@ def download(url, dest, md5, progress=None, timeout=30):
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
     except OSError as exc:
-        raise DataError(f"Cannot write to {dest.parent}: {exc.strerror}. "
-                        "Set KERAS_HOME to a writable folder.") from None
+        raise DataError(_("Cannot write to {path}: {error}. Set KERAS_HOME to a writable folder.").format(
+            path=dest.parent, error=exc.strerror)) from None
     digest = hashlib.md5()
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
@@ -53,14 +54,14 @@ def download(url, dest, md5, progress=None, timeout=30):
                 if progress:
                     progress(done, total)
         if digest.hexdigest() != md5:
-            raise DataError(f"The download of {url} is corrupt (md5 {digest.hexdigest()}, "
-                            f"expected {md5}). Try again, or fetch the file by hand.")
+            raise DataError(_("The download of {url} is corrupt (md5 {md5}, expected {expected}). Try again, or fetch "
+                              "the file by hand.").format(url=url, md5=digest.hexdigest(), expected=md5))
         os.replace(tmp, dest)
     except (urllib.error.URLError, OSError, TimeoutError) as exc:
         reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
-        raise DataError(f"Cannot download {url} ({reason}). With no network, fetch that file "
-                        f"on another machine and put it at {dest}, or use the 'digits' "
-                        "dataset, which needs no download.") from None
+        raise DataError(_("Cannot download {url} ({error}). With no network, fetch that file on another machine "
+                          "and put it at {path}, or use the 'digits' dataset, which needs no download.").format(
+            url=url, error=reason, path=dest)) from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -33,6 +33,7 @@ from cifar_core.data.image_folder import (
 from cifar_core.data.parsed_cache import ARRAY_NAMES
 from cifar_core.data.splits import FOLDER_PREFIX, Dataset, DatasetInfo
 from cifar_core.errors import CoreError, DataError, ParamError
+from cifar_core.i18n import _, ngettext
 
 FOLDERS_ENV = "CIFAR_CORE_IMAGE_FOLDERS"  # os.pathsep-separated folders or zips: datasets of the server
 UPLOADS_ENV = "CIFAR_CORE_UPLOADS"  # "off": the server takes no uploads
@@ -87,8 +88,8 @@ def _write(folder, arrays, meta):
     except OSError as exc:
         if not (folder / "meta.json").is_file():
             shutil.rmtree(folder, ignore_errors=True)
-        raise DataError(f"Cannot write the imported images to {folder} ({exc.strerror or exc}). Set KERAS_HOME "
-                        "to a writable folder with free space.") from None
+        raise DataError(_("Cannot write the imported images to {path} ({error}). Set KERAS_HOME to a writable "
+                          "folder with free space.").format(path=folder, error=exc.strerror or exc)) from None
 
 
 def _import(files, source, size):
@@ -116,8 +117,8 @@ def import_upload(data, filename, size=DEFAULT_IMAGE_SIZE):
     DataError when this server takes no uploads (UPLOADS_ENV=off)."""
     check_image_size(size)
     if not uploads_allowed():
-        raise DataError(f"This server takes no uploads ({UPLOADS_ENV}=off). Ask whoever runs it to add your "
-                        f"images with {FOLDERS_ENV}.")
+        raise DataError(_("This server takes no uploads ({variable}=off). Ask whoever runs it to add your images "
+                          "with {folders_variable}.").format(variable=UPLOADS_ENV, folders_variable=FOLDERS_ENV))
     source = clean_text(PurePosixPath(filename.replace("\\", "/")).name, 80)
     with image_folder.open_zip(io.BytesIO(data), source) as archive:
         return _import(image_folder.zip_files(archive, source), source, size)
@@ -131,8 +132,8 @@ def import_path(path, size=DEFAULT_IMAGE_SIZE):
     if path.is_dir():
         return _import(image_folder.folder_files(path.resolve(), source), source, size)
     if not path.is_file():
-        raise DataError(f"{path} does not exist. Give a folder of class folders (cats/…, dogs/…) or a .zip of "
-                        "them.")
+        raise DataError(_("{path} does not exist. Give a folder of class folders (cats/…, dogs/…) or a .zip of "
+                          "them.").format(path=path))
     with image_folder.open_zip(path, source) as archive:
         return _import(image_folder.zip_files(archive, source), source, size)
 
@@ -148,24 +149,36 @@ def is_folder_name(name):
 
 
 def missing_message(name):
-    return (f"{name} is an image folder that is not on this machine: it was imported on another one, or its "
-            f"cache under {cache_root()} was removed. Import the images again (Data page, or --dataset folder:PATH).")
+    """In the reader's language, as it is asked for: never keep it where another reader may see it."""
+    return _("{name} is an image folder that is not on this machine: it was imported on another one, or its cache "
+             "under {path} was removed. Import the images again (Data page, or --dataset folder:PATH).").format(
+        name=name, path=cache_root())
 
 
 def describe_folder_set(meta):
-    """One paragraph: images, classes and their counts, the split, and what was skipped."""
+    """One paragraph, in the reader's language: images, classes and their counts, the split, and what was skipped."""
     classes = ", ".join(f"{c} {n}" for c, n in list(zip(meta["classes"], meta["counts"]))[:10])
     more = ", …" if len(meta["classes"]) > 10 else ""
-    kind = "greyscale" if meta["channels"] == 1 else "colour"
-    text = (f"{sum(meta['counts']):,} {kind} images {meta['image_size']}×{meta['image_size']} in "
-            f"{len(meta['classes'])} classes ({classes}{more}): {meta['n_train']:,} for training, {meta['n_test']:,} "
-            f"held out for testing; from {meta['source']}.")
-    for key, one, many in (("not_images", "file that is not an image was", "files that are not images were"),
-                           ("outside_classes", "file outside a class folder was", "files outside a class folder were")):
+    if meta["channels"] == 1:
+        text = _("{count} greyscale images {size}×{size} in {n_classes} classes ({classes}): {n_train} for "
+                 "training, {n_test} held out for testing; from {source}.")
+    else:
+        text = _("{count} colour images {size}×{size} in {n_classes} classes ({classes}): {n_train} for "
+                 "training, {n_test} held out for testing; from {source}.")
+    text = text.format(count=f"{sum(meta['counts']):,}", size=meta["image_size"], n_classes=len(meta["classes"]),
+                       classes=classes + more, n_train=f"{meta['n_train']:,}", n_test=f"{meta['n_test']:,}",
+                       source=meta["source"])
+    for key in ("not_images", "outside_classes"):
         count = meta[f"{key}_count"]
         if count:
             names = ", ".join(meta[key][:5]) + (", …" if count > 5 else "")
-            text += f" {count:,} {one if count == 1 else many} skipped: {names}."
+            if key == "not_images":
+                skipped = ngettext("{count} file that is not an image was skipped: {names}.",
+                                   "{count} files that are not images were skipped: {names}.", count)
+            else:
+                skipped = ngettext("{count} file outside a class folder was skipped: {names}.",
+                                   "{count} files outside a class folder were skipped: {names}.", count)
+            text += " " + skipped.format(count=f"{count:,}", names=names)
     return text
 
 
@@ -176,8 +189,8 @@ def _load(name, folder, progress=None):
     try:
         arrays = [np.load(folder / f"{array}.npy", mmap_mode="r", allow_pickle=False) for array in ARRAY_NAMES]
     except (OSError, ValueError) as exc:
-        raise DataError(f"The cache of {name} in {folder} is damaged ({exc}). Delete that folder and import the "
-                        "images again.") from None
+        raise DataError(_("The cache of {name} in {path} is damaged ({error}). Delete that folder and import the "
+                          "images again.").format(name=name, path=folder, error=exc)) from None
     return Dataset(name, *arrays, list(meta["classes"]), source=meta["source"])
 
 
@@ -235,12 +248,13 @@ def resolve_argument(spec, image_size=None):
     folder:PATH imports PATH (once), folder:ID names a set imported before."""
     if spec is None or not spec.startswith(FOLDER_PREFIX):
         if image_size is not None:
-            raise ParamError("--image-size applies only to --dataset folder:PATH.")
+            raise ParamError(_("--image-size applies only to --dataset folder:PATH."))
         return spec, None
     path = spec[len(FOLDER_PREFIX):]
     if is_folder_name(spec) and not Path(path).exists():
         if image_size is not None:
-            raise ParamError(f"--image-size applies only to --dataset folder:PATH; {spec} has its own size.")
+            raise ParamError(_("--image-size applies only to --dataset folder:PATH; {name} has its own size.")
+                             .format(name=spec))
         return spec, None
     meta = import_path(path, DEFAULT_IMAGE_SIZE if image_size is None else image_size)
     return meta["name"], meta

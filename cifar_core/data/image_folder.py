@@ -29,6 +29,7 @@ from PIL import Image, UnidentifiedImageError
 from cifar_core.data.images import IMAGE_FORMATS, MAX_PIXELS, to_model_image
 from cifar_core.data.splits import DEFAULT_SEED, stratified_sample
 from cifar_core.errors import DataError, ImageError, ParamError
+from cifar_core.i18n import _, ngettext
 
 DEFAULT_IMAGE_SIZE = 32
 MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 8, 64
@@ -51,7 +52,8 @@ UNSAFE_CHARACTERS = "[]<>*`|\\"
 
 def check_image_size(size):
     if not isinstance(size, int) or not MIN_IMAGE_SIZE <= size <= MAX_IMAGE_SIZE:
-        raise ParamError(f"Image size must be between {MIN_IMAGE_SIZE} and {MAX_IMAGE_SIZE} pixels, got {size}.")
+        raise ParamError(_("Image size must be between {low} and {high} pixels, got {value}.").format(
+            low=MIN_IMAGE_SIZE, high=MAX_IMAGE_SIZE, value=size))
     return size
 
 
@@ -60,11 +62,11 @@ def check_image_size(size):
 def _check_name(source, name):
     path = PurePosixPath(name)
     if name.startswith("/") or re.match(r"[A-Za-z]:", name) or ".." in path.parts:
-        raise DataError(f"{source} holds an entry with an unsafe path ({name}): a path may not start at the "
-                        "root or climb out with '..'. Zip the class folders again with an ordinary zip tool.")
+        raise DataError(_("{source} holds an entry with an unsafe path ({name}): a path may not start at the "
+                          "root or climb out with '..'. Zip the class folders again with an ordinary zip tool.")
+                        .format(source=source, name=name))
     if path.suffix.lower() in ARCHIVE_SUFFIXES:
-        raise DataError(f"{source} holds another archive ({name}); archives inside are refused. Unpack it and "
-                        "put its images in the class folders.")
+        raise _archive_inside(source, name)
 
 
 def _read_zip_entry(archive, info, limit):
@@ -72,7 +74,8 @@ def _read_zip_entry(archive, info, limit):
         with archive.open(info) as f:
             return f.read(limit + 1)
     except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError, ValueError) as exc:
-        raise DataError(f"{info.filename} cannot be read from the zip ({exc}). Zip the folders again.") from None
+        raise DataError(_("{name} cannot be read from the zip ({error}). Zip the folders again.").format(
+            name=info.filename, error=exc)) from None
 
 
 def zip_files(archive, source):
@@ -82,14 +85,18 @@ def zip_files(archive, source):
         name = info.filename.replace("\\", "/")
         _check_name(source, name)
         if stat.S_ISLNK(info.external_attr >> 16):
-            raise DataError(f"{source} holds a symbolic link ({name}); links are refused. Put the image itself there.")
+            raise DataError(_("{source} holds a symbolic link ({name}); links are refused. Put the image itself "
+                              "there.").format(source=source, name=name))
         if info.is_dir():
             continue
         if info.flag_bits & 0x1:
-            raise DataError(f"{name} in {source} is password-protected. Zip the folders without a password.")
+            raise DataError(_("{name} in {source} is password-protected. Zip the folders without a password.")
+                            .format(name=name, source=source))
         if info.file_size > RATIO_FLOOR and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1):
-            raise DataError(f"{name} in {source} expands {info.file_size // max(info.compress_size, 1):,} times when "
-                            f"unpacked, over the limit of {MAX_COMPRESSION_RATIO} (a zip bomb). Remove it.")
+            raise DataError(_("{name} in {source} expands {ratio} times when unpacked, over the limit of {limit} "
+                              "(a zip bomb). Remove it.").format(
+                name=name, source=source, ratio=f"{info.file_size // max(info.compress_size, 1):,}",
+                limit=MAX_COMPRESSION_RATIO))
         files.append((name, info.file_size, partial(_read_zip_entry, archive, info)))
     return files
 
@@ -108,12 +115,13 @@ def folder_files(root, source):
             path = Path(folder, name)
             relative, info = path.relative_to(root).as_posix(), path.lstat()
             if stat.S_ISLNK(info.st_mode):
-                raise DataError(f"{source} holds a symbolic link ({relative}); links are refused. Copy the "
-                                "images themselves into the folder.")
+                raise DataError(_("{source} holds a symbolic link ({name}); links are refused. Copy the images "
+                                  "themselves into the folder.").format(source=source, name=relative))
             if name in dirs:
                 continue
             if not stat.S_ISREG(info.st_mode):
-                raise DataError(f"{relative} in {source} is not an ordinary file. Remove it.")
+                raise DataError(_("{name} in {source} is not an ordinary file. Remove it.").format(
+                    name=relative, source=source))
             _check_name(source, relative)
             files.append((relative, info.st_size, partial(_read_file, path)))
             if len(files) > MAX_FILES:
@@ -147,8 +155,8 @@ def class_files(files, source):
     inside = sorted(((clean_text(p[0]), "/".join(p), read) for p, (_, _, read) in zip(parts, files) if len(p) >= 2),
                     key=lambda f: f[:2])
     if len({p[0] for p in parts if len(p) >= 2}) != len({c for c, _, _ in inside}):
-        raise DataError(f"Two class folders of {source} differ only in characters a class name may not hold "
-                        f"({UNSAFE_CHARACTERS}). Rename one of them.")
+        raise DataError(_("Two class folders of {source} differ only in characters a class name may not hold "
+                          "({characters}). Rename one of them.").format(source=source, characters=UNSAFE_CHARACTERS))
     loose = sorted("/".join(p) for p in parts if len(p) < 2)
     classes = sorted({c for c, _, _ in inside})
     if len(classes) < MIN_CLASSES:
@@ -156,20 +164,31 @@ def class_files(files, source):
     return inside, loose
 
 
+def _archive_inside(source, name):
+    return DataError(_("{source} holds another archive ({name}); archives inside are refused. Unpack it and put "
+                       "its images in the class folders.").format(source=source, name=name))
+
+
 def _too_many_files(source):
-    return DataError(f"{source} holds more than {MAX_FILES:,} files, the limit. Use fewer images.")
+    return DataError(_("{source} holds more than {limit} files, the limit. Use fewer images.").format(
+        source=source, limit=f"{MAX_FILES:,}"))
 
 
 def _too_large(source):
-    return DataError(f"{source} holds more than {MAX_TOTAL_BYTES / 1e6:g} MB of files once unpacked, the "
-                     "limit. Use fewer or smaller images.")
+    return DataError(_("{source} holds more than {limit} MB of files once unpacked, the limit. Use fewer or "
+                       "smaller images.").format(source=source, limit=f"{MAX_TOTAL_BYTES / 1e6:g}"))
 
 
 def _too_few_classes(source, classes):
     found = f" ({', '.join(classes)})" if classes else ""
-    raise DataError(f"{source} holds {len(classes)} class folder{'s' if len(classes) != 1 else ''}{found}; a "
-                    f"dataset needs at least {MIN_CLASSES}, with at least {MIN_IMAGES_PER_CLASS} images each. Put "
-                    "each class's images in a folder of its own (cats/…, dogs/…) and zip those folders.")
+    raise DataError(ngettext(
+        "{source} holds {count} class folder{found}; a dataset needs at least {min_classes}, with at least "
+        "{min_images} images each. Put each class's images in a folder of its own (cats/…, dogs/…) and zip "
+        "those folders.",
+        "{source} holds {count} class folders{found}; a dataset needs at least {min_classes}, with at least "
+        "{min_images} images each. Put each class's images in a folder of its own (cats/…, dogs/…) and zip "
+        "those folders.", len(classes)).format(source=source, count=len(classes), found=found,
+                                               min_classes=MIN_CLASSES, min_images=MIN_IMAGES_PER_CLASS))
 
 
 # ---- reading: hash, then decode -------------------------------------------------------------
@@ -178,14 +197,13 @@ def content_id(files, source, size):
     """A hash of every file's path and bytes and of the image size: the set's stable id."""
     digest = hashlib.sha256(f"cifar_core image folder {FORMAT_VERSION} {size}\n".encode())
     total = 0
-    for _, name, read in files:
+    for _class_name, name, read in files:
         data = read(MAX_TOTAL_BYTES - total)
         total += len(data)
         if total > MAX_TOTAL_BYTES:
             raise _too_large(source)
         if data.startswith(ARCHIVE_MAGIC) or data[257:262] == b"ustar":
-            raise DataError(f"{source} holds another archive ({name}); archives inside are refused. Unpack it "
-                            "and put its images in the class folders.")
+            raise _archive_inside(source, name)
         digest.update(f"{name}\n{len(data)}\n".encode() + data)
     return digest.hexdigest()[:16]
 
@@ -199,9 +217,14 @@ def _decode(data, name, source, size):
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
         return None
     if image is None or image.width * image.height > MAX_PIXELS:
-        shape = f" is {image.width}×{image.height} pixels," if image is not None else " is"
-        raise DataError(f"{name} in {source}{shape} over the limit of {MAX_PIXELS:,} pixels for one "
+        if image is not None:
+            message = _("{name} in {source} is {width}×{height} pixels, over the limit of {limit} pixels for one "
                         "image (a decompression bomb, or a huge photo). Shrink it or remove it.")
+        else:
+            message = _("{name} in {source} is over the limit of {limit} pixels for one image (a decompression "
+                        "bomb, or a huge photo). Shrink it or remove it.")
+        raise DataError(message.format(name=name, source=source, limit=f"{MAX_PIXELS:,}",
+                                       width=getattr(image, "width", None), height=getattr(image, "height", None)))
     try:
         return to_model_image(image, (size, size, 3)), image.mode in GREY_MODES
     except ImageError:
@@ -219,7 +242,8 @@ def decode_all(files, source, size):
             skipped.append(name)
             continue
         if len(images) == MAX_IMAGES:
-            raise DataError(f"{source} holds more than {MAX_IMAGES:,} images, the limit. Use fewer images per class.")
+            raise DataError(_("{source} holds more than {limit} images, the limit. Use fewer images per class.")
+                            .format(source=source, limit=f"{MAX_IMAGES:,}"))
         images.append(decoded[0])
         labels.append(classes.index(class_name))
         grey = grey and decoded[1]
@@ -233,13 +257,17 @@ def _check_counts(counts, classes, source):
         _too_few_classes(source, [c for c, n in zip(classes, counts) if n])
     small = [(c, n) for c, n in zip(classes, counts) if n < MIN_IMAGES_PER_CLASS]
     if len(small) == 1:
-        raise DataError(f"Class '{small[0][0]}' of {source} has only {small[0][1]} image"
-                        f"{'s' if small[0][1] != 1 else ''}; every class needs at least {MIN_IMAGES_PER_CLASS}. "
-                        "Add images to it, or remove its folder.")
+        raise DataError(ngettext(
+            "Class '{name}' of {source} has only {count} image; every class needs at least {min_images}. Add "
+            "images to it, or remove its folder.",
+            "Class '{name}' of {source} has only {count} images; every class needs at least {min_images}. Add "
+            "images to it, or remove its folder.", small[0][1]).format(
+                name=small[0][0], source=source, count=small[0][1], min_images=MIN_IMAGES_PER_CLASS))
     if small:
         named = ", ".join(f"'{c}' ({n})" for c, n in small)
-        raise DataError(f"Classes {named} of {source} have fewer than {MIN_IMAGES_PER_CLASS} images each; every "
-                        "class needs at least that many. Add images to them, or remove their folders.")
+        raise DataError(_("Classes {names} of {source} have fewer than {min_images} images each; every class needs "
+                          "at least that many. Add images to them, or remove their folders.").format(
+            names=named, source=source, min_images=MIN_IMAGES_PER_CLASS))
 
 
 def split_test_set(labels):
@@ -254,4 +282,5 @@ def open_zip(file, source):
     try:
         return zipfile.ZipFile(file)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise DataError(f"{source} is not a zip file that can be read ({exc}). Use a .zip of class folders.") from None
+        raise DataError(_("{source} is not a zip file that can be read ({error}). Use a .zip of class folders.")
+                        .format(source=source, error=exc)) from None

@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from cifar_core.errors import ImageError
+from cifar_core.i18n import _
 
 # One limit for every image decoded here, a photo on Feature maps or each image of a folder: a
 # 36-megapixel camera's full-size photo (7360×4912) passes, and one decoded image takes at most
@@ -25,21 +26,21 @@ def _open(source):
         return source
     if isinstance(source, (bytes, bytearray)):
         if not source:
-            raise ImageError("The file is empty. Upload a PNG or JPEG photo.")
+            raise ImageError(_("The file is empty. Upload a PNG or JPEG photo."))
         source = io.BytesIO(source)
     elif isinstance(source, (str, Path)):
         if not Path(source).is_file():
-            raise ImageError(f"{source} does not exist.")
+            raise ImageError(_("{path} does not exist.").format(path=source))
         if Path(source).stat().st_size == 0:
-            raise ImageError(f"{source} is empty. Use a PNG or JPEG photo.")
+            raise ImageError(_("{path} is empty. Use a PNG or JPEG photo.").format(path=source))
     try:
         return Image.open(source, formats=IMAGE_FORMATS)
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as exc:
         if isinstance(exc, Image.DecompressionBombError):
-            raise ImageError("The image is too large to decode safely. Use a photo under "
-                             f"{MAX_PIXELS // 1_000_000} megapixels.") from None
-        raise ImageError("This file is not an image (or not one in a format we read). Save it as PNG "
-                         "or JPEG, or take a screenshot of it, and upload that.") from None
+            raise ImageError(_("The image is too large to decode safely. Use a photo under {megapixels} "
+                               "megapixels.").format(megapixels=MAX_PIXELS // 1_000_000)) from None
+        raise ImageError(_("This file is not an image (or not one in a format we read). Save it as PNG "
+                           "or JPEG, or take a screenshot of it, and upload that.")) from None
 
 
 def to_model_image(source, shape):
@@ -54,16 +55,17 @@ def to_model_image(source, shape):
         if array.ndim == 2:
             array = array[..., None]
         if array.ndim != 3 or array.shape[-1] not in (1, 3, 4):
-            raise ImageError(f"An image array must be (H, W), (H, W, 1), (H, W, 3) or (H, W, 4); "
-                             f"got {array.shape}.")
+            raise ImageError(_("An image array must be (H, W), (H, W, 1), (H, W, 3) or (H, W, 4); got {shape}.")
+                             .format(shape=array.shape))
         if array.dtype != np.uint8:
             array = np.clip(array, 0, 255).astype(np.uint8)
         image = Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
     else:
         image = _open(source)
     if image.width * image.height > MAX_PIXELS:
-        raise ImageError(f"The image is {image.width}×{image.height} pixels, over the limit of "
-                         f"{MAX_PIXELS // 1_000_000} megapixels. Use a smaller photo.")
+        raise ImageError(_("The image is {width}×{height} pixels, over the limit of {megapixels} megapixels. Use "
+                           "a smaller photo.").format(width=image.width, height=image.height,
+                                                      megapixels=MAX_PIXELS // 1_000_000))
     try:
         image.seek(0)  # first frame of an animation
         image.load()
@@ -73,7 +75,8 @@ def to_model_image(source, shape):
         image = image.convert("L" if channels == 1 else "RGB")
         image = ImageOps.fit(image, (width, height), Image.Resampling.BICUBIC)
     except (OSError, ValueError, Image.DecompressionBombError, EOFError) as exc:
-        raise ImageError(f"The image is damaged or truncated ({exc}). Upload another file.") from None
+        raise ImageError(_("The image is damaged or truncated ({error}). Upload another file.").format(
+            error=exc)) from None
     array = np.asarray(image, dtype=np.uint8)
     return array[..., None] if channels == 1 else array
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from cifar_core.data.parsed_cache import take_rows
 from cifar_core.errors import ParamError
+from cifar_core.i18n import _
 
 DEFAULT_VAL_SPLIT = 0.3
 DEFAULT_SEED = 777
@@ -49,7 +50,7 @@ class Split:
 class DatasetInfo:
     """What a page or the CLI may know of a dataset without loading it."""
     name: str
-    title: str
+    title: str  # a built-in dataset's English, marked with N_ where defined: `title_text` is the reader's language
     description: str
     loader: object
     is_local: object  # () -> bool: available now without a download
@@ -57,6 +58,15 @@ class DatasetInfo:
     num_classes: int
     env_var: str = None  # names a local copy; None when the dataset needs no files
     fetch: object = None  # (progress) -> path, or None when nothing is downloaded
+
+    @property
+    def title_text(self):
+        """The title in the reader's language (an image folder's own name stays as it is)."""
+        return _(self.title) if self.title else self.title
+
+    @property
+    def description_text(self):
+        return _(self.description) if self.description else self.description
 
 
 def stratified_sample(labels, size, rng):
@@ -75,20 +85,23 @@ def stratified_sample(labels, size, rng):
     return np.concatenate(picked)
 
 
-def check_split(n_images, num_classes, val_split, train_size=None, name="this dataset"):
+def check_split(n_images, num_classes, val_split, train_size=None, name=None):
     """(validation images, training images) of a split of `n_images`, or ParamError naming the
     setting and its range: the one home of these rules, for the config check and the split itself."""
+    name = _("this dataset") if name is None else name
     low, high = VAL_SPLIT_RANGE
     if not low <= val_split <= high:
-        raise ParamError(f"Validation share must be between {low:g} and {high:g}, got {val_split!r}.")
+        raise ParamError(_("Validation share must be between {low} and {high}, got {value}.").format(
+            low=f"{low:g}", high=f"{high:g}", value=repr(val_split)))
     n_val = math.ceil(n_images * val_split)
     n_train_full = n_images - n_val
     if n_val < num_classes or n_train_full < num_classes:
-        raise ParamError(f"A validation share of {val_split} leaves too few images for {num_classes} "
-                         f"classes in {name}.")
+        raise ParamError(_("A validation share of {value} leaves too few images for {classes} classes in {name}.")
+                         .format(value=val_split, classes=num_classes, name=name))
     if train_size is not None and not 1 <= train_size <= n_train_full:
-        raise ParamError(f"Training images must be between 1 and {n_train_full} for {name} with a "
-                         f"validation share of {val_split}, got {train_size}.")
+        raise ParamError(_("Training images must be between 1 and {high} for {name} with a validation share of "
+                           "{share}, got {value}.").format(high=n_train_full, name=name, share=val_split,
+                                                            value=train_size))
     return n_val, train_size or n_train_full
 
 
@@ -98,7 +111,7 @@ def split_dataset(dataset, val_split=DEFAULT_VAL_SPLIT, seed=DEFAULT_SEED, train
     Returns sorted index arrays, so images stay uint8 in the dataset and are never copied here.
     """
     labels = np.asarray(dataset.y_train)
-    n_val, _ = check_split(len(labels), dataset.num_classes, val_split, train_size, dataset.name)
+    n_val = check_split(len(labels), dataset.num_classes, val_split, train_size, dataset.name)[0]
     rng = np.random.default_rng(seed)
     val = np.sort(stratified_sample(labels, n_val, rng))
     train = np.setdiff1d(np.arange(len(labels)), val, assume_unique=True)

@@ -11,6 +11,7 @@ server calls it.
 import ast
 from pathlib import Path
 
+from cifar_core import i18n
 from cifar_core.config.recipes import describe_recipe, recipe_of
 from cifar_core.errors import ParamError
 from cifar_core.export import script_template as template
@@ -76,7 +77,9 @@ def _header(recipe, run_id):
     run = f"run {run_id}" if run_id else "a run"
     extra = "\n\nVGG16 starts from ImageNet weights, downloaded once by Keras; --weights none starts from random\n" \
             "weights (no download)." if recipe["arch"] == "vgg16_transfer" else ""
-    return template.HEADER.replace("@RUN@", run).replace("@WHAT@", _wrap(describe_recipe(recipe) + ".")) + extra + '\n"""'
+    with i18n.speaking(i18n.SOURCE):  # a Python script: English, like its code and comments
+        what = describe_recipe(recipe)
+    return template.HEADER.replace("@RUN@", run).replace("@WHAT@", _wrap(what + ".")) + extra + '\n"""'
 
 
 def _wrap(text, width=96):

@@ -51,6 +51,11 @@ class ParamError(ValueError):
     """A setting is out of its allowed range."""
 
 
+def _(message):
+    """The dashboard shows its messages in the reader's language; this script's stay English."""
+    return message
+
+
 FIX = "Download the official cifar-10-python.tar.gz again, and give its path as the first argument."
 
 

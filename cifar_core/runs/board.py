@@ -5,7 +5,9 @@ import math
 
 import numpy as np
 
+from cifar_core.data.datasets import class_label
 from cifar_core.errors import CoreError
+from cifar_core.i18n import _
 from cifar_core.runs.curves import overfitting_onset
 from cifar_core.runs.owners import owner_of
 
@@ -15,35 +17,36 @@ DOMINANT_SHARE = 0.40  # one class taking more than this share of the test predi
 
 
 def failures(config, status, history, predictions=None):
-    """The common failures of one run, each as (code, sentence): "diverged", "overfitting",
-    "not_learning" and "one_class" (the last needs the test set's `predictions`)."""
+    """The common failures of one run, each as (code, sentence in the reader's language): "diverged",
+    "overfitting", "not_learning" and "one_class" (the last needs the test set's `predictions`)."""
     found = []
     epochs = history.get("epochs", [])
     losses = [e.get("loss") for e in epochs] + [b[2] for b in history.get("batches", []) if len(b) > 2]
     if status.get("diverged") or any(isinstance(v, float) and not math.isfinite(v) for v in losses):
-        found.append(("diverged", "Diverged: the loss became NaN or infinite. Lower the learning rate."))
+        found.append(("diverged", _("Diverged: the loss became NaN or infinite. Lower the learning rate.")))
     onset = overfitting_onset(epochs, rising=OVERFITTING_EPOCHS)
     if onset:
-        found.append(("overfitting", f"Overfitting: from epoch {onset - OVERFITTING_EPOCHS}, validation loss rose "
-                                     f"for {OVERFITTING_EPOCHS} epochs while training loss fell. Try dropout, "
-                                     "augmentation or fewer epochs."))
+        found.append(("overfitting", _("Overfitting: from epoch {epoch}, validation loss rose for {epochs} epochs "
+                                       "while training loss fell. Try dropout, augmentation or fewer epochs.").format(
+            epoch=onset - OVERFITTING_EPOCHS, epochs=OVERFITTING_EPOCHS)))
     classes = config.get("num_classes") or len(config.get("class_names", [])) or 10
     halfway = math.ceil(config["training"]["epochs"] / 2)
     if len(epochs) >= halfway:
         record = epochs[halfway - 1]
         accuracy = record.get("val_accuracy", record.get("accuracy"))
         if accuracy is not None and accuracy < CHANCE_FACTOR / classes:
-            found.append(("not_learning", f"Not learning: {accuracy:.0%} accuracy after {halfway} of "
-                                          f"{config['training']['epochs']} epochs, near chance ({1 / classes:.0%}). "
-                                          "Try another learning rate."))
+            found.append(("not_learning", _("Not learning: {accuracy} accuracy after {done} of {epochs} epochs, near "
+                                            "chance ({chance}). Try another learning rate.").format(
+                accuracy=f"{accuracy:.0%}", done=halfway, epochs=config["training"]["epochs"],
+                chance=f"{1 / classes:.0%}")))
     if predictions is not None and len(predictions):
         shares = np.bincount(np.asarray(predictions), minlength=classes) / len(predictions)
         top = int(shares.argmax())
         if shares[top] > DOMINANT_SHARE:
             names = config.get("class_names") or []
             name = names[top] if top < len(names) else str(top)
-            found.append(("one_class", f"One class takes over: {shares[top]:.0%} of the test images are "
-                                       f"predicted as {name}."))
+            found.append(("one_class", _("One class takes over: {share} of the test images are predicted as "
+                                         "{name}.").format(share=f"{shares[top]:.0%}", name=class_label(name))))
     return found
 
 

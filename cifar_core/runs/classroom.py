@@ -8,6 +8,7 @@ import dataclasses
 from pathlib import Path
 
 from cifar_core.errors import ParamError
+from cifar_core.i18n import _
 from cifar_core.runs.owners import require_teacher
 from cifar_core.runs.store import read_json, write_json
 
@@ -26,12 +27,12 @@ class ClassControls:
 
     def check(self):
         if self.max_active_per_student not in MAX_ACTIVE_CHOICES:
-            raise ParamError(f"Runs per student must be between {MAX_ACTIVE_CHOICES[0]} and "
-                             f"{MAX_ACTIVE_CHOICES[-1]}, got {self.max_active_per_student}.")
+            raise ParamError(_("Runs per student must be between {low} and {high}, got {value}.").format(
+                low=MAX_ACTIVE_CHOICES[0], high=MAX_ACTIVE_CHOICES[-1], value=self.max_active_per_student))
         cap = self.student_cap_seconds
         if cap is not None and not MIN_CAP_SECONDS <= cap <= MAX_CAP_SECONDS:
-            raise ParamError(f"A student run's time cap must be between {MIN_CAP_SECONDS} and "
-                             f"{MAX_CAP_SECONDS} seconds (or none), got {cap}.")
+            raise ParamError(_("A student run's time cap must be between {low} and {high} seconds (or none), got "
+                               "{value}.").format(low=MIN_CAP_SECONDS, high=MAX_CAP_SECONDS, value=cap))
         return self
 
 
@@ -54,7 +55,7 @@ def write_controls(root, who, **changes):
     require_teacher(who, "change the class's controls")
     unknown = set(changes) - {f.name for f in dataclasses.fields(ClassControls)}
     if unknown:
-        raise ParamError(f"Unknown class controls: {', '.join(sorted(unknown))}.")
+        raise ParamError(_("Unknown class controls: {names}.").format(names=", ".join(sorted(unknown))))
     controls = dataclasses.replace(read_controls(root), **changes).check()
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -69,4 +70,4 @@ def uploads_open(root, who):
 
 def require_uploads(root, who):
     if not uploads_open(root, who):
-        raise ParamError("The teacher has turned uploads off for this class; the images already here stay.")
+        raise ParamError(_("The teacher has turned uploads off for this class; the images already here stay."))

@@ -8,6 +8,7 @@ right and A wrong, "broken" the reverse, and the difference matrix is B's confus
 import numpy as np
 
 from cifar_core.errors import RunError
+from cifar_core.i18n import _
 
 # What a run's settings are, in the order a lab report lists them; the rest of a config describes
 # the dataset or the libraries (the same for two comparable runs) or is bookkeeping.
@@ -21,7 +22,7 @@ def settings(config):
     for group in ("hparams", "training"):
         for name, value in sorted((config.get(group) or {}).items()):
             if isinstance(value, list):  # augmentations: one readable cell
-                value = ", ".join(map(str, value)) or "none"
+                value = ", ".join(map(str, value)) or _("none")
             flat[f"{group}.{name}"] = value
     return flat
 
@@ -39,12 +40,13 @@ def _evaluated(store, run_id):
     store.require(run_id)
     status = store.status(run_id)["status"]
     if status == "queued":
-        raise RunError(f"Run {run_id} is still queued: compare it once it has trained an epoch.")
+        raise RunError(_("Run {run_id} is still queued: compare it once it has trained an epoch.").format(
+            run_id=run_id))
     store.model_stamp(run_id)  # a run without a saved model says so
     result = store.evaluation(run_id)
     if result is None:
-        raise RunError(f"Run {run_id} has no evaluation of its current model yet: evaluate it first "
-                       f"(the Evaluate page, or python -m cifar_core evaluate {run_id}).")
+        raise RunError(_("Run {run_id} has no evaluation of its current model yet: evaluate it first (the Evaluate "
+                         "page, or python -m cifar_core evaluate {run_id}).").format(run_id=run_id))
     return result
 
 
@@ -57,15 +59,17 @@ def compare_runs(store, run_a, run_b):
     Refuses, with the reason, runs that are unknown, queued, unevaluated, or of different test images.
     """
     if run_a == run_b:
-        raise RunError("Choose two different runs to compare.")
+        raise RunError(_("Choose two different runs to compare."))
     config_a, config_b = store.config(run_a), store.config(run_b)
     if config_a.get("dataset") != config_b.get("dataset"):
-        raise RunError(f"Run {run_a} was trained on {config_a.get('dataset')} and run {run_b} on "
-                       f"{config_b.get('dataset')}: only runs on the same dataset share test images to compare.")
+        raise RunError(_("Run {run_a} was trained on {dataset_a} and run {run_b} on {dataset_b}: only runs on the "
+                         "same dataset share test images to compare.").format(
+            run_a=run_a, dataset_a=config_a.get("dataset"), run_b=run_b, dataset_b=config_b.get("dataset")))
     a, b = _evaluated(store, run_a), _evaluated(store, run_b)
     if a["n"] != b["n"] or list(a["class_names"]) != list(b["class_names"]) or not np.array_equal(a["labels"], b["labels"]):
-        raise RunError(f"Runs {run_a} and {run_b} were evaluated on different test splits ({a['n']:,} and "
-                       f"{b['n']:,} images): only runs evaluated on the same test images can be compared.")
+        raise RunError(_("Runs {run_a} and {run_b} were evaluated on different test splits ({n_a} and {n_b} "
+                         "images): only runs evaluated on the same test images can be compared.").format(
+            run_a=run_a, run_b=run_b, n_a=f"{a['n']:,}", n_b=f"{b['n']:,}"))
     labels = np.asarray(a["labels"])
     right_a, right_b = np.asarray(a["predictions"]) == labels, np.asarray(b["predictions"]) == labels
     return {

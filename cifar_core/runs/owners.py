@@ -12,6 +12,7 @@ import secrets
 import unicodedata
 
 from cifar_core.errors import ParamError, RunError
+from cifar_core.i18n import N_, _
 
 MAX_NAME = 40
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{22,64}$")
@@ -36,7 +37,7 @@ class Caller:
         return owner_of(config).get("id") == self.owner_id
 
 
-OPERATOR = Caller("command line", "operator", teacher=True)
+OPERATOR = Caller(N_("command line"), "operator", teacher=True)  # stored English; shown with _()
 
 
 def owner_of(config):
@@ -56,7 +57,7 @@ def valid_token(token):
 def owner_id(token):
     """A stable, one-way id of a token."""
     if not valid_token(token):
-        raise ParamError("This tab's owner token is malformed: reload the page to get a new one.")
+        raise ParamError(_("This tab's owner token is malformed: reload the page to get a new one."))
     return hashlib.sha256(f"cifar-core-owner:{token}".encode()).hexdigest()[:16]
 
 
@@ -66,7 +67,7 @@ def clean_name(text):
     text = "".join(c for c in str(text or "") if unicodedata.category(c) not in _DROPPED)
     text = " ".join(text.split())[:MAX_NAME].strip()
     if not text:
-        raise ParamError(f"Type a name (1 to {MAX_NAME} characters) so that your runs carry it.")
+        raise ParamError(_("Type a name (1 to {limit} characters) so that your runs carry it.").format(limit=MAX_NAME))
     return text
 
 
@@ -75,10 +76,30 @@ def require_change(who, run_id, config, action):
     if who.teacher or who.owns(config):
         return
     name = owner_of(config).get("name")
-    whose = f"{name}'s run" if name else "not your run"
-    raise RunError(f"Run {run_id} is {whose}: only its owner or the teacher can {action} it.")
+    # Whole sentences, one for each action, so that a translation never joins fragments.
+    if name and action == "stop":
+        message = _("Run {run_id} is {name}'s run: only its owner or the teacher can stop it.")
+    elif name and action == "delete":
+        message = _("Run {run_id} is {name}'s run: only its owner or the teacher can delete it.")
+    elif name:
+        message = _("Run {run_id} is {name}'s run: only its owner or the teacher can {action} it.")
+    elif action == "stop":
+        message = _("Run {run_id} is not your run: only its owner or the teacher can stop it.")
+    elif action == "delete":
+        message = _("Run {run_id} is not your run: only its owner or the teacher can delete it.")
+    else:
+        message = _("Run {run_id} is not your run: only its owner or the teacher can {action} it.")
+    raise RunError(message.format(run_id=run_id, name=name, action=action))
 
 
 def require_teacher(who, action):
-    if not who.teacher:
-        raise RunError(f"Only the teacher can {action}: the teacher signs in on Home.")
+    """Refuse `action` ("stop every run", "change the class's controls") to anyone but the teacher."""
+    if who.teacher:
+        return
+    if action == "stop every run":
+        message = _("Only the teacher can stop every run: the teacher signs in on Home.")
+    elif action == "change the class's controls":
+        message = _("Only the teacher can change the class's controls: the teacher signs in on Home.")
+    else:
+        message = _("Only the teacher can {action}: the teacher signs in on Home.")
+    raise RunError(message.format(action=action))

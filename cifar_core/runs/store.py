@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from cifar_core.errors import ParamError, RunError
+from cifar_core.i18n import _
 from cifar_core.runs.evaluation import derive, labels_from_cells
 from cifar_core.runs.owners import OPERATOR, owner_of, require_change
 
@@ -69,7 +70,8 @@ def new_run_id(arch):
 def check_run_id(run_id):
     """Refuse anything that is not a generated run id (`../x`, absolute paths, separators)."""
     if not isinstance(run_id, str) or not RUN_ID.match(run_id):
-        raise ParamError(f"'{run_id}' is not a run id (they look like 20261122-153000-seed_cnn-1a2b3c).")
+        raise ParamError(_("'{run_id}' is not a run id (they look like 20261122-153000-seed_cnn-1a2b3c).").format(
+            run_id=run_id))
     return run_id
 
 
@@ -94,8 +96,8 @@ def _write_atomically(path, write, make_parent=False):
     except OSError as exc:
         if "tmp" in locals() and os.path.exists(tmp):
             os.unlink(tmp)
-        raise RunError(f"Cannot write {path} ({exc.strerror or exc}). Free disk space or make the "
-                       "runs folder writable; earlier runs are untouched.") from None
+        raise RunError(_("Cannot write {path} ({error}). Free disk space or make the runs folder writable; earlier "
+                         "runs are untouched.").format(path=path, error=exc.strerror or exc)) from None
 
 
 def read_json(path, default=None):
@@ -105,7 +107,7 @@ def read_json(path, default=None):
     except FileNotFoundError:
         return default
     except (OSError, ValueError) as exc:
-        raise RunError(f"{path} is unreadable ({exc}).") from None
+        raise RunError(_("{path} is unreadable ({error}).").format(path=path, error=exc)) from None
 
 
 def _file_version(path):
@@ -170,8 +172,8 @@ class RunStore:
             folder = self.root / run_id
             folder.mkdir()
         except OSError as exc:
-            raise RunError(f"Cannot create a run in {self.root} ({exc.strerror or exc}). "
-                           "Set CIFAR_CORE_RUNS to a writable folder.") from None
+            raise RunError(_("Cannot create a run in {folder} ({error}). Set CIFAR_CORE_RUNS to a writable "
+                             "folder.").format(folder=self.root, error=exc.strerror or exc)) from None
         write_json(folder / CONFIG, config)
         write_json(folder / HISTORY, {"epochs": [], "batches": []})
         self.set_status(run_id, "queued", **status)
@@ -182,7 +184,7 @@ class RunStore:
 
     def require(self, run_id):
         if not self.exists(run_id):
-            raise RunError(f"There is no run '{run_id}' in {self.root}.")
+            raise RunError(_("There is no run '{run_id}' in {folder}.").format(run_id=run_id, folder=self.root))
         return self.path(run_id)
 
     def config(self, run_id):
@@ -209,14 +211,15 @@ class RunStore:
             (_live.add if status in ACTIVE else _live.discard)(run_id)
 
     def status(self, run_id):
-        """The run's status record; an active run whose process is gone reads as interrupted."""
-        record = read_json(self.require(run_id) / STATUS, {"status": "interrupted", "reason": "no status"})
+        """The run's status record; an active run whose process is gone reads as interrupted (the reasons
+        added here, never stored, are in the reader's language)."""
+        record = read_json(self.require(run_id) / STATUS, {"status": "interrupted", "reason": _("no status")})
         if record.get("status") in ACTIVE:
             pid = record.get("pid")
             gone = not _pid_alive(pid) if pid != os.getpid() else run_id not in _live
             if gone:
                 record = dict(record, status="interrupted",
-                              reason="The process training it stopped before the run finished.")
+                              reason=_("The process training it stopped before the run finished."))
         return record
 
     def model_path(self, run_id, which="best"):
@@ -237,8 +240,8 @@ class RunStore:
                 return {"model": path.name, "mtime_ns": info.st_mtime_ns, "size": info.st_size}
         except FileNotFoundError:
             pass  # deleted between the two looks: as if it had never been saved
-        raise RunError(f"Run {run_id} has no saved model yet: it has not finished an epoch. "
-                       "Wait for its first epoch, or train it again.")
+        raise RunError(_("Run {run_id} has no saved model yet: it has not finished an epoch. Wait for its first "
+                         "epoch, or train it again.").format(run_id=run_id))
 
     # ---- evaluations: written by the worker, read by anyone; reading never writes --------------
 
@@ -332,8 +335,8 @@ class RunStore:
         """`evaluation`, or a one-line error when it is missing (another writer replaced it meanwhile)."""
         result = self.evaluation(run_id, stamp)
         if result is None:
-            raise RunError(f"The evaluation of run {run_id} changed while it was read (a newer model?): "
-                           "evaluate it again.")
+            raise RunError(_("The evaluation of run {run_id} changed while it was read (a newer model?): evaluate it "
+                             "again.").format(run_id=run_id))
         return result
 
     def _arrays_unchanged(self, folder, record):
@@ -406,6 +409,9 @@ class RunStore:
     def delete(self, run_id, caller=OPERATOR):
         """Delete a run that has ended. A student may delete only their own runs; the teacher any."""
         require_change(caller, run_id, self.config(run_id), "delete")
-        if self.status(run_id)["status"] in ACTIVE:
-            raise RunError(f"Run {run_id} is {self.status(run_id)['status']}: stop it before deleting it.")
+        status = self.status(run_id)["status"]
+        if status == "queued":
+            raise RunError(_("Run {run_id} is queued: stop it before deleting it.").format(run_id=run_id))
+        if status in ACTIVE:
+            raise RunError(_("Run {run_id} is running: stop it before deleting it.").format(run_id=run_id))
         shutil.rmtree(self.require(run_id), ignore_errors=True)

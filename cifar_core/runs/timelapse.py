@@ -21,6 +21,7 @@ import zipfile
 import numpy as np
 
 from cifar_core.errors import RunError
+from cifar_core.i18n import _
 
 FOLDER = "timelapse"
 PROBE = "probe.json"
@@ -117,7 +118,8 @@ def read_snapshot(run_folder, epoch):
         with np.load(run_folder / FOLDER / f"epoch_{epoch:04d}.npz") as data:
             return {key: data[key] for key in data.files}
     except UNREADABLE:
-        raise RunError(f"The time-lapse of epoch {epoch} cannot be read: its file is damaged or gone.") from None
+        raise RunError(_("The time-lapse of epoch {epoch} cannot be read: its file is damaged or gone.").format(
+            epoch=epoch)) from None
 
 
 def folder_bytes(run_folder):
@@ -153,23 +155,35 @@ def prediction_epochs(run_folder):
 
 
 def describe_epochs(epochs):
-    """'0 to 10', '0 to 20, every 2 (and the last)' or '0, 3, 7' for a list of recorded epochs."""
+    """'0 to 10', '0 to 20, every 2 (and the last)' or '0, 3, 7' for a list of recorded epochs, in the
+    reader's language."""
     if len(epochs) < 3:
-        return ", ".join(str(e) for e in epochs) or "none"
+        return ", ".join(str(e) for e in epochs) or _("none")
     step = epochs[1] - epochs[0]
     if all(b - a == step for a, b in zip(epochs, epochs[1:-1])) and 0 < epochs[-1] - epochs[-2] <= step:
-        return f"{epochs[0]} to {epochs[-1]}" + ("" if step == 1 else f", every {step} (and the last)")
+        if step == 1:
+            return _("{first} to {last}").format(first=epochs[0], last=epochs[-1])
+        return _("{first} to {last}, every {step} (and the last)").format(first=epochs[0], last=epochs[-1], step=step)
     return ", ".join(str(e) for e in epochs)
 
 
 def require_epoch(epochs, epoch, what="validation predictions"):
     """`epoch` if it is among `epochs`, else a RunError that gives the recorded range."""
+    predictions = what == "validation predictions"  # whole sentences for the usual case
     if not epochs:
-        raise RunError(f"This run has no {what} per epoch: it was trained before they were recorded. "
-                       "Train it again to get them.")
+        if predictions:
+            raise RunError(_("This run has no validation predictions per epoch: it was trained before they were "
+                             "recorded. Train it again to get them."))
+        raise RunError(_("This run has no {what} per epoch: it was trained before they were recorded. Train it again "
+                         "to get them.").format(what=what))
     if epoch not in epochs:
-        raise RunError(f"Epoch {epoch} was not recorded: this run has {what} for epochs "
-                       f"{describe_epochs(epochs)} (0 is before training).")
+        if predictions:
+            message = _("Epoch {epoch} was not recorded: this run has validation predictions for epochs {epochs} "
+                        "(0 is before training).")
+        else:
+            message = _("Epoch {epoch} was not recorded: this run has {what} for epochs {epochs} (0 is before "
+                        "training).")
+        raise RunError(message.format(epoch=epoch, what=what, epochs=describe_epochs(epochs)))
     return epoch
 
 
@@ -181,7 +195,8 @@ def epoch_predictions(run_folder, epoch):
             return data["val_predicted"], data["val_confidence"]
     except UNREADABLE:
         require_epoch(prediction_epochs(run_folder), epoch)
-        raise RunError(f"The time-lapse of epoch {epoch} cannot be read: its file is damaged.") from None
+        raise RunError(_("The time-lapse of epoch {epoch} cannot be read: its file is damaged.").format(
+            epoch=epoch)) from None
 
 
 def confusion_over_epochs(run_folder, num_classes):

@@ -13,6 +13,7 @@ import threading
 import time
 
 from cifar_core.errors import RunError
+from cifar_core.i18n import _
 from cifar_core.runs.owners import Caller, clean_name, owner_id, valid_token
 
 PASSWORD_ENV = "CIFAR_CORE_TEACHER_PASSWORD"
@@ -71,7 +72,8 @@ class TeacherGate:
         """The seal for the right password; a wrong one raises, naming the wait before the next guess."""
         expected = teacher_password()
         if not expected:
-            raise RunError(f"No teacher password is set ({PASSWORD_ENV}): everyone is the teacher.")
+            raise RunError(_("No teacher password is set ({variable}): everyone is the teacher.").format(
+                variable=PASSWORD_ENV))
         guesser = owner_id(token)
         with self._lock:
             count, allowed = self._wrong.get(guesser, (0, 0.0))
@@ -80,7 +82,7 @@ class TeacherGate:
             if len(self._recent) == MAX_WRONG_PER_MINUTE:
                 wait = max(wait, self._recent[0] + 60 - now)
             if wait > 0:
-                raise RunError(f"Too many wrong passwords: try again in {wait:.0f} s.")
+                raise RunError(_("Too many wrong passwords: try again in {seconds} s.").format(seconds=f"{wait:.0f}"))
             if hmac.compare_digest(str(password or "").encode(), expected.encode()):
                 self._wrong.pop(guesser, None)
                 return seal(token)
@@ -90,4 +92,5 @@ class TeacherGate:
             self._wrong[guesser] = (count + 1, now + delay)  # newest last
             while len(self._wrong) > MAX_GUESSERS:
                 self._wrong.pop(next(iter(self._wrong)))
-        raise RunError(f"That is not the teacher's password. You can try again in {delay:.0f} s.")
+        raise RunError(_("That is not the teacher's password. You can try again in {seconds} s.").format(
+            seconds=f"{delay:.0f}"))

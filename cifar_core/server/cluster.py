@@ -17,6 +17,7 @@ from distributed import Client, LocalCluster, fire_and_forget
 from cifar_core import worker
 from cifar_core.data.datasets import DATA_ENV
 from cifar_core.errors import ParamError, RunError
+from cifar_core.i18n import _, ngettext
 
 SCHEDULER_ENV = "CIFAR_CORE_SCHEDULER"
 CONNECT_SECONDS = 10
@@ -45,7 +46,8 @@ def default_max_jobs():
         if not 1 <= n <= 64:
             raise ValueError
     except ValueError:
-        raise ParamError(f"CIFAR_CORE_MAX_JOBS must be between 1 and 64, got {value!r}.") from None
+        raise ParamError(_("{variable} must be between 1 and 64, got {value}.").format(
+            variable="CIFAR_CORE_MAX_JOBS", value=repr(value))) from None
     return n
 
 
@@ -86,8 +88,9 @@ def _lab_client(address):
         # Results come straight from the worker: a checkpoint never passes through the scheduler.
         return Client(address, timeout=CONNECT_SECONDS, set_as_default=False, direct_to_workers=True)
     except (OSError, TimeoutError) as exc:
-        raise RunError(f"Cannot reach the Dask scheduler at {address} ({type(exc).__name__}). Start it "
-                       f"with 'dask scheduler', or unset {SCHEDULER_ENV} to train on this machine.") from None
+        raise RunError(_("Cannot reach the Dask scheduler at {address} ({error}). Start it with 'dask scheduler', "
+                         "or unset {variable} to train on this machine.").format(
+            address=address, error=type(exc).__name__, variable=SCHEDULER_ENV)) from None
 
 
 def _usable(client):
@@ -131,15 +134,30 @@ def describe_workers():
     client = _clients.get("train")  # not under the lock: a cluster being started holds it for seconds
     address = scheduler_address()
     if not _usable(client):
-        return f"Connecting to the lab's scheduler at {address} …" if address else "Starting the local workers …"
+        if address:
+            return _("Connecting to the lab's scheduler at {address} …").format(address=address)
+        return _("Starting the local workers …")
     try:
         workers = client.scheduler_info()["workers"].values()
     except Exception:
-        return f"The scheduler at {address} does not answer." if address else "The local workers do not answer."
+        if address:
+            return _("The scheduler at {address} does not answer.").format(address=address)
+        return _("The local workers do not answer.")
     slots = int(sum(w.get("resources", {}).get("train", 0) for w in workers))
-    where = f"the lab's scheduler at {address}" if address else "this machine"
-    return (f"{slots} training{'s' if slots != 1 else ''} at once on {len(workers)} worker"
-            f"{'s' if len(workers) != 1 else ''} ({where}).")
+    # Whole sentences, counted by trainings: one for each place and for one worker or several.
+    if address and len(workers) == 1:
+        text = ngettext("{slots} training at once on {workers} worker (the lab's scheduler at {address}).",
+                        "{slots} trainings at once on {workers} worker (the lab's scheduler at {address}).", slots)
+    elif address:
+        text = ngettext("{slots} training at once on {workers} workers (the lab's scheduler at {address}).",
+                        "{slots} trainings at once on {workers} workers (the lab's scheduler at {address}).", slots)
+    elif len(workers) == 1:
+        text = ngettext("{slots} training at once on {workers} worker (this machine).",
+                        "{slots} trainings at once on {workers} worker (this machine).", slots)
+    else:
+        text = ngettext("{slots} training at once on {workers} workers (this machine).",
+                        "{slots} trainings at once on {workers} workers (this machine).", slots)
+    return text.format(slots=slots, workers=len(workers), address=address)
 
 
 def check_lab(client):
@@ -153,19 +171,25 @@ def check_lab(client):
         try:
             client.run_on_scheduler(pkgutil.resolve_name, PRODUCT_PROBE, callback_timeout=CHECK_SECONDS)
         except (OSError, TimeoutError) as exc:
-            raise RunError(f"The Dask scheduler at {address} does not answer ({type(exc).__name__}); "
-                           "start it again with 'dask scheduler'.") from None
+            raise RunError(_("The Dask scheduler at {address} does not answer ({error}); start it again with "
+                             "'dask scheduler'.").format(address=address, error=type(exc).__name__)) from None
         except Exception as exc:
-            raise RunError(f"The Dask scheduler at {address} cannot import cifar_core ({type(exc).__name__}: "
-                           f"{exc}); run '{INSTALL}' in the project's folder with the Python that runs "
-                           "'dask scheduler', then start it again.") from None
+            raise RunError(_("The Dask scheduler at {address} cannot import cifar_core ({error}: {detail}); run "
+                             "'{command}' in the project's folder with the Python that runs 'dask scheduler', "
+                             "then start it again.").format(address=address, error=type(exc).__name__, detail=exc,
+                                                            command=INSTALL)) from None
         known = set()
     workers = client.scheduler_info(n_workers=-1)["workers"]
     trainers = [a for a, w in workers.items() if w.get("resources", {}).get("train", 0) > 0]
     if not trainers:
-        found = f"{len(workers)} connected, none with a 'train' resource" if workers else "none connected"
-        raise RunError(f"No worker can train on the scheduler at {address} ({found}): start one with "
-                       f"'dask worker {address} --nworkers 1 --nthreads 1 --resources train=1'.")
+        command = f"dask worker {address} --nworkers 1 --nthreads 1 --resources train=1"
+        if workers:
+            message = _("No worker can train on the scheduler at {address} ({count} connected, none with a 'train' "
+                        "resource): start one with '{command}'.")
+        else:
+            message = _("No worker can train on the scheduler at {address} (none connected): start one with "
+                        "'{command}'.")
+        raise RunError(message.format(address=address, count=len(workers), command=command))
     new = [a for a in trainers if a not in known]
     try:
         answers = client.run(pkgutil.resolve_name, PRODUCT_PROBE, workers=new, on_error="return",
@@ -174,9 +198,11 @@ def check_lab(client):
         answers = {}  # a worker busy or leaving: asked again at the next submit
     for worker_address, answer in answers.items():
         if isinstance(answer, Exception) and not isinstance(answer, OSError):  # OSError: it left meanwhile
-            raise RunError(f"Worker {workers[worker_address].get('name')} ({worker_address}) cannot import "
-                           f"cifar_core ({type(answer).__name__}: {answer}); run '{INSTALL}' in the project's "
-                           "folder with the Python that runs 'dask worker' there, then start it again.")
+            raise RunError(_("Worker {name} ({address}) cannot import cifar_core ({error}: {detail}); run "
+                             "'{command}' in the project's folder with the Python that runs 'dask worker' there, "
+                             "then start it again.").format(name=workers[worker_address].get("name"),
+                                                            address=worker_address, error=type(answer).__name__,
+                                                            detail=answer, command=INSTALL))
     with _lock:
         _checked[client.id] = known | {a for a, answer in answers.items() if not isinstance(answer, Exception)}
 

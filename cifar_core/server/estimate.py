@@ -22,6 +22,7 @@ from cifar_core.config.recipes import recipe_settings
 from cifar_core.config.run_config import make_config
 from cifar_core.data.download import keras_cache_dir
 from cifar_core.errors import CoreError, ParamError
+from cifar_core.i18n import _
 from cifar_core.runs.store import write_json
 from cifar_core.server.inspection import measure_speed
 
@@ -162,12 +163,17 @@ def _estimate_from(config, measured, measured_now):
             "startup": measured["startup"], "measured_now": measured_now, "dtype_policy": measured["dtype_policy"]}
 
 
-def describe_duration(seconds):
-    """'about 45 s', 'about 3 min', 'about 1 h 20 min'."""
+def describe_duration(seconds, about=True):
+    """'about 45 s', 'about 3 min', 'about 1 h 20 min' in the reader's language; without 'about':
+    '45 s', '3 min', '1 h 20 min'."""
     if seconds < 90:
-        return f"about {max(5, round(seconds / 5) * 5):.0f} s"
+        text = _("about {seconds} s") if about else _("{seconds} s")
+        return text.format(seconds=f"{max(5, round(seconds / 5) * 5):.0f}")
     minutes = round(seconds / 60)
-    return f"about {minutes} min" if minutes < 60 else f"about {minutes // 60} h {minutes % 60} min"
+    if minutes < 60:
+        return (_("about {minutes} min") if about else _("{minutes} min")).format(minutes=minutes)
+    text = _("about {hours} h {minutes} min") if about else _("{hours} h {minutes} min")
+    return text.format(hours=minutes // 60, minutes=minutes % 60)
 
 
 def fit_to_budget(dataset, arch, hparams, training, budget_seconds):
@@ -175,7 +181,7 @@ def fit_to_budget(dataset, arch, hparams, training, budget_seconds):
     chosen epochs (or at least MIN_BUDGET_EPOCHS of them) fit, else fewer images. Returns
     (training options, estimate)."""
     if not budget_seconds or budget_seconds <= 0:
-        raise ParamError(f"A time budget must be more than 0 seconds, got {budget_seconds}.")
+        raise ParamError(_("A time budget must be more than 0 seconds, got {budget}.").format(budget=budget_seconds))
     training = dict(training)
     config = make_config(dataset, arch, hparams, **training)
     measured = speed(config)
@@ -196,9 +202,10 @@ def fit_to_budget(dataset, arch, hparams, training, budget_seconds):
         size = min(full, int((budget_seconds - fixed) / per_image) if per_image > 0 else full)
         smallest = max(config["num_classes"] * 10, config["training"]["batch_size"])
         if size < smallest:
-            raise ParamError(f"{describe_duration(budget_seconds)[6:]} is too short for the {get_architecture(arch).title} here: even "
-                             f"{smallest} images for {epochs} epochs take {describe_duration(seconds(epochs, smallest))}. "
-                             "Give a longer time budget or a smaller network.")
+            raise ParamError(_("{budget} is too short for the {network} here: even {images} images for {epochs} "
+                               "epochs take {time}. Give a longer time budget or a smaller network.").format(
+                budget=describe_duration(budget_seconds, about=False), network=get_architecture(arch).title_text,
+                images=smallest, epochs=epochs, time=describe_duration(seconds(epochs, smallest))))
     chosen = config["training"]["train_size"]  # a number of images chosen stays, if it fits
     training.update(epochs=epochs, train_size=size if chosen is not None or size < full else None)
     fitted = make_config(dataset, arch, hparams, **training)
@@ -213,5 +220,5 @@ def recipe_run(recipe, budget_seconds=None, **overrides):
     dataset, arch, hparams, training = recipe_settings(recipe, **overrides)
     budget = budget_seconds or recipe.get("budget_seconds")
     if budget:
-        training, _ = fit_to_budget(dataset, arch, hparams, training, budget)
+        training, _fitted = fit_to_budget(dataset, arch, hparams, training, budget)
     return dataset, arch, hparams, training

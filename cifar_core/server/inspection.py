@@ -14,6 +14,7 @@ from cifar_core import worker
 from cifar_core.config.hparams import check_epsilon
 from cifar_core.errors import CoreError, RunError
 from cifar_core.export.formats import check_model_format
+from cifar_core.i18n import _
 from cifar_core.server import cluster
 
 
@@ -24,7 +25,8 @@ def _call(task, *args):
     except CoreError:
         raise
     except Exception as exc:  # the worker died or a library error: one line, never a traceback
-        raise RunError(f"The inspection worker could not answer ({type(exc).__name__}: {str(exc)[:200]}).") from None
+        raise RunError(_("The inspection worker could not answer ({error}: {detail}).").format(
+            error=type(exc).__name__, detail=str(exc)[:200])) from None
 
 
 def evaluate(store, run_id, progress=None):
@@ -48,7 +50,8 @@ def evaluate(store, run_id, progress=None):
         except CoreError:
             raise
         except Exception as exc:
-            raise RunError(f"The evaluation could not finish ({type(exc).__name__}: {str(exc)[:200]}).") from None
+            raise RunError(_("The evaluation could not finish ({error}: {detail}).").format(
+                error=type(exc).__name__, detail=str(exc)[:200])) from None
     finally:
         if queue is not None:
             queue.close()  # the worker released its own handle when the task ended

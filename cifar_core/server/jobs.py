@@ -21,6 +21,7 @@ from cifar_core.config.hparams import TRAINING_HPARAMS
 from cifar_core.config.run_config import make_config
 from cifar_core.data.datasets import load_dataset
 from cifar_core.errors import CoreError, ParamError, RunError
+from cifar_core.i18n import N_, SOURCE, _, ngettext, speaking
 from cifar_core.protocol import INTERRUPTED, lr_search_stop_name, names, shared_data_name
 from cifar_core.runs.classroom import read_controls
 from cifar_core.runs.curves import batch_series, fractional_epoch
@@ -28,6 +29,8 @@ from cifar_core.runs.owners import OPERATOR, require_change, require_teacher
 from cifar_core.runs.store import ACTIVE, HISTORY, RunStore, write_bytes, write_json
 from cifar_core.server import cluster, estimate
 
+# A reason stored in status.json (data, in English): a page shows it with `_()`.
+STOPPED_BEFORE_START = N_("Stopped before it started.")
 MAX_LIVE_BATCHES = 2000  # per-batch points kept in memory for live charts
 POLL_SECONDS = 0.2  # how often the server takes a run's messages
 LOST_SCHEDULER_SECONDS = 20  # a run whose scheduler stays unreachable this long is interrupted
@@ -142,7 +145,7 @@ class RunLink:
         """Release the run's queue and clear its events, so the scheduler holds nothing of it. A queue
         lives while any handle is open: a worker killed mid-run never released its own."""
         try:
-            for _ in range(2 if worker_died else 1):
+            for _handle in range(2 if worker_died else 1):
                 self.queue.close()
             for event in ("started", "stop"):  # a cleared event that nobody waits for is deleted
                 Event(names(self.run_id)[event], client=self.client).clear()
@@ -180,14 +183,22 @@ class JobManager:
         mine = self._active_of(caller)
         if not caller.teacher and mine + len(settings) > controls.max_active_per_student:
             cap = controls.max_active_per_student
-            raise ParamError(f"The class allows {cap} run{'s' * (cap != 1)} per student queued or training at once, "
-                             f"and you have {mine}" + (f" and asked for {len(settings)} more" if len(settings) > 1 else "")
-                             + ": wait for one to end, or stop one.")
+            if len(settings) > 1:
+                message = ngettext("The class allows {cap} run per student queued or training at once, and you have "
+                                   "{mine} and asked for {more} more: wait for one to end, or stop one.",
+                                   "The class allows {cap} runs per student queued or training at once, and you have "
+                                   "{mine} and asked for {more} more: wait for one to end, or stop one.", cap)
+            else:
+                message = ngettext("The class allows {cap} run per student queued or training at once, and you have "
+                                   "{mine}: wait for one to end, or stop one.",
+                                   "The class allows {cap} runs per student queued or training at once, and you have "
+                                   "{mine}: wait for one to end, or stop one.", cap)
+            raise ParamError(message.format(cap=cap, mine=mine, more=len(settings)))
         cap = None if caller.teacher else controls.student_cap_seconds
         configs = []
         for hparams, training in settings:
             if cap:  # fitted as the time budget fits, so that the run ends on its own
-                training, _ = estimate.fit_to_budget(dataset, arch, hparams, training, cap)
+                training, _fitted = estimate.fit_to_budget(dataset, arch, hparams, training, cap)
             configs.append(dict(make_config(dataset, arch, hparams, preset=preset, **training), owner=caller.owner()))
         client = self._training_client(dataset)  # refused before a folder exists
         run_ids = []
@@ -258,7 +269,7 @@ class JobManager:
         """Queue one run per value of one setting (a training option or an architecture
         hyperparameter); everything else is the same. Returns their run ids, in order."""
         if len(values) < 2:
-            raise ParamError("A sweep needs at least two values, e.g. learning_rate=1e-4,1e-3,1e-2.")
+            raise ParamError(_("A sweep needs at least two values, e.g. learning_rate=1e-4,1e-3,1e-2."))
         is_training = name in {spec.name for spec in TRAINING_HPARAMS}
         settings = []
         for value in values:
@@ -282,9 +293,10 @@ class JobManager:
             [future] = client.scatter([fields], hash=False, timeout=SHARE_SECONDS)  # a list: one object
             client.publish_dataset(future, name=shared_data_name(dataset), override=True)
         except Exception as exc:
-            raise RunError(f"Cannot send {dataset} to the workers of the scheduler at {address} "
-                           f"({type(exc).__name__}: {exc}); give each worker its own copy of the dataset "
-                           "(e.g. CIFAR10_PATH when it starts), or check the network between them.") from None
+            raise RunError(_("Cannot send {dataset} to the workers of the scheduler at {address} ({error}: {detail}); "
+                             "give each worker its own copy of the dataset (e.g. CIFAR10_PATH when it starts), or "
+                             "check the network between them.").format(
+                dataset=dataset, address=address, error=type(exc).__name__, detail=exc)) from None
         self._shared[(client.id, dataset)] = future
 
     # ---- the learning-rate finder: a short training in a training slot; nothing is saved --------
@@ -300,7 +312,8 @@ class JobManager:
         future = client.submit(worker.run, "lr_find_task", config, lr_search_stop_name(search_id), data_env,
                                key=f"lr-find-{search_id}", resources={"train": 1}, pure=False, retries=0)
         with self._lock:
-            self._searches[search_id] = {"status": "running", "result": None, "reason": "", "future": future}
+            self._searches[search_id] = {"status": "running", "result": None, "reason": "", "failure": None,
+                                         "future": future}
             ended = [k for k, v in self._searches.items() if v["status"] != "running"]
             for old in ended[:max(0, len(self._searches) - MAX_SEARCHES)]:
                 del self._searches[old]
@@ -309,21 +322,22 @@ class JobManager:
 
     def _search_ended(self, search_id, future):
         """Keep a search's outcome and release its event (Dask runs this in a thread of its own)."""
-        status, result, reason = "failed", None, ""
+        status, result, reason, failure = "failed", None, "", None
         try:
             result = future.result()
             status = "cancelled" if result["stopped"] == "cancelled" else "done"
         except CoreError as exc:
             reason = str(exc)
-        except Exception as exc:  # cancelled, the worker died, or a library error: one line
-            reason = f"The learning-rate search could not finish ({type(exc).__name__}: {str(exc)[:200]})."
+        except Exception as exc:  # cancelled, the worker died, or a library error: one line, in words when read
+            failure = (type(exc).__name__, str(exc)[:200])
         try:
             Event(lr_search_stop_name(search_id), client=future.client).clear()  # deleted: nobody waits on it
         except Exception:
             pass  # the scheduler went away, and its events with it
         with self._lock:
             if search_id in self._searches:
-                self._searches[search_id].update(status=status, result=result, reason=reason, future=None)
+                self._searches[search_id].update(status=status, result=result, reason=reason, failure=failure,
+                                                 future=None)
 
     def learning_rate_search(self, search_id):
         """{status: running, done, cancelled or failed; result (see `find_learning_rate` in
@@ -331,8 +345,14 @@ class JobManager:
         with self._lock:
             state = self._searches.get(search_id)
             if state is None:
-                raise RunError("This learning-rate search is not known here (the server restarted?): start it again.")
-            return {key: state[key] for key in ("status", "result", "reason")}
+                raise RunError(_("This learning-rate search is not known here (the server restarted?): start it "
+                                 "again."))
+            found = {key: state[key] for key in ("status", "result", "reason")}
+            failure = state["failure"]
+        if failure is not None:  # in words here, in the asking tab's language (not Dask's thread's)
+            found["reason"] = _("The learning-rate search could not finish ({error}: {detail}).").format(
+                error=failure[0], detail=failure[1])
+        return found
 
     def cancel_learning_rate_search(self, search_id):
         """End a search at its next batch (one still queued ends as soon as it starts)."""
@@ -344,13 +364,18 @@ class JobManager:
             if self.learning_rate_search(search_id)["status"] != "running":  # it ended meanwhile: leave no event
                 stop.clear()
         except Exception as exc:
-            raise RunError(f"Cannot reach the workers to cancel the search ({type(exc).__name__}).") from None
+            raise RunError(_("Cannot reach the workers to cancel the search ({error}).").format(
+                error=type(exc).__name__)) from None
 
     # ---- what the worker sends ---------------------------------------------------------------
 
     def _follow(self, run_id, link, limit=None):
         """Write the worker's messages into the server's run folder until the run ends; stop it once
-        it has trained `limit` seconds."""
+        it has trained `limit` seconds. The reasons it records are data: always in English."""
+        with speaking(SOURCE):
+            self._follow_in_english(run_id, link, limit)
+
+    def _follow_in_english(self, run_id, link, limit):
         progress, future = self._progress[run_id], self._futures[run_id]
         lost_since = None
         while True:
@@ -405,7 +430,7 @@ class JobManager:
             result = future.client.gather(future, direct=True)  # the folder comes from the worker itself
         except Exception as exc:  # taken off the queue, the worker died, or the scheduler went away
             if future.status == "cancelled" and run_id in self._stopping:
-                self._end(run_id, progress, "stopped", "Stopped before it started.", link=link)
+                self._end(run_id, progress, "stopped", STOPPED_BEFORE_START, link=link)
             elif future.status == "cancelled":  # the client gave up on a lost scheduler
                 self._end(run_id, progress, "interrupted", self._lost_reason())
             else:
@@ -455,7 +480,7 @@ class JobManager:
             future = self._futures.get(run_id)
             held = self._held.pop(run_id, None)
         if held is not None:  # never handed to a worker (the queue is paused)
-            self._end(run_id, self._progress[run_id], "stopped", "Stopped before it started.")
+            self._end(run_id, self._progress[run_id], "stopped", STOPPED_BEFORE_START)
             return True
         if future is None and self.store.status(run_id)["status"] not in ACTIVE:
             return False
@@ -471,7 +496,8 @@ class JobManager:
             if ended:  # it ended meanwhile and its events were cleared: leave none behind
                 stop.clear()
         except Exception as exc:
-            raise RunError(f"Cannot reach the workers to stop run {run_id} ({type(exc).__name__}).") from None
+            raise RunError(_("Cannot reach the workers to stop run {run_id} ({error}).").format(
+                run_id=run_id, error=type(exc).__name__)) from None
         if future is not None and self._progress[run_id].snapshot()["status"] == "queued":
             self._stopping.add(run_id)
             future.cancel()
@@ -534,5 +560,5 @@ class JobManager:
             if not mine and self.store.status(run_id)["status"] not in ACTIVE:
                 return self.store.status(run_id)
             if deadline is not None and time.monotonic() > deadline:
-                raise RunError(f"Run {run_id} did not finish within {timeout} s.")
+                raise RunError(_("Run {run_id} did not finish within {timeout} s.").format(run_id=run_id, timeout=timeout))
             time.sleep(poll)

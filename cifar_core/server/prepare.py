@@ -6,10 +6,11 @@ presets that already have a completed run, and trains again the ones that were s
 interrupted (Ctrl+C resumes by running the command again).
 """
 
-from cifar_core.config.presets import PRESETS, get_preset
+from cifar_core.config.presets import PRESETS, get_preset, preset_title
 from cifar_core.config.recipes import recipe_settings
 from cifar_core.data.datasets import DATASETS
 from cifar_core.data.download import imagenet_weights_available
+from cifar_core.i18n import _
 
 
 def class_presets():
@@ -24,25 +25,27 @@ def ready_runs(rows, configs):
         preset = configs.get(row["run_id"], {}).get("preset")
         if preset in PRESETS and row["status"] == "completed" and row["has_model"] and preset not in found:
             found[preset] = row
-    return [{**row, "preset": name, "title": PRESETS[name]["title"]} for name, row in found.items()]
+    return [{**row, "preset": name, "title": preset_title(name)} for name, row in found.items()]
 
 
 def plan(store, presets=None):
-    """(to_train, skipped): preset names to train now, and [(name, why)] of those left out."""
+    """(to_train, skipped): preset names to train now, and [(name, why)] of those left out ("already
+    trained" is a value that callers compare: it stays English)."""
     rows = store.list()
     done = {r["preset"] for r in ready_runs(rows, {r["run_id"]: store.config(r["run_id"]) for r in rows})}
     to_train, skipped = [], []
     for name in presets or class_presets():
-        dataset_name, _, hparams, _ = recipe_settings(get_preset(name))
+        dataset_name, _arch, hparams, _training = recipe_settings(get_preset(name))
         dataset = DATASETS[dataset_name]
         if name in done:
             skipped.append((name, "already trained"))
         elif not dataset.is_local():
-            skipped.append((name, f"{dataset.title} is not on this machine (python -m cifar_core download "
-                                  f"{dataset.name}, or set {dataset.env_var})"))
+            skipped.append((name, _("{title} is not on this machine (python -m cifar_core download {name}, or set "
+                                    "{variable})").format(title=dataset.title_text, name=dataset.name,
+                                                          variable=dataset.env_var)))
         elif hparams.get("weights") == "imagenet" and not imagenet_weights_available():
-            skipped.append((name, "VGG16's ImageNet weights are not on this machine (they download once, "
-                                  "58 MB, with a network)"))
+            skipped.append((name, _("VGG16's ImageNet weights are not on this machine (they download once, 58 MB, "
+                                    "with a network)")))
         else:
             to_train.append(name)
     return to_train, skipped

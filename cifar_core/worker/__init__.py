@@ -5,11 +5,14 @@ The server never imports its modules. It submits `run(task, *args)`, naming a fu
 Importing this package loads nothing else.
 """
 
-def run(task, *args):
-    """Run the task `cifar_core.worker.tasks.<task>` in this worker process (what the server submits)."""
+def run(task, *args, language=None):
+    """Run the task `cifar_core.worker.tasks.<task>` in this worker process (what the server submits);
+    its messages for people are in `language`, the asking tab's."""
     from cifar_core.process import configure_process
     configure_process()  # before TensorFlow loads, with the import below
+    from cifar_core import i18n
     from cifar_core.worker import tasks
     if task not in tasks.TASKS:
         raise ValueError(f"Unknown worker task {task!r}; the tasks are {', '.join(sorted(tasks.TASKS))}.")
-    return tasks.TASKS[task](*args)
+    with i18n.speaking(language):
+        return tasks.TASKS[task](*args)

@@ -14,6 +14,7 @@ import numpy as np
 from cifar_core.cache import BoundedCache
 from cifar_core.data.datasets import load_dataset
 from cifar_core.errors import RunError
+from cifar_core.i18n import _
 from cifar_core.runs.evaluation import summarize
 from cifar_core.worker import models  # noqa: F401  registers the product's own layers for loading
 from cifar_core.worker.pipeline import make_pipeline
@@ -37,8 +38,8 @@ def _load_model(path, run_id):
         try:
             return keras.saving.load_model(path, safe_mode=True, compile=False)
         except Exception as exc:
-            raise RunError(f"The model of run {run_id} cannot be loaded ({type(exc).__name__}: "
-                           f"{str(exc)[:200]}).") from None
+            raise RunError(_("The model of run {run_id} cannot be loaded ({error}).").format(
+                run_id=run_id, error=f"{type(exc).__name__}: {str(exc)[:200]}")) from None
 
 
 def evaluate_run(store, run_id, progress=None, batch_size=128, which="best"):

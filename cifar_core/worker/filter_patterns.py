@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from cifar_core.cache import BoundedCache
 from cifar_core.errors import ParamError
+from cifar_core.i18n import _
 from cifar_core.worker.inspection import cam_layers, derived_model
 
 PATTERN_COUNT = 16  # the first 16 filters of the layer
@@ -73,7 +74,8 @@ def filter_patterns(model, model_key, layer, test_images):
     PATTERN_COUNT channels of `layer` (one of `cam_layers`), made once per model version."""
     allowed = cam_layers(model)
     if layer not in allowed:
-        raise ParamError(f"This model has no convolution {layer!r}: choose one of {', '.join(allowed)}.")
+        raise ParamError(_("This model has no convolution {layer}: choose one of {allowed}.").format(
+            layer=repr(layer), allowed=", ".join(allowed)))
 
     def make():
         extract = _extractor(model, layer)

@@ -14,6 +14,7 @@ import numpy as np
 
 from cifar_core.data.datasets import load_dataset
 from cifar_core.data.splits import split_dataset
+from cifar_core.i18n import N_
 from cifar_core.worker.training import compiled_model
 
 LOWEST, HIGHEST, BATCHES = 1e-6, 1.0, 100
@@ -21,7 +22,7 @@ SMOOTHING = 0.9  # weight of the past in the loss's moving average: 100 noisy ba
 EXPLODED = 4.0  # stop once the smoothed loss is this many times its lowest value
 WARM_UP = 5  # the first points of the average are too few to judge a slope by
 SLOPE_REACH = 4  # points on either side a slope is measured over (about a quarter of a decade)
-RULE = "steepest descent: the rate where the smoothed loss falls fastest, before its lowest point"
+RULE = N_("steepest descent: the rate where the smoothed loss falls fastest, before its lowest point")
 
 
 def smooth(losses, beta=SMOOTHING):

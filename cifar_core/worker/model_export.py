@@ -19,6 +19,7 @@ import numpy as np
 from cifar_core.cache import BoundedCache
 from cifar_core.errors import RunError
 from cifar_core.export.formats import MODEL_FORMATS, check_model_format
+from cifar_core.i18n import _
 from cifar_core.worker.evaluation import load_run_model
 
 _exports = BoundedCache(4)  # (run, model version, format) -> {filename, data}: a download after Convert
@@ -65,7 +66,8 @@ def export_model(store, run_id, fmt):
     check_model_format(fmt)
     status = store.status(run_id)["status"]
     if status in ("queued", "running"):
-        raise RunError(f"Run {run_id} is still {status}: export it once it has ended (or stop it).")
+        raise RunError(_("Run {run_id} is still {status}: export it once it has ended (or stop it).").format(
+            run_id=run_id, status=_(status)))
     stamp = store.model_stamp(run_id, "best")
     return _exports.get_or_create((str(store.path(run_id)), stamp["model"], stamp["mtime_ns"], fmt),
                                   lambda: _convert(store, run_id, fmt))
@@ -82,8 +84,8 @@ def _convert(store, run_id, fmt):
         try:
             model.export(str(target), format=MODEL_FORMATS[fmt]["keras_format"], verbose=False)
         except Exception as exc:  # a converter's failure: one line
-            raise RunError(f"The model of run {run_id} could not be exported as {fmt} ({type(exc).__name__}: "
-                           f"{str(exc)[:200]}).") from None
+            raise RunError(_("The model of run {run_id} could not be exported as {format} ({error}).").format(
+                run_id=run_id, format=fmt, error=f"{type(exc).__name__}: {str(exc)[:200]}")) from None
         if target.is_dir():
             buffer = io.BytesIO()
             with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:

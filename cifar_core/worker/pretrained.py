@@ -4,6 +4,7 @@ import keras
 
 from cifar_core.data.download import VGG16_WEIGHTS_FILE, imagenet_weights_path
 from cifar_core.errors import DataError
+from cifar_core.i18n import _
 
 
 def vgg16_base(input_tensor, weights="imagenet"):
@@ -14,8 +15,8 @@ def vgg16_base(input_tensor, weights="imagenet"):
     except Exception as exc:  # offline, a refused download, or a corrupt cached file
         if weights in (None, "none"):
             raise
-        raise DataError(
-            f"The ImageNet weights of VGG16 are not on this machine and could not be downloaded "
-            f"({type(exc).__name__}). Choose weights 'none' to start from random initialisation, "
-            f"or copy {VGG16_WEIGHTS_FILE} into {imagenet_weights_path().parent} from a machine with "
-            f"network.") from None
+        raise DataError(_(
+            "The ImageNet weights of VGG16 are not on this machine and could not be downloaded ({error}). "
+            "Choose weights 'none' to start from random initialisation, or copy {file} into {folder} from a "
+            "machine with network.").format(error=type(exc).__name__, file=VGG16_WEIGHTS_FILE,
+                                            folder=imagenet_weights_path().parent)) from None

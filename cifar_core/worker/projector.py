@@ -14,6 +14,7 @@ from sklearn.manifold import TSNE
 from cifar_core.cache import BoundedCache
 from cifar_core.data.splits import sample_indices
 from cifar_core.errors import ParamError, RunError
+from cifar_core.i18n import _
 from cifar_core.worker.inspection import classifier_input_model
 
 METHODS = ("pca", "tsne")
@@ -32,7 +33,8 @@ def project(features, method, seed=0):
     """2-D coordinates of the rows of `features`: PCA, or t-SNE started from the PCA (stable, and
     faster to converge)."""
     if method not in METHODS:
-        raise ParamError(f"Projection must be one of {', '.join(METHODS)}, got {method!r}.")
+        raise ParamError(_("Projection must be one of {methods}, got {value}.").format(
+            methods=", ".join(METHODS), value=repr(method)))
     if method == "pca":
         return PCA(n_components=2, random_state=seed).fit_transform(features).astype(np.float32)
     perplexity = min(30.0, max(2.0, (len(features) - 1) / 3))
@@ -47,7 +49,8 @@ def projection(model, model_key, images, method):
         indices = np.sort(sample_indices(np.arange(len(images)), MAX_POINTS, 0))
         features = penultimate_features(model, images[indices])
         if not np.isfinite(features).all():
-            raise RunError("This model's weights are not finite (its training diverged): there is nothing to project.")
+            raise RunError(_("This model's weights are not finite (its training diverged): there is nothing "
+                             "to project."))
         head = model.layers[-1]
         logits = features @ np.asarray(head.kernel, np.float32) + np.asarray(head.bias, np.float32)
         return {"indices": indices, "xy": project(features, method), "predicted": logits.argmax(axis=1)}

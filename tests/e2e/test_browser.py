@@ -21,6 +21,7 @@ from browser_support import (
 )
 from PIL import Image
 
+from cifar_core import i18n
 from cifar_core.runs.store import RunStore
 
 pytestmark = pytest.mark.slow  # a real server, Chromium and trainings
@@ -135,4 +136,29 @@ def test_a_user_goes_through_every_page(browser, dashboard, tmp_path):
     w.shot("7_upload")
     # Every page was used with a trained run: the server process never loaded TensorFlow.
     assert "libtensorflow" not in Path(f"/proc/{dashboard.proc.pid}/maps").read_text()
+
+    korean_class_walk(browser, url, run_id)
+
+
+def korean_class_walk(browser, url, run_id):
+    """Every page again in Korean, in a browser set to Korean, as a Korean class sees it: the headings,
+    the document's language for screen readers, the charts' words, and the audit."""
+    korean = i18n.translations("ko").gettext
+    page = browser.new_context(viewport=VIEWPORT, locale="ko-KR").new_page()
+    w = Watched(page, "korean")
+    walk = [("", "Convolutional networks on CIFAR-10"), ("data", "Data"), ("train", "Train"),
+            (f"evaluate?run={run_id}&", "Evaluate"), (f"feature_maps?run={run_id}&", "Feature maps"),
+            ("class_board", "Class board")]
+    for step, (path, title) in enumerate(walk, 1):
+        w.open(f"{url}/{path}{'' if path.endswith('&') else '?'}lang=ko")
+        page.get_by_role("heading", name=korean(title), exact=True).wait_for(timeout=120_000)
+        wait_idle(page)
+        page.wait_for_function("() => document.documentElement.lang === 'ko'", timeout=30_000)
+        assert re.search("[가-힣]", page.inner_text("[data-testid='stSidebarNav']"))
+        charts = page.locator(".js-plotly-plot .main-svg")
+        if charts.count():  # a chart's title or axes speak Korean too
+            assert re.search("[가-힣]", " ".join(charts.all_text_contents())), path
+        w.assert_clean()
+        w.audit(f"{title} in Korean")
+        w.shot(f"{step}_{title.lower().replace(' ', '_')}")
 

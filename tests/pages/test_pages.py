@@ -1,6 +1,7 @@
 """AppTest: every page renders, with no runs and with a finished run; start/stop, matrix, feature maps."""
 
 import io
+import re
 import shutil
 import time
 
@@ -27,6 +28,31 @@ def test_every_page_renders_with_no_runs(page, tmp_path, monkeypatch):
 def test_every_page_renders_with_a_finished_run(page, trained_run, monkeypatch):
     store, run_id = trained_run
     open_app(store.root, monkeypatch, page)
+
+
+HANGUL = re.compile("[가-힣]")
+ENGLISH_WORDS = re.compile(r"[A-Za-z]{3,}(?:[ ,'-]+[A-Za-z]{3,}){3,}")  # four English words in a row
+WIDGETS = ("button", "selectbox", "multiselect", "slider", "select_slider", "number_input", "text_input", "toggle",
+           "checkbox", "radio", "text_area")
+
+
+def english_left(at):
+    """What a Korean page still shows in English: four English words in a row, outside `code`."""
+    shown = [str(e.value) for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning",
+                                       "error", "success") for e in getattr(at, kind)]
+    shown += [w.label for kind in WIDGETS for w in getattr(at, kind)]
+    shown += [w.help or "" for kind in WIDGETS for w in getattr(at, kind)]
+    return [text[:100] for text in shown if ENGLISH_WORDS.search(re.sub(r"`[^`]*`", "", text))]
+
+
+@pytest.mark.parametrize("page", [None, *PAGES])
+def test_every_page_renders_in_korean_with_a_finished_run(page, trained_run, monkeypatch):
+    store, run_id = trained_run
+    at = open_app(store.root, monkeypatch, page, query={"lang": "ko"})
+    assert HANGUL.search(at.title[0].value), at.title[0].value
+    assert not english_left(at), english_left(at)
+    at.selectbox(key="sidebar_lang").set_value("en").run()  # the switch turns the same tab back to English
+    assert not at.exception and not HANGUL.search(at.title[0].value), at.title[0].value
 
 
 def test_data_page_filters_and_enlarges(tmp_path, monkeypatch):
