@@ -10,7 +10,7 @@ import uuid
 
 from distributed import Queue
 
-from cifar_core import worker
+from cifar_core import i18n, worker
 from cifar_core.config.hparams import check_epsilon
 from cifar_core.errors import CoreError, RunError
 from cifar_core.export.formats import check_model_format
@@ -21,7 +21,9 @@ from cifar_core.server import cluster
 def _call(task, *args):
     client = cluster.inspection_client()
     try:
-        return client.submit(worker.run, task, *args, pure=False, resources={"inspect": 1}).result()
+        # The worker's messages in the asking tab's language.
+        return client.submit(worker.run, task, *args, language=i18n.current_language(), pure=False,
+                             resources={"inspect": 1}).result()
     except CoreError:
         raise
     except Exception as exc:  # the worker died or a library error: one line, never a traceback
@@ -37,7 +39,8 @@ def evaluate(store, run_id, progress=None):
     queue = Queue(f"cifar-core-eval-{uuid.uuid4().hex}", client=client) if progress else None
     try:
         future = client.submit(worker.run, "evaluate_task", str(store.root), run_id, cluster.local_data_env(),
-                               queue and queue.name, pure=False, resources={"inspect": 1})
+                               queue and queue.name, language=i18n.current_language(), pure=False,
+                               resources={"inspect": 1})
         while queue is not None:
             finished = future.done()
             for done, total in cluster.take_messages(queue) or ():
