@@ -192,7 +192,8 @@ adversarial_ui(run_id, image, caption, truth, names.index(top[0][0]), names)
 st.header(_("Layers"))
 available = info["feature_layers"]
 keep_valid("fm_layers", available, [n for n in available if "conv" in n or "pool" in n])
-layers = st.multiselect(_("Layers to show"), available, key="fm_layers", persist_state=KEEP)
+layers = st.multiselect(_("Layers to show"), available, key="fm_layers", placeholder=_("Choose layers"),
+                        persist_state=KEEP)
 st.caption(_("Early layers respond to edges and colours; deeper layers, smaller and with more channels, "
              "respond to parts of objects. Pooling halves the size and keeps the strongest responses."))
 try:

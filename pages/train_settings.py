@@ -191,7 +191,7 @@ def hparam_ui(spec, key, label=None):
                             persist_state=KEEP)
     if spec.kind == "multi":
         return st.multiselect(label, spec.choices, key=key, help=help_text, format_func=choice_label,
-                              persist_state=KEEP)
+                              placeholder=_("None"), persist_state=KEEP)
     if spec.log:
         return learning_rate_ui(spec, key, label, help_text)
     if spec.kind == "float":
