@@ -114,9 +114,9 @@ def babel_locale(language=None):
         return Locale.parse(SOURCE)
 
 
-def number(value, digits=0):
-    """`value` with the language's separators and `digits` decimals (1234.5 → "1,234.5")."""
-    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+def number(value, digits=None):
+    """`value` with the language's group separators ("12,345"); with `digits`, that many decimals."""
+    pattern = None if digits is None else "#,##0" + ("." + "0" * digits if digits else "")
     return format_decimal(value, format=pattern, locale=babel_locale())
 
 

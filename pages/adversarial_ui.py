@@ -9,7 +9,7 @@ from cifar_core.config.hparams import EPSILON_STEP, MAX_EPSILON, check_epsilon
 from cifar_core.data.datasets import class_label
 from cifar_core.data.images import enlarge, heatmap_overlay
 from cifar_core.errors import CoreError
-from cifar_core.i18n import _
+from cifar_core.i18n import _, percent
 from cifar_core.server import inspection
 from pages import figures
 from pages.shared import KEEP, show_error, store
@@ -76,7 +76,7 @@ def adversarial_ui(run_id, image, caption, truth, predicted, names):
     scale = 127.0 / max(epsilon, EPSILON_STEP)
     difference = np.clip(128 + result["difference"] * scale, 0, 255).astype(np.uint8)
     new = class_label(names[result["predicted"]])
-    shown_epsilon, sure = f"{epsilon:g}", f"{result['top'][0][1]:.0%}"
+    shown_epsilon, sure = f"{epsilon:g}", percent(result['top'][0][1], 0)
     c1, c2, c3, c4 = st.columns(4)
     c1.image(enlarge(shown, size=(PIXELS, PIXELS)), caption=_("Nudged, ε = {epsilon}").format(epsilon=shown_epsilon),
              width=PIXELS, alt=_("{caption} after a nudge of ε = {epsilon} against {target}").format(

@@ -7,7 +7,7 @@ import streamlit as st
 from cifar_core.data.datasets import class_label
 from cifar_core.data.images import enlarge
 from cifar_core.errors import CoreError
-from cifar_core.i18n import _
+from cifar_core.i18n import _, number, percent
 from cifar_core.runs.compare import compare_runs
 from cifar_core.runs.store import RunStore
 from cifar_core.server import inspection
@@ -35,7 +35,7 @@ def _evaluated_ui(run_id):
     bar = st.progress(0.0, text=_("Evaluating on the test set …"))
     evaluating = _("Evaluating {done} of {total} test images")
     inspection.evaluate(store(), run_id, progress=lambda done, total: bar.progress(
-        done / total, text=evaluating.format(done=f"{done:,}", total=f"{total:,}")))
+        done / total, text=evaluating.format(done=number(done), total=number(total))))
     bar.empty()
     return True
 
@@ -92,15 +92,15 @@ def compare_ui(run_id, config, ds):
         return
     fixed, broken = len(result["fixed"]), len(result["broken"])
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric(_("Test accuracy, A"), f"{result['accuracy_a']:.1%}")
-    c2.metric(_("Test accuracy, B"), f"{result['accuracy_b']:.1%}",
+    c1.metric(_("Test accuracy, A"), percent(result['accuracy_a']))
+    c2.metric(_("Test accuracy, B"), percent(result['accuracy_b']),
               delta=_("{delta} points").format(delta=f"{100 * (result['accuracy_b'] - result['accuracy_a']):+.1f}"))
-    c3.metric(_("Fixed by B"), f"{fixed:,}", help=_("Test images that run B labels right and run A wrong."))
-    c4.metric(_("Broken by B"), f"{broken:,}", help=_("Test images that run A labels right and run B wrong."))
+    c3.metric(_("Fixed by B"), number(fixed), help=_("Test images that run B labels right and run A wrong."))
+    c4.metric(_("Broken by B"), number(broken), help=_("Test images that run A labels right and run B wrong."))
     st.caption(_("Of the {n} test images, both runs label {both_right} right and {both_wrong} wrong. B fixed {fixed} "
                  "and broke {broken}: net {net}.").format(
-        n=f"{result['n']:,}", both_right=f"{result['both_right']:,}", both_wrong=f"{result['both_wrong']:,}",
-        fixed=f"{fixed:,}", broken=f"{broken:,}", net=f"{fixed - broken:+,}"))
+        n=number(result['n']), both_right=number(result['both_right']), both_wrong=number(result['both_wrong']),
+        fixed=number(fixed), broken=number(broken), net=f"{fixed - broken:+,}"))
 
     st.plotly_chart(figures.difference_matrix(result["difference"], result["class_names"]),
                     key="eval_compare_matrix")
@@ -109,7 +109,7 @@ def compare_ui(run_id, config, ds):
 
     shown_words = {"fixed": _("fixed by B ({count})"), "broken": _("broken by B ({count})")}
     which = st.radio(_("Show the test images"), ("fixed", "broken"), horizontal=True, key="eval_compare_which",
-                     persist_state=KEEP, format_func=lambda w: shown_words[w].format(count=f"{len(result[w]):,}"))
+                     persist_state=KEEP, format_func=lambda w: shown_words[w].format(count=number(len(result[w]))))
     _images_ui(result, ds, which)
 
     differing = [row for row in result["settings"] if row["differs"]]

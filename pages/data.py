@@ -6,7 +6,7 @@ import streamlit as st
 from cifar_core.data import datasets, folder_sets, image_folder, splits
 from cifar_core.data.images import enlarge
 from cifar_core.errors import CoreError
-from cifar_core.i18n import _
+from cifar_core.i18n import _, number, percent
 from cifar_core.runs.classroom import require_uploads, uploads_open
 from pages import figures
 from pages.identity import caller
@@ -61,8 +61,8 @@ def upload_ui(name):
             "centre square and resized, and {test_share} of each class is kept back for "
             "testing. The set stays on this server, for everyone who uses it.").format(
             min_classes=image_folder.MIN_CLASSES, min_images=image_folder.MIN_IMAGES_PER_CLASS,
-            max_images=f"{image_folder.MAX_IMAGES:,}", max_megabytes=image_folder.MAX_TOTAL_BYTES // 1_000_000,
-            upload_megabytes=st.get_option("server.maxUploadSize"), test_share=f"{image_folder.TEST_SHARE:.0%}"))
+            max_images=number(image_folder.MAX_IMAGES), max_megabytes=image_folder.MAX_TOTAL_BYTES // 1_000_000,
+            upload_megabytes=st.get_option("server.maxUploadSize"), test_share=percent(image_folder.TEST_SHARE, 0)))
         c1, c2 = st.columns([1, 3])
         sizes = list(image_folder.IMAGE_SIZES)
         c1.selectbox(_("Image size"), sizes, index=sizes.index(image_folder.DEFAULT_IMAGE_SIZE), key="data_upload_size",
@@ -123,7 +123,7 @@ except CoreError as exc:
     show_error(exc)
     st.stop()
 st.success(_("Ready: {train} training and {test} test images of {shape}, from {source}.").format(
-    train=f"{len(ds.y_train):,}", test=f"{len(ds.y_test):,}",
+    train=number(len(ds.y_train)), test=number(len(ds.y_test)),
     shape=f"{ds.image_shape[0]}×{ds.image_shape[1]}×{ds.image_shape[2]}", source=ds.source),
     icon=":material/check_circle:")
 
@@ -202,7 +202,7 @@ st.caption(_("Bars: the images of each class in the training set (what the netwo
              "validation set (a stratified {share} of the training images, seed "
              "{seed}, checked after every epoch) and the test set (kept back for the final score, "
              "never used in training). Equal bars mean no class is favoured.").format(
-    share=f"{splits.DEFAULT_VAL_SPLIT:.0%}", seed=splits.DEFAULT_SEED))
+    share=percent(splits.DEFAULT_VAL_SPLIT, 0), seed=splits.DEFAULT_SEED))
 
 channel_names = [_("red"), _("green"), _("blue")] if len(mean) == 3 else [_("grey")]
 st.dataframe({_("Channel"): channel_names, _("Mean"): mean.round(2), _("Standard deviation"): std.round(2)},

@@ -10,7 +10,7 @@ import streamlit as st
 from cifar_core.data.datasets import class_label
 from cifar_core.data.images import heatmap_overlay
 from cifar_core.errors import CoreError
-from cifar_core.i18n import _
+from cifar_core.i18n import _, percent
 from cifar_core.runs import timelapse
 from pages import figures
 from pages.shared import KEEP, follow_clicked_cell, keep_valid, show_error, store
@@ -94,7 +94,7 @@ def validation_epochs_ui(run_id, names, history):
     curve, grid = st.columns([2, 3])
     curve.plotly_chart(figures.learning_curve("accuracy", history["epochs"], marker_epoch=epoch, height=420,
                                               title=_("Accuracy, and the epoch shown")), key="eval_epochs_curve")
-    curve.metric(_("Validation accuracy {when}").format(when=when(epoch)), f"{accuracy:.1%}")
+    curve.metric(_("Validation accuracy {when}").format(when=when(epoch)), percent(accuracy))
     event = grid.plotly_chart(figures.confusion_matrix(matrix, names, False, height=420), key="eval_epochs_matrix",
                               on_select="rerun", selection_mode="points")
     follow_clicked_cell(event, names, "eval_epochs")

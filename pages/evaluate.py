@@ -10,7 +10,7 @@ from cifar_core.data.datasets import class_label, load_dataset
 from cifar_core.data.images import enlarge
 from cifar_core.data.splits import sample_indices
 from cifar_core.errors import CoreError
-from cifar_core.i18n import _
+from cifar_core.i18n import _, number, percent
 from cifar_core.runs.curves import batch_series, history_csv
 from cifar_core.runs.store import RunStore
 from cifar_core.server import inspection
@@ -56,7 +56,7 @@ try:
         bar = st.progress(0.0, text=_("Evaluating on the test set …"))
         evaluating = _("Evaluating {done} of {total} test images")
         evaluated = inspection.evaluate(store(), run_id, progress=lambda done, total: bar.progress(
-            done / total, text=evaluating.format(done=f"{done:,}", total=f"{total:,}")))
+            done / total, text=evaluating.format(done=number(done), total=number(total))))
         stamp = {**stamp, **evaluated["stamp"]}  # what it evaluated: a newer model if one came meanwhile
         bar.empty()
     result = get_evaluation(runs_dir(), run_id, stamp["model"], stamp["mtime_ns"], stamp["size"])
@@ -68,9 +68,9 @@ names = result["class_names"]
 model_name = stamp["model"].removesuffix(".keras")
 
 c1, c2, c3, c4 = st.columns(4)
-c1.metric(_("Test accuracy"), f"{result['accuracy']:.1%}")
+c1.metric(_("Test accuracy"), percent(result['accuracy']))
 c2.metric(_("Test loss"), f"{result['loss']:.3f}")
-c3.metric(_("Test images"), f"{result['n']:,}")
+c3.metric(_("Test images"), number(result['n']))
 c4.metric(_("Model"), model_name, help=_("The {model} weights of a {status} run (best: lowest validation loss).")
           .format(model=model_name, status=status_label(run["status"])))
 st.caption(_("Test accuracy is the share of the test images, never used in training, that the network labels "

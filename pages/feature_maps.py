@@ -13,7 +13,7 @@ from cifar_core.data.images import (
     to_model_image,
 )
 from cifar_core.errors import CoreError
-from cifar_core.i18n import N_, _, ngettext
+from cifar_core.i18n import N_, _, ngettext, percent
 from cifar_core.runs import timelapse
 from cifar_core.runs.classroom import uploads_open
 from cifar_core.server import inspection
@@ -173,7 +173,7 @@ def grad_cam_ui():
         panels.append((second, "true class" if truth is not None else "runner-up"))
     for col, (index, role) in zip(st.columns(2), panels):
         title, alt = CAM_TEXTS[role]
-        words = dict(name=class_label(names[index]), probability=f"{probs[index]:.0%}", image=caption, layer=layer)
+        words = dict(name=class_label(names[index]), probability=percent(probs[index], 0), image=caption, layer=layer)
         col.image(heatmap_overlay(image, cam["heatmaps"][index], CAM_LUT, size=(CAM_PIXELS, CAM_PIXELS)),
                   caption=_(title).format(**words), width=CAM_PIXELS, alt=_(alt).format(**words))
     if len(panels) == 1:

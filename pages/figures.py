@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 
 from cifar_core.data.datasets import class_label
 from cifar_core.data.images import colour_map_lut
-from cifar_core.i18n import N_, _
+from cifar_core.i18n import N_, _, percent
 from cifar_core.runs.curves import downsample
 
 TRAIN, VAL = "#1f5fbf", "#d9480f"
@@ -249,7 +249,7 @@ def top_predictions(predictions, height=300, title=None):
     names = [class_label(name) for name, _p in predictions][::-1]
     probs = [p for _name, p in predictions][::-1]
     fig = go.Figure(go.Bar(x=probs, y=names, orientation="h", marker_color=TRAIN,
-                           text=[f"{p:.1%}" for p in probs], textposition="auto"))
+                           text=[percent(p) for p in probs], textposition="auto"))
     fig.update_layout(title=title if title is not None else _("Top-5 predictions"),
                       xaxis=dict(range=[0, 1], tickformat=".0%"), **{**LAYOUT, "height": height, "showlegend": False})
     return readable(fig)

@@ -5,7 +5,7 @@ import streamlit as st
 from cifar_core.config.presets import preset_short_title
 from cifar_core.data.datasets import dataset_info, dataset_names
 from cifar_core.errors import CoreError
-from cifar_core.i18n import _
+from cifar_core.i18n import _, percent
 from cifar_core.runs.store import ACTIVE
 from cifar_core.server import cluster, prepare
 from pages.identity import caller, display_name
@@ -66,7 +66,7 @@ def ready_runs_ui(runs):
         values = {"title": row["title"], "dataset": dataset_title(row["dataset"])}
         if best is not None:
             st.markdown(_("**{title}** · {dataset} · best validation accuracy {accuracy}").format(
-                accuracy=f"{best:.1%}", **values))
+                accuracy=percent(best), **values))
         else:
             st.markdown(_("**{title}** · {dataset} · no validation accuracy").format(**values))
         with st.container(horizontal=True):  # full link texts: columns cut them at 1366 px

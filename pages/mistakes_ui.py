@@ -7,7 +7,7 @@ import streamlit as st
 
 from cifar_core.data.datasets import class_label
 from cifar_core.data.images import enlarge
-from cifar_core.i18n import _
+from cifar_core.i18n import _, percent
 from cifar_core.runs.mistakes import most_confused, reliability, top_losses
 from pages import figures
 from pages.shared import KEEP, with_article
@@ -50,7 +50,7 @@ def calibration_ui(result):
     sure, right = float(np.mean(result["confidence"])), float(np.mean(result["predictions"] == result["labels"]))
     chart, words = st.columns([3, 2])
     chart.plotly_chart(figures.reliability_diagram(bins), key="eval_reliability_chart")
-    words.metric(_("Expected calibration error"), f"{bins['ece']:.1%}")
+    words.metric(_("Expected calibration error"), percent(bins['ece']))
     if sure > right + 0.02:
         summary = _("On average the network's confidence is **{ece}** away from how often it is right at that "
                     "confidence. Overall it is {sure} sure and right {right} of the time: **overconfident**.")
@@ -61,7 +61,7 @@ def calibration_ui(result):
         summary = _("On average the network's confidence is **{ece}** away from how often it is right at that "
                     "confidence. Overall it is {sure} sure and right {right} of the time: about as sure as it "
                     "is right.")
-    words.markdown(summary.format(ece=f"{bins['ece']:.1%}", sure=f"{sure:.0%}", right=f"{right:.0%}"))
+    words.markdown(summary.format(ece=percent(bins['ece']), sure=percent(sure, 0), right=percent(right, 0)))
     words.caption(_("Each bar gathers the test images the network gave about the same confidence; a "
                     "calibrated network's bars reach the dashed diagonal (of the images it is 80 % sure of, "
                     "80 % right)."))
@@ -113,6 +113,6 @@ def mistakes_ui(run_id, result, ds, scale):
                  "Often the label is debatable, or the object is tiny or cut off."))
     caption = _("{guess} {confidence}, true {truth} {probability}")
     image_grid(run_id, ds, names, [(m["index"], m["predicted"], caption.format(
-        guess=class_label(names[m["predicted"]]), confidence=f"{m['confidence']:.0%}",
-        truth=class_label(names[ds.y_test[m["index"]]]), probability=f"{m['true_probability']:.0%}"))
+        guess=class_label(names[m["predicted"]]), confidence=percent(m['confidence'], 0),
+        truth=class_label(names[ds.y_test[m["index"]]]), probability=percent(m['true_probability'], 0)))
         for m in losses], scale)

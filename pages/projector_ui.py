@@ -8,7 +8,7 @@ import streamlit as st
 from cifar_core.data.datasets import class_label
 from cifar_core.data.images import enlarge
 from cifar_core.errors import CoreError
-from cifar_core.i18n import N_, _
+from cifar_core.i18n import N_, _, number
 from cifar_core.server import inspection
 from pages.figures import LAYOUT, readable
 from pages.mistakes_ui import image_alt
@@ -70,4 +70,4 @@ def projector_ui(run_id, names, ds, predictions):
                      query_params={"run": run_id, "image": str(index)})
     st.caption(_("{count} test images. PCA keeps the two directions in which the features vary most; t-SNE keeps "
                  "each image's nearest neighbours near, so its clusters mean more than its distances.").format(
-        count=f"{len(points['indices']):,}"))
+        count=number(len(points['indices']))))

@@ -11,7 +11,7 @@ import streamlit as st
 from cifar_core.config.architectures import ARCHITECTURES
 from cifar_core.data.datasets import dataset_info
 from cifar_core.errors import CoreError
-from cifar_core.i18n import N_, _
+from cifar_core.i18n import N_, _, percent
 from cifar_core.runs.store import ACTIVE, RunStore, check_run_id, default_runs_dir
 from cifar_core.server.jobs import JobManager
 from pages import navigation
@@ -129,7 +129,7 @@ def run_label(row):
     if row.get("best_val_accuracy") is None:
         return "{run} · {dataset} · {status}".format(**values)
     return _("{run} · {dataset} · {status}, best val acc {accuracy}").format(
-        accuracy=f"{row['best_val_accuracy']:.1%}", **values)
+        accuracy=percent(row['best_val_accuracy']), **values)
 
 
 def run_started(run_id):

@@ -11,7 +11,7 @@ from cifar_core.data.datasets import class_label, dataset_info, load_dataset
 from cifar_core.data.download import imagenet_weights_available
 from cifar_core.data.images import enlarge, tile_images
 from cifar_core.errors import CoreError
-from cifar_core.i18n import N_, _, current_language, ngettext
+from cifar_core.i18n import N_, _, current_language, ngettext, number
 from cifar_core.runs import curves
 from cifar_core.runs.owners import owner_of
 from cifar_core.runs.store import ACTIVE
@@ -85,7 +85,7 @@ def summary_ui(ds_name, arch_name, hparams, augment):
         show_error(exc)
         return
     with st.expander(_("Model: {params} parameters for {shape} images — layer table").format(
-            params=f"{params:,}", shape=f"{shape[0]}×{shape[1]}×{shape[2]}")):
+            params=number(params), shape=f"{shape[0]}×{shape[1]}×{shape[2]}")):
         st.dataframe(table, hide_index=True, key="train_layer_table",
                      column_config={key: st.column_config.Column(_(title)) for key, title in LAYER_COLUMNS.items()})
     if not augment or not info.is_local():

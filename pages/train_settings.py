@@ -18,7 +18,7 @@ from cifar_core.config.recipes import (
 from cifar_core.config.run_config import make_config
 from cifar_core.data.datasets import dataset_info, dataset_names
 from cifar_core.errors import CoreError
-from cifar_core.i18n import N_, _, ngettext
+from cifar_core.i18n import N_, _, ngettext, number
 from cifar_core.server import estimate
 from pages.shared import KEEP, arch_title, class_mode, dataset_title, manager, show_error
 
@@ -157,7 +157,7 @@ def fit_request_ui():
     else:
         text = ngettext("Fitted to {budget}: {epochs} epoch on {images} training images, {time} here.",
                         "Fitted to {budget}: {epochs} epochs on {images} training images, {time} here.",
-                        fitted["epochs"]).format(images=f"{fitted['train_size']:,}", **words)
+                        fitted["epochs"]).format(images=number(fitted['train_size']), **words)
     st.session_state["train_fit_note"] = ("ok", text)
 
 

@@ -19,7 +19,7 @@ from cifar_core.config.hparams import TRAINING
 from cifar_core.config.run_config import make_config
 from cifar_core.data.datasets import DATASETS
 from cifar_core.errors import DataError, ParamError
-from cifar_core.i18n import N_, _
+from cifar_core.i18n import N_, _, number
 
 VERSION = 1
 FIELDS = ("recipe", "dataset", "arch", "hparams", "training")
@@ -216,7 +216,7 @@ def describe_recipe(recipe):
     if t["train_size"] is None:
         images = _("all training images")
     else:
-        images = _("{count} training images").format(count=f"{t['train_size']:,}")
+        images = _("{count} training images").format(count=number(t['train_size']))
     augment = (_("augmentation {names}").format(names=", ".join(t["augment"])) if t["augment"]
                else _("no augmentation"))
     if own:

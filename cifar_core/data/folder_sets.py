@@ -33,7 +33,7 @@ from cifar_core.data.image_folder import (
 from cifar_core.data.parsed_cache import ARRAY_NAMES
 from cifar_core.data.splits import FOLDER_PREFIX, Dataset, DatasetInfo
 from cifar_core.errors import CoreError, DataError, ParamError
-from cifar_core.i18n import _, ngettext
+from cifar_core.i18n import _, ngettext, number
 
 FOLDERS_ENV = "CIFAR_CORE_IMAGE_FOLDERS"  # os.pathsep-separated folders or zips: datasets of the server
 UPLOADS_ENV = "CIFAR_CORE_UPLOADS"  # "off": the server takes no uploads
@@ -165,8 +165,8 @@ def describe_folder_set(meta):
     else:
         text = _("{count} colour images {size}×{size} in {n_classes} classes ({classes}): {n_train} for "
                  "training, {n_test} held out for testing; from {source}.")
-    text = text.format(count=f"{sum(meta['counts']):,}", size=meta["image_size"], n_classes=len(meta["classes"]),
-                       classes=classes + more, n_train=f"{meta['n_train']:,}", n_test=f"{meta['n_test']:,}",
+    text = text.format(count=number(sum(meta['counts'])), size=meta["image_size"], n_classes=len(meta["classes"]),
+                       classes=classes + more, n_train=number(meta['n_train']), n_test=number(meta['n_test']),
                        source=meta["source"])
     for key in ("not_images", "outside_classes"):
         count = meta[f"{key}_count"]
@@ -178,7 +178,7 @@ def describe_folder_set(meta):
             else:
                 skipped = ngettext("{count} file outside a class folder was skipped: {names}.",
                                    "{count} files outside a class folder were skipped: {names}.", count)
-            text += " " + skipped.format(count=f"{count:,}", names=names)
+            text += " " + skipped.format(count=number(count), names=names)
     return text
 
 

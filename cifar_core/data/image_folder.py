@@ -29,7 +29,7 @@ from PIL import Image, UnidentifiedImageError
 from cifar_core.data.images import IMAGE_FORMATS, MAX_PIXELS, to_model_image
 from cifar_core.data.splits import DEFAULT_SEED, stratified_sample
 from cifar_core.errors import DataError, ImageError, ParamError
-from cifar_core.i18n import _, ngettext
+from cifar_core.i18n import _, ngettext, number
 
 DEFAULT_IMAGE_SIZE = 32
 MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 8, 64
@@ -95,7 +95,7 @@ def zip_files(archive, source):
         if info.file_size > RATIO_FLOOR and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1):
             raise DataError(_("{name} in {source} expands {ratio} times when unpacked, over the limit of {limit} "
                               "(a zip bomb). Remove it.").format(
-                name=name, source=source, ratio=f"{info.file_size // max(info.compress_size, 1):,}",
+                name=name, source=source, ratio=number(info.file_size // max(info.compress_size, 1)),
                 limit=MAX_COMPRESSION_RATIO))
         files.append((name, info.file_size, partial(_read_zip_entry, archive, info)))
     return files
@@ -171,7 +171,7 @@ def _archive_inside(source, name):
 
 def _too_many_files(source):
     return DataError(_("{source} holds more than {limit} files, the limit. Use fewer images.").format(
-        source=source, limit=f"{MAX_FILES:,}"))
+        source=source, limit=number(MAX_FILES)))
 
 
 def _too_large(source):
@@ -223,7 +223,7 @@ def _decode(data, name, source, size):
         else:
             message = _("{name} in {source} is over the limit of {limit} pixels for one image (a decompression "
                         "bomb, or a huge photo). Shrink it or remove it.")
-        raise DataError(message.format(name=name, source=source, limit=f"{MAX_PIXELS:,}",
+        raise DataError(message.format(name=name, source=source, limit=number(MAX_PIXELS),
                                        width=getattr(image, "width", None), height=getattr(image, "height", None)))
     try:
         return to_model_image(image, (size, size, 3)), image.mode in GREY_MODES
@@ -243,7 +243,7 @@ def decode_all(files, source, size):
             continue
         if len(images) == MAX_IMAGES:
             raise DataError(_("{source} holds more than {limit} images, the limit. Use fewer images per class.")
-                            .format(source=source, limit=f"{MAX_IMAGES:,}"))
+                            .format(source=source, limit=number(MAX_IMAGES)))
         images.append(decoded[0])
         labels.append(classes.index(class_name))
         grey = grey and decoded[1]

@@ -7,7 +7,7 @@ import numpy as np
 
 from cifar_core.data.datasets import class_label
 from cifar_core.errors import CoreError
-from cifar_core.i18n import _
+from cifar_core.i18n import _, percent
 from cifar_core.runs.curves import overfitting_onset
 from cifar_core.runs.owners import owner_of
 
@@ -37,8 +37,8 @@ def failures(config, status, history, predictions=None):
         if accuracy is not None and accuracy < CHANCE_FACTOR / classes:
             found.append(("not_learning", _("Not learning: {accuracy} accuracy after {done} of {epochs} epochs, near "
                                             "chance ({chance}). Try another learning rate.").format(
-                accuracy=f"{accuracy:.0%}", done=halfway, epochs=config["training"]["epochs"],
-                chance=f"{1 / classes:.0%}")))
+                accuracy=percent(accuracy, 0), done=halfway, epochs=config["training"]["epochs"],
+                chance=percent(1 / classes, 0))))
     if predictions is not None and len(predictions):
         shares = np.bincount(np.asarray(predictions), minlength=classes) / len(predictions)
         top = int(shares.argmax())
@@ -46,7 +46,7 @@ def failures(config, status, history, predictions=None):
             names = config.get("class_names") or []
             name = names[top] if top < len(names) else str(top)
             found.append(("one_class", _("One class takes over: {share} of the test images are predicted as "
-                                         "{name}.").format(share=f"{shares[top]:.0%}", name=class_label(name))))
+                                         "{name}.").format(share=percent(shares[top], 0), name=class_label(name))))
     return found
 
 

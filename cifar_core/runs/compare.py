@@ -8,7 +8,7 @@ right and A wrong, "broken" the reverse, and the difference matrix is B's confus
 import numpy as np
 
 from cifar_core.errors import RunError
-from cifar_core.i18n import _
+from cifar_core.i18n import _, number
 
 # What a run's settings are, in the order a lab report lists them; the rest of a config describes
 # the dataset or the libraries (the same for two comparable runs) or is bookkeeping.
@@ -69,7 +69,7 @@ def compare_runs(store, run_a, run_b):
     if a["n"] != b["n"] or list(a["class_names"]) != list(b["class_names"]) or not np.array_equal(a["labels"], b["labels"]):
         raise RunError(_("Runs {run_a} and {run_b} were evaluated on different test splits ({n_a} and {n_b} "
                          "images): only runs evaluated on the same test images can be compared.").format(
-            run_a=run_a, run_b=run_b, n_a=f"{a['n']:,}", n_b=f"{b['n']:,}"))
+            run_a=run_a, run_b=run_b, n_a=number(a['n']), n_b=number(b['n'])))
     labels = np.asarray(a["labels"])
     right_a, right_b = np.asarray(a["predictions"]) == labels, np.asarray(b["predictions"]) == labels
     return {
