@@ -14,6 +14,7 @@ import pages.figures  # noqa: F401
 import pages.recipe_ui  # noqa: F401
 import pages.shared  # noqa: F401
 import pages.train_settings  # noqa: F401
+from cifar_core import i18n
 from cifar_core.data import image_folder  # noqa: F401
 from cifar_core.data.folder_sets import import_configured_folders
 from cifar_core.export import script  # noqa: F401
@@ -56,7 +57,8 @@ def run():
     lang = language.choose_language()  # first: every word below is in the tab's language
     st.set_page_config(page_title=_("CNN dashboard"), page_icon="🧠", layout="wide")
     access.use_secret_password(secret_password())
-    with st.spinner(_("Importing the server's image folders …")):  # shows only if it takes a while
+    # Shows only if it takes a while; its messages are kept for every tab, in the server's language.
+    with st.spinner(_("Importing the server's image folders …")), i18n.speaking(i18n.default_language()):
         import_image_folders()
     who = identity.named_caller()
     pages = [
@@ -69,11 +71,11 @@ def run():
     if who and (who.teacher or read_controls(runs_dir()).board_visible):  # the teacher decides when students see it
         pages.append(st.Page(PAGES / "class_board.py", title=_("Class board"), icon=":material/leaderboard:"))
     page = st.navigation(pages)
+    language.language_ui()  # first in the sidebar, and there while a tab is asked its name
+    language.mark_document_language(lang)
     if who is None:  # while a class runs, a tab gives its name before anything else
         identity.ask_name_ui()
     identity.identity_ui(who)
-    language.language_ui()
-    language.mark_document_language(lang)
     page.run()
 
 

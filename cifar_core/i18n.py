@@ -18,6 +18,7 @@ import gettext
 import io
 import os
 import threading
+from decimal import Decimal
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
@@ -123,7 +124,8 @@ def number(value, digits=None):
 def percent(fraction, digits=1):
     """A fraction as a percentage in the language's style (0.577 → "57.7%")."""
     pattern = "#,##0" + ("." + "0" * digits if digits else "") + "%"
-    return format_percent(fraction, format=pattern, locale=babel_locale())
+    rounded = Decimal(f"{fraction * 100:.{digits}f}") / 100  # rounded as Python's f"{x:.1%}" rounds it
+    return format_percent(rounded, format=pattern, locale=babel_locale())
 
 
 def duration(seconds):

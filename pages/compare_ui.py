@@ -7,7 +7,7 @@ import streamlit as st
 from cifar_core.data.datasets import class_label
 from cifar_core.data.images import enlarge
 from cifar_core.errors import CoreError
-from cifar_core.i18n import _, number, percent
+from cifar_core.i18n import _, current_language, number, percent
 from cifar_core.runs.compare import compare_runs
 from cifar_core.runs.store import RunStore
 from cifar_core.server import inspection
@@ -19,8 +19,9 @@ NONE = ""  # the selector's "no comparison" option
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def get_comparison(directory, run_a, run_b, versions):
-    """`compare_runs` of two runs; `versions` (their model files' stamps) keys the cache."""
+def get_comparison(directory, run_a, run_b, versions, language):
+    """`compare_runs` of two runs; `versions` (their model files' stamps) and the tab's `language`
+    (the settings' words) key the cache."""
     return compare_runs(RunStore(directory), run_a, run_b)
 
 
@@ -86,7 +87,7 @@ def compare_ui(run_id, config, ds):
         if not _evaluated_ui(other):
             return
         versions = tuple(tuple(store().model_stamp(r).values()) for r in (other, run_id))
-        result = get_comparison(runs_dir(), other, run_id, versions)
+        result = get_comparison(runs_dir(), other, run_id, versions, current_language())
     except CoreError as exc:
         show_error(exc)
         return

@@ -12,8 +12,9 @@ from cifar_core.config.architectures import ARCHITECTURES
 from cifar_core.data.datasets import dataset_info
 from cifar_core.errors import CoreError
 from cifar_core.i18n import N_, _, percent
+from cifar_core.protocol import INTERRUPTED
 from cifar_core.runs.store import ACTIVE, RunStore, check_run_id, default_runs_dir
-from cifar_core.server.jobs import JobManager
+from cifar_core.server.jobs import STOPPED_BEFORE_START, JobManager
 from pages import navigation
 
 # Widgets keep their value for the whole browser session, across pages (Streamlit's own
@@ -43,6 +44,15 @@ def class_mode():
         st.session_state["class_mode_address"] = mode
         st.session_state["class_mode"] = mode == "class"
     return bool(st.session_state.get("class_mode", False))
+
+
+def reason_text(reason):
+    """A run's stored reason (English in status.json) in the reader's language: the product's own
+    reasons are translated, with what the worker added after them ("(KilledWorker)") kept."""
+    for known in (INTERRUPTED, STOPPED_BEFORE_START):
+        if reason and reason.startswith(known):
+            return _(known) + reason[len(known):]
+    return translated(reason)
 
 
 def translated(text):

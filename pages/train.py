@@ -25,13 +25,13 @@ from pages.shared import (
     dataset_title,
     manager,
     plain,
+    reason_text,
     run_started,
     scroll_to_top,
     short_run_label,
     show_error,
     status_label,
     store,
-    translated,
 )
 from pages.train_settings import choice_text, estimate_ui, fingerprint, settings_ui
 
@@ -219,7 +219,7 @@ def live_ui(run_id):
         heading = _("**Run {run}** of {owner} — {status}").format(run=run_id, owner=plain(display_name(owner)), status=status)
     else:
         heading = _("**Run {run}** — {status}").format(run=run_id, status=status)
-    head.markdown(heading + (f": {translated(snap['reason'])}" if snap["reason"] else ""))
+    head.markdown(heading + (f": {reason_text(snap['reason'])}" if snap["reason"] else ""))
     changeable = who.teacher or who.owns(config)  # the core refuses the others anyway
     if running and changeable and stop.button(_("Stop"), key="train_stop", icon=":material/stop_circle:",
                                               type="primary"):
@@ -244,7 +244,7 @@ def live_ui(run_id):
             text = _("Starting on a worker …")
         st.progress(snap["fraction"], text=text)
     elif snap["status"] == "failed":
-        st.error(translated(snap["reason"]) or _("The run failed."), icon=":material/error:")
+        st.error(reason_text(snap["reason"]) or _("The run failed."), icon=":material/error:")
     if snap.get("worker"):
         st.caption(_("Trained by worker {worker}.").format(worker=snap["worker"]))
     onset = curves.overfitting_onset(snap["epoch_records"])
@@ -312,7 +312,7 @@ def sweep_charts_ui(run_ids):
 
 def _setting(config, name):
     value = config["hparams"].get(name, config["training"].get(name))
-    return ",".join(value) or "none" if isinstance(value, list) else value
+    return ",".join(value) or _("none") if isinstance(value, list) else value
 
 
 def runs_table_ui():

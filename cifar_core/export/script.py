@@ -15,6 +15,7 @@ from cifar_core import i18n
 from cifar_core.config.recipes import describe_recipe, recipe_of
 from cifar_core.errors import ParamError
 from cifar_core.export import script_template as template
+from cifar_core.i18n import _
 
 PACKAGE = Path(__file__).parents[1]  # cifar_core/
 # The network builders each architecture needs, besides the input stage and the output layer.
@@ -42,11 +43,11 @@ COPIED = (
 def export_refusal(config):
     """Why a run cannot be exported as a script, or None when it can."""
     if config.get("dataset") != "cifar10":
-        return (f"The Keras script reads the official CIFAR-10 archive, and this run trained on "
-                f"{config.get('dataset')}. Reproduce it with its recipe instead: "
-                "'python -m cifar_core train --recipe FILE'.")
+        return _("The Keras script reads the official CIFAR-10 archive, and this run trained on {dataset}. "
+                 "Reproduce it with its recipe instead: 'python -m cifar_core train --recipe FILE'.").format(
+            dataset=config.get("dataset"))
     if config.get("arch") not in NETWORKS:
-        return f"The architecture {config.get('arch')!r} cannot be exported as a script."
+        return _("The architecture {arch} cannot be exported as a script.").format(arch=repr(config.get("arch")))
     return None
 
 

@@ -21,7 +21,7 @@ from cifar_core.config.hparams import TRAINING_HPARAMS
 from cifar_core.config.run_config import make_config
 from cifar_core.data.datasets import load_dataset
 from cifar_core.errors import CoreError, ParamError, RunError
-from cifar_core.i18n import N_, SOURCE, _, ngettext, speaking
+from cifar_core.i18n import N_, SOURCE, _, current_language, ngettext, speaking
 from cifar_core.protocol import INTERRUPTED, lr_search_stop_name, names, shared_data_name
 from cifar_core.runs.classroom import read_controls
 from cifar_core.runs.curves import batch_series, fractional_epoch
@@ -310,7 +310,7 @@ class JobManager:
         search_id = uuid.uuid4().hex[:12]
         data_env = None if client.cluster is None else cluster.local_data_env()
         future = client.submit(worker.run, "lr_find_task", config, lr_search_stop_name(search_id), data_env,
-                               key=f"lr-find-{search_id}", resources={"train": 1}, pure=False, retries=0)
+                               language=current_language(), key=f"lr-find-{search_id}", resources={"train": 1}, pure=False, retries=0)
         with self._lock:
             self._searches[search_id] = {"status": "running", "result": None, "reason": "", "failure": None,
                                          "future": future}

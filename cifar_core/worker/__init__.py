@@ -14,5 +14,5 @@ def run(task, *args, language=None):
     from cifar_core.worker import tasks
     if task not in tasks.TASKS:
         raise ValueError(f"Unknown worker task {task!r}; the tasks are {', '.join(sorted(tasks.TASKS))}.")
-    with i18n.speaking(language):
+    with i18n.speaking(language or i18n.SOURCE):  # what it stores (status.json) stays English
         return tasks.TASKS[task](*args)

@@ -14,7 +14,7 @@ import numpy as np
 
 from cifar_core.data.datasets import load_dataset
 from cifar_core.data.splits import split_dataset
-from cifar_core.i18n import N_
+from cifar_core.i18n import N_, _
 from cifar_core.worker.training import compiled_model
 
 LOWEST, HIGHEST, BATCHES = 1e-6, 1.0, 100
@@ -39,13 +39,13 @@ def suggest(rates, smoothed):
     the points before its lowest one. None, with the reason, when the loss never fell."""
     rates, smoothed = np.asarray(rates, dtype=np.float64), np.asarray(smoothed, dtype=np.float64)
     if len(smoothed) < 2 * WARM_UP:
-        return None, (f"The loss exploded after {len(smoothed)} batches, too soon to judge: check the settings "
-                      "(optimizer, weight decay, label smoothing) and try again.")
+        return None, _("The loss exploded after {count} batches, too soon to judge: check the settings "
+                       "(optimizer, weight decay, label smoothing) and try again.").format(count=len(smoothed))
     lowest = int(np.argmin(smoothed))
     if smoothed[lowest] > 0.98 * smoothed[WARM_UP] or lowest <= WARM_UP + SLOPE_REACH:
-        return None, ("The loss never fell while the rate grew, so no rate can be suggested: check the "
-                      "settings (a frozen network, too much regularisation), or train a few epochs and look "
-                      "at the curves instead.")
+        return None, _("The loss never fell while the rate grew, so no rate can be suggested: check the "
+                       "settings (a frozen network, too much regularisation), or train a few epochs and look "
+                       "at the curves instead.")
     # The slope over a few points on either side, and never into the last few before the lowest
     # point: one lucky batch there pulls the average down and would look like the steepest descent.
     log_rates = np.log10(rates)
@@ -91,7 +91,7 @@ def find_learning_rate(config, stop_flag=None, batches=BATCHES, lowest=LOWEST, h
             break
     smoothed = smooth(losses)
     if stopped == "cancelled":
-        suggested, reason = None, "Cancelled before the end."
+        suggested, reason = None, _("Cancelled before the end.")
     else:
         suggested, reason = suggest(rates[:len(losses)], smoothed)
     return {"learning_rates": [float(r) for r in rates[:len(losses)]], "losses": losses,
