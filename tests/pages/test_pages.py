@@ -55,6 +55,14 @@ def test_every_page_renders_in_korean_with_a_finished_run(page, trained_run, mon
     assert not english_left(at), english_left(at)
 
 
+def test_a_message_from_the_core_reaches_the_page_in_korean(tmp_path, monkeypatch):
+    query = {"lang": "ko", "dataset": "cifar10", "arch": "seed_cnn", "epochs": "100000"}  # a shared link's
+    at = open_app(tmp_path / "runs", monkeypatch, "pages/train.py", query=query)
+    [error] = [e.value for e in at.error if "100000" in e.value]
+    assert HANGUL.search(error) and "에포크" in error and "Epochs" not in error, error
+    assert at.number_input(key="train_epochs").value == 8  # the form kept its settings
+
+
 def test_the_language_switch_holds_for_the_tab_across_pages(tmp_path, monkeypatch):
     at = open_app(tmp_path / "runs", monkeypatch, query={"lang": "ko"})
     assert at.selectbox(key="sidebar_lang").value == "ko" and HANGUL.search(at.title[0].value)
