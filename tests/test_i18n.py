@@ -1,6 +1,7 @@
 """The Korean catalog covers every message a person may read, and the language is chosen as the
 README says. A new English message without its translation fails here, in CI."""
 
+import ast
 import re
 
 import pytest
@@ -104,3 +105,30 @@ def test_a_workers_task_speaks_the_language_the_server_sent():
         with i18n.speaking(None):  # a task sent without a language: the server's default
             assert i18n.current_language() == "en"
     assert i18n.current_language() == "en"
+
+
+def bound_names(node):
+    """Every name `node`'s own scope binds (nested functions, classes and comprehensions have their own)."""
+    found = set()
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda, ast.ListComp,
+                              ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            continue
+        if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store):
+            found.add(child.id)
+        found |= bound_names(child)
+    return found
+
+
+def test_no_function_hides_the_translation_function():
+    """`a, _ = pair` in a function that also calls `_()` makes `_` local there: every `_()` before
+    it raises UnboundLocalError, and after it calls whatever was unpacked."""
+    hiding = []
+    for path in [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py")), *sorted((ROOT / "cifar_core").rglob("*.py"))]:
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and "_" in bound_names(node):
+                calls = any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "_"
+                            for n in ast.walk(node))
+                if calls:
+                    hiding.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}")
+    assert not hiding, "Rename the `_` these functions assign (to `_unused`, say):\n" + "\n".join(hiding)

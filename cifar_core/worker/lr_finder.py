@@ -70,7 +70,7 @@ def find_learning_rate(config, stop_flag=None, batches=BATCHES, lowest=LOWEST, h
     ds = load_dataset(config["dataset"])
     split = split_dataset(ds, training["val_split"], training["seed"], training["train_size"])
     try:
-        model, train_ds, _ = compiled_model(config, ds, split)
+        model, train_ds, _val_ds = compiled_model(config, ds, split)
     finally:
         keras.mixed_precision.set_dtype_policy("float32")  # the model keeps its own; later calls build in float32
     rates = lowest * (highest / lowest) ** (np.arange(batches) / (batches - 1))

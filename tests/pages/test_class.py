@@ -8,6 +8,7 @@ from cifar_core.runs.classroom import read_controls, write_controls
 from cifar_core.runs.owners import OPERATOR, Caller
 from cifar_core.runs.store import RunStore
 from cifar_core.server.access import PASSWORD_ENV
+from pages.identity import teacher_gate
 
 pytestmark = pytest.mark.slow  # the pages ask the workers: a cluster starts
 
@@ -57,6 +58,7 @@ def test_the_address_may_name_a_tab_but_grants_nothing(classroom, monkeypatch):
 
 def test_the_teacher_signs_in_and_the_controls_reach_every_tab(classroom, monkeypatch):
     teacher = open_app(classroom, monkeypatch, query={"name": "Ms Lee"})
+    monkeypatch.setattr(teacher_gate(), "clock", lambda: 0.0)  # the wait after a wrong guess never ends
     student = open_app(classroom, monkeypatch, query={"name": "Kim"})
     sign_in(teacher, "wrong")
     assert "not the teacher's password" in texts(teacher) and not teacher.session_state["teacher_seal"]

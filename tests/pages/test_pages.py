@@ -55,6 +55,17 @@ def test_every_page_renders_in_korean_with_a_finished_run(page, trained_run, mon
     assert not english_left(at), english_left(at)
 
 
+@pytest.mark.parametrize("page", ["pages/evaluate.py", "pages/train.py", "pages/data.py"])
+def test_two_tabs_in_two_languages_each_read_their_own(page, trained_run, monkeypatch):
+    """The caches every tab shares (figures, evaluations, comparisons) never hand one tab's words to another."""
+    store, run_id = trained_run
+    open_app(store.root, monkeypatch, page, query={"lang": "ko", "run": run_id})  # fills the caches in Korean
+    english = open_app(store.root, monkeypatch, page, query={"lang": "en", "run": run_id})  # then in English
+    korean = open_app(store.root, monkeypatch, page, query={"lang": "ko", "run": run_id})
+    assert not HANGUL.search(texts(english) + " ".join(w.label for kind in WIDGETS for w in getattr(english, kind)))
+    assert HANGUL.search(texts(korean)) and not english_left(korean), english_left(korean)
+
+
 def test_a_message_from_the_core_reaches_the_page_in_korean(tmp_path, monkeypatch):
     query = {"lang": "ko", "dataset": "cifar10", "arch": "seed_cnn", "epochs": "100000"}  # a shared link's
     at = open_app(tmp_path / "runs", monkeypatch, "pages/train.py", query=query)

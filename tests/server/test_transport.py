@@ -59,7 +59,7 @@ def test_a_learning_rate_search_ends_cancelled_or_done_and_leaves_nothing(tmp_pa
     while any(manager.learning_rate_search(s)["status"] == "running" for s in (cancelled, found)):
         assert time.monotonic() < deadline
         time.sleep(0.2)
-    assert manager.learning_rate_search(cancelled)["status"] == "cancelled"
+    assert manager.learning_rate_search(cancelled)["status"] == "cancelled", manager.learning_rate_search(cancelled)
     done = manager.learning_rate_search(found)
     assert done["status"] == "done" and done["result"]["suggested_learning_rate"] is not None, done
     assert not list(tmp_path.iterdir())  # nothing saved
