@@ -1,5 +1,5 @@
-"""The words a person reads, in their language: gettext catalogs made with Babel, and numbers,
-percentages and durations formatted for the language.
+"""The words a person reads, in their language: gettext catalogs made with Babel, and numbers and
+percentages formatted for the language (durations are whole messages: "about {minutes} min").
 
 English is the source language. A message is written in English where it is used and wrapped in
 `_()` (or `ngettext` where it counts something); `cifar_core/locale/<lang>/LC_MESSAGES/messages.po`
@@ -12,7 +12,6 @@ lines; everywhere else (the workers, the job manager's threads) it is `CIFAR_COR
 """
 
 import contextlib
-import datetime
 import functools
 import gettext
 import io
@@ -22,7 +21,6 @@ from decimal import Decimal
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_timedelta
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
@@ -126,21 +124,3 @@ def percent(fraction, digits=1):
     pattern = "#,##0" + ("." + "0" * digits if digits else "") + "%"
     rounded = Decimal(f"{fraction * 100:.{digits}f}") / 100  # rounded as Python's f"{x:.1%}" rounds it
     return format_percent(rounded, format=pattern, locale=babel_locale())
-
-
-def duration(seconds):
-    """A duration in words, precise to the second below ten minutes ("1 min 5 s", "1분 5초")."""
-    seconds = max(0, int(round(seconds)))
-    locale = babel_locale()
-    if seconds >= 600:
-        return format_timedelta(datetime.timedelta(seconds=seconds), threshold=1.5, format="short",
-                                locale=locale)
-    parts = []
-    minutes, rest = divmod(seconds, 60)
-    if minutes:
-        parts.append(format_timedelta(datetime.timedelta(minutes=minutes), granularity="minute",
-                                      format="short", locale=locale))
-    if rest or not minutes:
-        parts.append(format_timedelta(datetime.timedelta(seconds=rest), granularity="second",
-                                      format="short", locale=locale))
-    return " ".join(parts)

@@ -12,6 +12,7 @@ from support import ROOT
 from cifar_core import i18n
 from cifar_core.config import hparams
 from cifar_core.errors import ParamError
+from cifar_core.server import estimate
 
 # The same files as cifar_core/locale/babel.cfg, which `pybabel extract` reads.
 METHOD_MAP = [("app.py", "python"), ("pages/**.py", "python"), ("cifar_core/**.py", "python")]
@@ -92,11 +93,11 @@ def test_a_core_message_reaches_the_caller_in_korean(in_korean):
 
 
 def test_numbers_and_durations_follow_the_language(in_korean):
-    assert i18n.duration(65) == "1분 5초"
+    assert estimate.describe_duration(3 * 60 + 10) == "약 3분"
     assert i18n.percent(0.577) == "57.7%"
     i18n.use_language_source(lambda: "en")
-    assert i18n.duration(65) == "1 min 5 sec"
-    assert i18n.number(12345.67, 1) == "12,345.7"
+    assert estimate.describe_duration(3 * 60 + 10) == "about 3 min"
+    assert i18n.number(12345) == "12,345" and i18n.percent(0.1235) == f"{0.1235:.1%}"
 
 
 def test_a_workers_task_speaks_the_language_the_server_sent():
