@@ -278,12 +278,7 @@ def duration(seconds):
     """'0.4 s', '12 s', '3 min': a time without 'about', rounded as `estimate.describe_duration` rounds."""
     if seconds < 10:
         return _("{seconds} s").format(seconds=f"{seconds:.1f}")
-    if seconds < 90:
-        return _("{seconds} s").format(seconds=f"{max(5, round(seconds / 5) * 5):.0f}")
-    minutes = round(seconds / 60)
-    if minutes < 60:
-        return _("{minutes} min").format(minutes=minutes)
-    return _("{hours} h {minutes} min").format(hours=minutes // 60, minutes=minutes % 60)
+    return estimate.describe_duration(seconds, about=False)
 
 
 def estimate_line_ui(config, patience, pending):

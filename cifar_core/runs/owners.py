@@ -71,35 +71,29 @@ def clean_name(text):
     return text
 
 
+# Whole sentences, one for each action, so that a translation never joins fragments.
+CHANGE_REFUSALS = {  # action: (for a named owner, for a run without one)
+    "stop": (N_("Run {run_id} is {name}'s run: only its owner or the teacher can stop it."),
+             N_("Run {run_id} is not your run: only its owner or the teacher can stop it.")),
+    "delete": (N_("Run {run_id} is {name}'s run: only its owner or the teacher can delete it."),
+               N_("Run {run_id} is not your run: only its owner or the teacher can delete it.")),
+}
+TEACHER_REFUSALS = {
+    "stop every run": N_("Only the teacher can stop every run: the teacher signs in on Home."),
+    "change the class's controls": N_("Only the teacher can change the class's controls: the teacher signs in on Home."),
+}
+
+
 def require_change(who, run_id, config, action):
     """Refuse `action` ("stop", "delete") on a run that `who` may not change; nothing is changed."""
     if who.teacher or who.owns(config):
         return
     name = owner_of(config).get("name")
-    # Whole sentences, one for each action, so that a translation never joins fragments.
-    if name and action == "stop":
-        message = _("Run {run_id} is {name}'s run: only its owner or the teacher can stop it.")
-    elif name and action == "delete":
-        message = _("Run {run_id} is {name}'s run: only its owner or the teacher can delete it.")
-    elif name:
-        message = _("Run {run_id} is {name}'s run: only its owner or the teacher can {action} it.")
-    elif action == "stop":
-        message = _("Run {run_id} is not your run: only its owner or the teacher can stop it.")
-    elif action == "delete":
-        message = _("Run {run_id} is not your run: only its owner or the teacher can delete it.")
-    else:
-        message = _("Run {run_id} is not your run: only its owner or the teacher can {action} it.")
-    raise RunError(message.format(run_id=run_id, name=name, action=action))
+    named, unnamed = CHANGE_REFUSALS[action]
+    raise RunError(_(named if name else unnamed).format(run_id=run_id, name=name))
 
 
 def require_teacher(who, action):
     """Refuse `action` ("stop every run", "change the class's controls") to anyone but the teacher."""
-    if who.teacher:
-        return
-    if action == "stop every run":
-        message = _("Only the teacher can stop every run: the teacher signs in on Home.")
-    elif action == "change the class's controls":
-        message = _("Only the teacher can change the class's controls: the teacher signs in on Home.")
-    else:
-        message = _("Only the teacher can {action}: the teacher signs in on Home.")
-    raise RunError(message.format(action=action))
+    if not who.teacher:
+        raise RunError(_(TEACHER_REFUSALS[action]))
