@@ -179,6 +179,23 @@ def click_in_expander(page, title, button, attempts=4):
             page.wait_for_timeout(1_000)
 
 
+def press_until(page, button, done, attempts=6):
+    """Click `button` until `done()` holds. A live view redraws every second, and on a loaded machine
+    a click may find the button replaced or the page too busy to take it within one try; a second
+    click on a button whose first click arrived does no harm here (Stop, for one)."""
+    for attempt in range(attempts):
+        if done():
+            return
+        try:
+            button.click(timeout=10_000)
+        except Exception:  # Playwright's TimeoutError: tried again below
+            pass
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not done():
+            page.wait_for_timeout(300)
+    assert done(), f"{button} was clicked {attempts} times to no effect"
+
+
 def wait_idle(page):
     page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=120_000)
 

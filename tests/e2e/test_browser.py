@@ -15,6 +15,7 @@ from browser_support import (
     go,
     loss_curve,
     open_train,
+    press_until,
     progress_text,
     start_run,
     wait_idle,
@@ -69,8 +70,9 @@ def test_a_user_goes_through_every_page(browser, dashboard, tmp_path):
     go(page, "Train")
     page.get_by_text(re.compile(r"Run \d{8}-\d{6}-seed_cnn-\w+\*\* — |Run \d{8}")).first.wait_for(timeout=60_000)
     page.get_by_text(re.compile(r"Epoch ([3-9]|\d\d+) of 300")).first.wait_for(timeout=300_000)  # two saved
-    page.get_by_role("button", name="Stop").first.click()
-    page.get_by_text(re.compile(r"— stopped")).wait_for(timeout=120_000)
+    stopped = page.get_by_text(re.compile(r"— stopped"))
+    press_until(page, page.get_by_role("button", name="Stop").first, lambda: stopped.count() > 0, attempts=12)
+    stopped.wait_for(timeout=120_000)
     wait_idle(page)
     w.assert_clean()
     w.audit("Train")

@@ -13,6 +13,7 @@ from browser_support import (
     Watched,
     go,
     open_train,
+    press_until,
     progress_text,
     start_run,
     start_server,
@@ -127,7 +128,10 @@ def test_two_students_and_a_teacher(browser, class_server):
     teacher_watch.audit("the teacher's Home")
     open_train(teacher)
     teacher.get_by_text(re.compile(r"of Ann — running")).wait_for(timeout=60_000)
-    teacher.get_by_role("button", name="Stop", exact=True).click()
+    wait_idle(teacher)
+    stopping = teacher.get_by_text("Stopping at the next batch").or_(teacher.get_by_text(re.compile(r"— stopped")))
+    press_until(teacher, teacher.get_by_role("button", name="Stop", exact=True),
+                lambda: stopping.count() > 0 or store.status(ann_run)["status"] not in ACTIVE)
     ann.get_by_text(re.compile(r"— stopped")).first.wait_for(timeout=120_000)  # Ann sees it end
     assert store.status(ann_run)["status"] == "stopped"
     ann_watch.assert_clean()

@@ -16,6 +16,7 @@ from browser_support import (
     go,
     number,
     open_train,
+    press_until,
     press_start,
     set_number,
     wait_idle,
@@ -97,8 +98,9 @@ def test_own_images_time_lapse_grad_cam_and_sharing(browser, dashboard):
     w.audit("Feature maps of a running run")
     w.shot("2_time_lapse_running")
     open_train(page)
-    page.get_by_role("button", name="Stop").first.click()
-    page.get_by_text(re.compile(r"— stopped")).wait_for(timeout=120_000)
+    stopped = page.get_by_text(re.compile(r"— stopped"))
+    press_until(page, page.get_by_role("button", name="Stop").first, lambda: stopped.count() > 0, attempts=12)
+    stopped.wait_for(timeout=120_000)
 
     # A short CIFAR-10 run, then a mistake opened into Grad-CAM.
     open_train(page)
