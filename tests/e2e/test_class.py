@@ -103,8 +103,8 @@ def test_two_students_and_a_teacher(browser, class_server):
     select_row(bo, 2)  # Ann's, below Bo's newer one
     bo.get_by_text("Only their owners or the teacher can delete runs of others.").wait_for(timeout=60_000)
     assert bo.get_by_role("button", name=re.compile("^Delete")).count() == 0
-    bo.get_by_role("button", name="Watch this run").click()
-    bo.get_by_text(re.compile(r"of Ann — running")).wait_for(timeout=60_000)
+    watching_ann = bo.get_by_text(re.compile(r"of Ann — running"))
+    press_until(bo, bo.get_by_role("button", name="Watch this run"), lambda: watching_ann.count() > 0)
     wait_idle(bo)
     no_stop(bo)
     bo_watch.shot("2_forged_credentials")
