@@ -35,6 +35,7 @@ MAX_LIVE_BATCHES = 2000  # per-batch points kept in memory for live charts
 POLL_SECONDS = 0.2  # how often the server takes a run's messages
 LOST_SCHEDULER_SECONDS = 20  # a run whose scheduler stays unreachable this long is interrupted
 PULL_SECONDS = 300  # an epoch's files not pulled by then are asked for again after the next epoch
+WORKER_LOOK_SECONDS = 1.0  # how often a pull that waits asks whether its worker is still there
 SHARE_SECONDS = 120  # to hand a dataset to a lab's worker (CIFAR-10: 180 MB)
 MAX_SEARCHES = 64  # learning-rate searches remembered (their curves are small)
 CAP_MARGIN = 1.25  # a student run is fitted to the class's time cap, and stopped past it by this factor
@@ -126,8 +127,14 @@ class RunLink:
         pull = self.client.submit(worker.run, "pull_files_task", self.run_id, sorted(self.wanted),
                                   workers=[self.address], pure=False)
         deadline = time.monotonic() + PULL_SECONDS
-        # A worker that died leaves the pull waiting for it: the training's end stops the wait.
+        # A worker that died leaves the pull waiting for it, and its training may be tried again
+        # elsewhere for minutes: the wait ends with the training or when the worker has left.
+        look = time.monotonic() + WORKER_LOOK_SECONDS
         while not pull.done() and not training.done() and time.monotonic() < deadline:
+            if time.monotonic() >= look:
+                if not self._worker_present():
+                    break
+                look = time.monotonic() + WORKER_LOOK_SECONDS
             time.sleep(0.02)
         try:
             # Bounded: a worker that dies just as its pull finishes leaves a plain gather waiting for a
@@ -140,6 +147,13 @@ class RunLink:
         for name in files:
             self.wanted.pop(name, None)
         return files
+
+    def _worker_present(self):
+        """Whether the scheduler still knows the training's worker (a fresh look, not a cached one)."""
+        try:
+            return self.address in self.client.scheduler_info(n_workers=-1)["workers"]
+        except Exception:  # the scheduler went away: the run's follower sees it and ends the run
+            return False
 
     def close(self, worker_died=False):
         """Release the run's queue and clear its events, so the scheduler holds nothing of it. A queue

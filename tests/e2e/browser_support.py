@@ -183,7 +183,7 @@ def press_until(page, button, done, attempts=6):
     """Click `button` until `done()` holds. A live view redraws every second, and on a loaded machine
     a click may find the button replaced or the page too busy to take it within one try; a second
     click on a button whose first click arrived does no harm here (Stop, for one)."""
-    for attempt in range(attempts):
+    for _ in range(attempts):
         if done():
             return
         try:

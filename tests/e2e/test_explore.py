@@ -16,8 +16,8 @@ from browser_support import (
     go,
     number,
     open_train,
-    press_until,
     press_start,
+    press_until,
     set_number,
     wait_idle,
 )

@@ -7,8 +7,8 @@ import time
 import pytest
 
 from cifar_core.runs.store import BEST_MODEL, LAST_MODEL
-from cifar_core.server import cluster, inspection
-from cifar_core.server.jobs import JobManager
+from cifar_core.server import cluster, inspection, jobs
+from cifar_core.server.jobs import JobManager, RunLink
 
 pytestmark = pytest.mark.slow
 
@@ -99,3 +99,22 @@ def test_checkpoints_reach_the_server_every_epoch_without_the_queue(tmp_path):
     assert present == dict.fromkeys(present, True)
     checkpoint = (folder / LAST_MODEL).stat().st_size
     assert checkpoint > 1_000_000 and queued_sizes and max(queued_sizes) < 100_000, (checkpoint, max(queued_sizes))
+
+
+def test_a_pull_from_a_worker_that_has_left_ends_at_once(monkeypatch):
+    """A worker killed while the server pulls its epoch's files never answers, and its training may be
+    tried again elsewhere for minutes: the pull gives up once the scheduler no longer knows the worker,
+    not after PULL_SECONDS (made an hour here, past the test's own time limit)."""
+    monkeypatch.setattr(jobs, "PULL_SECONDS", 3600)
+    client = cluster.training_client()
+    gone = "tcp://127.0.0.1:9"  # no worker has it: what the scheduler sees once a worker has died
+    training = client.submit(int, 1, workers=[gone], pure=False)  # never starts, so never done
+    link = RunLink("20261207-000000-seed_cnn-gone", client)
+    try:
+        link.address, link.wanted = gone, {"last.keras": [1, 1]}
+        assert link.pull(training) == {}
+        assert link.wanted == {"last.keras": [1, 1]}  # still wanted: asked for again after the next epoch
+    finally:
+        training.cancel()
+        link.close()
+    assert wait_until_released({"training": client})["training"] == {"queues": [], "events": [], "variables": []}
