@@ -67,7 +67,8 @@ class ProtocolSession:
         self.cached = {}  # hash of a cacheable message received -> the script run it was last used in
         self.script_runs = 0
         self.page_hash = ""
-        self.finished = asyncio.Event()  # a full script run ended
+        self.finished = asyncio.Event()  # a script run ended: the page's or a fragment's
+        self.page_finished = asyncio.Event()  # a run of the whole page ended (a fragment's may end first)
         self.timers = {}  # fragment id -> its rerun task
         self.states = {}  # widget id -> the WidgetState it was set to: sent with every rerun, as a browser does
         self.ws = None
@@ -97,10 +98,12 @@ class ProtocolSession:
         that fragment only, as in the browser."""
         widget_id = self.widgets[key]
         self.finished.clear()
+        self.page_finished.clear()
         await self.rerun(self.fragment_of.get(widget_id, ""), widgets=[WidgetState(id=widget_id, trigger_value=True)])
 
     async def set_numbers(self, values):
         self.finished.clear()
+        self.page_finished.clear()
         for key, value in values.items():
             self.states[self.widgets[key]] = WidgetState(id=self.widgets[key], int_value=value)
         await self.rerun()
@@ -122,6 +125,8 @@ class ProtocolSession:
                 elif kind == "script_finished" and msg.script_finished in (
                         ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY):
                     self.finished.set()
+                    if msg.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY:
+                        self.page_finished.set()
                     self._age_cache()
                 elif kind == "auto_rerun":
                     fragment = msg.auto_rerun.fragment_id
@@ -244,13 +249,21 @@ async def start_run(server):
     """Press Start on the Train page with RUN's settings; returns once its first epoch has ended."""
     starter = ProtocolSession(server.url, "train")
     await starter.connect()
-    await asyncio.wait_for(starter.finished.wait(), 300)
+    # Each step waits for the whole page's run: a fragment's (the time estimate's line) may end first,
+    # and a session closed then would end the page's run before it submits the run.
+    await asyncio.wait_for(starter.page_finished.wait(), 300)
     await starter.set_numbers({f"train_{k}": v for k, v in RUN.items()})
-    await asyncio.wait_for(starter.finished.wait(), 300)
+    await asyncio.wait_for(starter.page_finished.wait(), 300)
     server.pin_workers()
     before = _runs(server.runs)
-    await starter.press("train_start")
-    await asyncio.wait_for(starter.finished.wait(), 300)
+    for _ in range(3):  # a press that lands while the page reruns may be lost: pressed again only then
+        await starter.press("train_start")
+        await asyncio.wait_for(starter.page_finished.wait(), 300)
+        deadline = time.monotonic() + 20  # a press that arrived created its folder during that run
+        while _runs(server.runs) == before and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        if _runs(server.runs) != before:
+            break
     await starter.close()
     if _runs(server.runs) == before:
         raise RuntimeError(f"Start training created no run; the page said: {starter.alerts[-3:]}")
