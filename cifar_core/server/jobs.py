@@ -126,27 +126,37 @@ class RunLink:
             return {}
         pull = self.client.submit(worker.run, "pull_files_task", self.run_id, sorted(self.wanted),
                                   workers=[self.address], pure=False)
-        deadline = time.monotonic() + PULL_SECONDS
-        # A worker that died leaves the pull waiting for it, and its training may be tried again
-        # elsewhere for minutes: the wait ends with the training or when the worker has left.
-        look = time.monotonic() + WORKER_LOOK_SECONDS
-        while not pull.done() and not training.done() and time.monotonic() < deadline:
-            if time.monotonic() >= look:
-                if not self._worker_present():
-                    break
-                look = time.monotonic() + WORKER_LOOK_SECONDS
-            time.sleep(0.02)
         try:
-            # Bounded: a worker that dies just as its pull finishes leaves a plain gather waiting for a
-            # task that can only run there.
-            files = pull.result(timeout=max(deadline - time.monotonic(), 30)) if pull.status == "finished" else {}
-        except Exception:  # timed out, or the worker or the scheduler went away
-            files = {}
+            files = self.collect(pull, training)
         finally:
             pull.cancel()  # done with it either way: the scheduler forgets the task and its bytes
         for name in files:
             self.wanted.pop(name, None)
         return files
+
+    def collect(self, pull, training):
+        """The pull's files, or {} once the training has ended, its worker has left, or PULL_SECONDS
+        have passed. A worker that dies leaves its pull waiting for it, also after the pull has
+        finished (its bytes were on that worker), while its training may be tried again elsewhere
+        for minutes: so every wait is short, and between them the scheduler is asked for the worker."""
+        deadline = time.monotonic() + PULL_SECONDS
+        look = time.monotonic() + WORKER_LOOK_SECONDS
+        while not training.done() and time.monotonic() < deadline:
+            if pull.status == "finished":
+                try:
+                    return pull.result(timeout=WORKER_LOOK_SECONDS)
+                except TimeoutError:
+                    pass  # its bytes are on a worker that may have just left: ask below
+                except Exception:  # the worker or the scheduler went away
+                    return {}
+            elif pull.status != "pending":  # failed, cancelled or lost
+                return {}
+            if time.monotonic() >= look:
+                if not self._worker_present():
+                    return {}
+                look = time.monotonic() + WORKER_LOOK_SECONDS
+            time.sleep(0.02)
+        return {}
 
     def _worker_present(self):
         """Whether the scheduler still knows the training's worker (a fresh look, not a cached one)."""

@@ -118,3 +118,27 @@ def test_a_pull_from_a_worker_that_has_left_ends_at_once(monkeypatch):
         training.cancel()
         link.close()
     assert wait_until_released({"training": client})["training"] == {"queues": [], "events": [], "variables": []}
+
+
+def test_a_finished_pull_whose_worker_left_before_its_bytes_were_read_ends_at_once(monkeypatch):
+    """The pull's task finished, then its worker died before the server read the result: the bytes
+    went with the worker, and a wait for them would last until PULL_SECONDS (here an hour, past the
+    test's own time limit)."""
+    from distributed import Client, LocalCluster
+    monkeypatch.setattr(jobs, "PULL_SECONDS", 3600)
+    with LocalCluster(n_workers=2, processes=False, threads_per_worker=1, dashboard_address=None) as lab, \
+            Client(lab) as client:
+        leaving = lab.workers[1].address  # scale(1) closes the newest worker
+        pull = client.submit(dict, {"last.keras": b"x" * 1000}, workers=[leaving], pure=False)
+        pull.result(timeout=30)
+        lab.scale(1)
+        deadline = time.monotonic() + 30
+        while leaving in client.scheduler_info(n_workers=-1)["workers"]:
+            assert time.monotonic() < deadline, "the worker did not leave"
+            time.sleep(0.1)
+        training = client.submit(int, 1, workers=["tcp://127.0.0.1:9"], pure=False)  # never done
+        link = RunLink("20261207-000000-seed_cnn-left", client)
+        link.address = leaving
+        assert link.collect(pull, training) == {}
+        training.cancel()
+        link.close()
