@@ -37,6 +37,7 @@ from pages.train_settings import choice_text, estimate_ui, fingerprint, settings
 
 PROGRESS_SECONDS = 1.5  # a watching tab's progress text and bar move this often
 CHART_SECONDS = 6.0  # its learning curves between two epochs' ends
+TABLE_SECONDS = 10.0  # the Runs table's rows of queued and training runs (status, epochs, seconds)
 BUILDING = N_("Building the model …")
 # The layer table's columns as a person reads them (the rows keep the core's keys).
 LAYER_COLUMNS = {"name": N_("name"), "type": N_("type"), "output_shape": N_("output_shape"),
@@ -315,19 +316,12 @@ def _setting(config, name):
     return ",".join(value) or _("none") if isinstance(value, list) else value
 
 
-def runs_table_ui():
-    rows = store().list()
-    if not rows:
-        return
-    st.header(_("Runs"))
-    for message in st.session_state.pop("train_delete_refused", []):  # from the click before the rerun
-        st.error(message, icon=":material/error:")
-    who = caller()
-    if st.toggle(_("My runs only"), key="train_my_runs", persist_state=KEEP):
-        rows = [r for r in rows if r["owner_id"] == who.owner_id]
-        if not rows:
-            st.caption(_("You have no runs yet."))
-            return
+def runs_rows_ui(rows, live=False):
+    """The Runs table of `rows`; returns the indices of the selected rows. `live`: it is a fragment
+    that reads the queued and training runs again every TABLE_SECONDS. Its rows stay those of the
+    page's last full run, in their order, so that a selection stays on its runs (a run started
+    meanwhile joins at the next full run)."""
+    rows = [fresh_row(r) for r in rows] if live else rows
     table = [{"Run": run_started(r["run_id"]), "Owner": display_name(r["owner"]) if r["owner"] else "", "Status": status_label(r["status"]),
               "Architecture": arch_title(r["arch"]),
               "Epochs": r["epochs"], "Batch size": r["batch_size"], "Optimizer": r["optimizer"],
@@ -351,7 +345,42 @@ def runs_table_ui():
     }
     event = st.dataframe(table, hide_index=True, key="train_runs_table", on_select="rerun",
                          selection_mode="multi-row", width="stretch", column_config=columns)
-    chosen = [rows[i] for i in event.selection.rows]
+    selected = list(event.selection.rows)
+    if live and selected != st.session_state.get("train_runs_selected", selected):
+        st.session_state["train_runs_selected"] = selected
+        st.rerun()  # a selection made between two of the table's reruns: the whole page shows it
+    return selected
+
+
+def fresh_row(row):
+    """A queued or training run's row read again; any other row as it was."""
+    if row["status"] not in ACTIVE:
+        return row
+    try:
+        return store().summary(row["run_id"])
+    except CoreError:
+        return row  # deleted meanwhile: the next full run drops it
+
+
+def runs_table_ui():
+    rows = store().list()
+    if not rows:
+        return
+    st.header(_("Runs"))
+    for message in st.session_state.pop("train_delete_refused", []):  # from the click before the rerun
+        st.error(message, icon=":material/error:")
+    who = caller()
+    if st.toggle(_("My runs only"), key="train_my_runs", persist_state=KEEP):
+        rows = [r for r in rows if r["owner_id"] == who.owner_id]
+        if not rows:
+            st.caption(_("You have no runs yet."))
+            return
+    if any(r["status"] in ACTIVE for r in rows):
+        selected = st.fragment(runs_rows_ui, run_every=TABLE_SECONDS)(rows, live=True)
+    else:
+        selected = runs_rows_ui(rows)
+    st.session_state["train_runs_selected"] = selected
+    chosen = [rows[i] for i in selected if i < len(rows)]
     if not chosen:
         st.caption(_("Select rows to compare their curves, watch one above, or delete runs."))
         return
