@@ -37,7 +37,7 @@ from pages.train_settings import choice_text, estimate_ui, fingerprint, settings
 
 PROGRESS_SECONDS = 1.5  # a watching tab's progress text and bar move this often
 CHART_SECONDS = 6.0  # its learning curves between two epochs' ends
-TABLE_SECONDS = 10.0  # the Runs table's rows of queued and training runs (status, epochs, seconds)
+TABLE_SECONDS = 30.0  # the Runs table's queued and training rows; the live view above moves every 1.5 s
 BUILDING = N_("Building the model …")
 # The layer table's columns as a person reads them (the rows keep the core's keys).
 LAYER_COLUMNS = {"name": N_("name"), "type": N_("type"), "output_shape": N_("output_shape"),

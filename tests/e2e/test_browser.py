@@ -65,7 +65,7 @@ def test_a_user_goes_through_every_page(browser, dashboard, tmp_path):
     # The Runs table below moves too, without a click: the run's row was drawn at 0/300 when it started.
     page.get_by_test_id("stDataFrame").last.scroll_into_view_if_needed()
     page.wait_for_function("""() => [...document.querySelectorAll('[data-testid=stDataFrame] [role=gridcell]')]
-                                    .some(c => /^[1-9]\\d*\\/300$/.test(c.textContent))""", timeout=90_000)
+                                    .some(c => /^[1-9]\\d*\\/300$/.test(c.textContent))""", timeout=120_000)
     w.shot("3_training")
 
     go(page, "Data")  # leave while it trains, then come back
