@@ -37,7 +37,7 @@ from pages.train_settings import choice_text, estimate_ui, fingerprint, settings
 
 PROGRESS_SECONDS = 1.5  # a watching tab's progress text and bar move this often
 CHART_SECONDS = 6.0  # its learning curves between two epochs' ends
-TABLE_SECONDS = 30.0  # the Runs table's queued and training rows; the live view above moves every 1.5 s
+TABLE_SECONDS = 30.0  # the Runs table's queued and training rows (10 s cost a class's server more: docs/benchmarks.md)
 BUILDING = N_("Building the model …")
 # The layer table's columns as a person reads them (the rows keep the core's keys).
 LAYER_COLUMNS = {"name": N_("name"), "type": N_("type"), "output_shape": N_("output_shape"),
@@ -316,11 +316,10 @@ def _setting(config, name):
     return ",".join(value) or _("none") if isinstance(value, list) else value
 
 
-def runs_rows_ui(rows, live=False):
-    """The Runs table of `rows`; returns the indices of the selected rows. `live`: it is a fragment
-    that reads the queued and training runs again every TABLE_SECONDS. Its rows stay those of the
-    page's last full run, in their order, so that a selection stays on its runs (a run started
-    meanwhile joins at the next full run)."""
+def runs_rows_ui(rows, key, live=False):
+    """The Runs table of `rows` as widget `key`; returns the indices of the selected rows. `live`: it
+    is a fragment that reads the queued and training runs again every TABLE_SECONDS, on the rows of
+    the page's last full run (a run started meanwhile joins at the next one)."""
     rows = [fresh_row(r) for r in rows] if live else rows
     table = [{"Run": run_started(r["run_id"]), "Owner": display_name(r["owner"]) if r["owner"] else "", "Status": status_label(r["status"]),
               "Architecture": arch_title(r["arch"]),
@@ -343,7 +342,7 @@ def runs_rows_ui(rows, live=False):
         "Best validation accuracy": column.NumberColumn(_("Best validation accuracy"), format="percent"),
         "Seconds": column.Column(_("Seconds"), width="small"),
     }
-    event = st.dataframe(table, hide_index=True, key="train_runs_table", on_select="rerun",
+    event = st.dataframe(table, hide_index=True, key=key, on_select="rerun",
                          selection_mode="multi-row", width="stretch", column_config=columns)
     selected = list(event.selection.rows)
     if live and selected != st.session_state.get("train_runs_selected", selected):
@@ -362,6 +361,22 @@ def fresh_row(row):
         return row  # deleted meanwhile: the next full run drops it
 
 
+def runs_table_key(run_ids):
+    """The Runs table's widget key for rows `run_ids`. A table keeps its selection by position: when
+    a run started, deleted or filtered out meanwhile has moved other runs under the tab's selection,
+    the table gets a new key, so that the selection is dropped, never moved onto runs nobody chose."""
+    key = st.session_state.get("train_runs_key", "train_runs_table")
+    drawn = st.session_state.get("train_runs_drawn", run_ids)
+    picked = list(st.session_state[key]["selection"]["rows"]) if key in st.session_state else []
+    if any(i >= len(run_ids) or i >= len(drawn) or run_ids[i] != drawn[i] for i in picked):
+        generation = st.session_state.get("train_runs_generation", 0) + 1
+        key, picked = f"train_runs_table_{generation}", []
+        st.session_state["train_runs_generation"] = generation
+    # What the live table compares a selection with (see runs_rows_ui).
+    st.session_state.update(train_runs_key=key, train_runs_drawn=run_ids, train_runs_selected=picked)
+    return key
+
+
 def runs_table_ui():
     rows = store().list()
     if not rows:
@@ -375,11 +390,11 @@ def runs_table_ui():
         if not rows:
             st.caption(_("You have no runs yet."))
             return
+    key = runs_table_key([r["run_id"] for r in rows])
     if any(r["status"] in ACTIVE for r in rows):
-        selected = st.fragment(runs_rows_ui, run_every=TABLE_SECONDS)(rows, live=True)
+        selected = st.fragment(runs_rows_ui, run_every=TABLE_SECONDS)(rows, key, live=True)
     else:
-        selected = runs_rows_ui(rows)
-    st.session_state["train_runs_selected"] = selected
+        selected = runs_rows_ui(rows, key)
     chosen = [rows[i] for i in selected if i < len(rows)]
     if not chosen:
         st.caption(_("Select rows to compare their curves, watch one above, or delete runs."))

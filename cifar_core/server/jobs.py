@@ -12,6 +12,7 @@ import dataclasses
 import threading
 import time
 import uuid
+from concurrent import futures
 
 import numpy as np
 from distributed import Event, Queue
@@ -36,6 +37,8 @@ POLL_SECONDS = 0.2  # how often the server takes a run's messages
 LOST_SCHEDULER_SECONDS = 20  # a run whose scheduler stays unreachable this long is interrupted
 PULL_SECONDS = 300  # an epoch's files not pulled by then are asked for again after the next epoch
 WORKER_LOOK_SECONDS = 1.0  # how often a pull that waits asks whether its worker is still there
+# Reads of pulled files: each ends with its bytes, or when its pull is cancelled.
+_PULL_READERS = futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="pull-read")
 SHARE_SECONDS = 120  # to hand a dataset to a lab's worker (CIFAR-10: 180 MB)
 MAX_SEARCHES = 64  # learning-rate searches remembered (their curves are small)
 CAP_MARGIN = 1.25  # a student run is fitted to the class's time cap, and stopped past it by this factor
@@ -137,25 +140,28 @@ class RunLink:
     def collect(self, pull, training):
         """The pull's files, or {} once the training has ended, its worker has left, or PULL_SECONDS
         have passed. A worker that dies leaves its pull waiting for it, also after the pull has
-        finished (its bytes were on that worker), while its training may be tried again elsewhere
-        for minutes: so every wait is short, and between them the scheduler is asked for the worker."""
+        finished (its bytes were on that worker), while its training may be tried again elsewhere for
+        minutes: so the bytes are read in a thread of their own (a checkpoint may take many seconds to
+        travel), and the scheduler is asked for the worker every WORKER_LOOK_SECONDS meanwhile."""
         deadline = time.monotonic() + PULL_SECONDS
         look = time.monotonic() + WORKER_LOOK_SECONDS
+        reading = None
         while not training.done() and time.monotonic() < deadline:
-            if pull.status == "finished":
-                try:
-                    return pull.result(timeout=WORKER_LOOK_SECONDS)
-                except TimeoutError:
-                    pass  # its bytes are on a worker that may have just left: ask below
-                except Exception:  # the worker or the scheduler went away
-                    return {}
-            elif pull.status != "pending":  # failed, cancelled or lost
+            if reading is None and pull.status == "finished":
+                reading = _PULL_READERS.submit(pull.result, timeout=PULL_SECONDS)
+            elif pull.status not in ("pending", "finished"):  # failed, cancelled or lost
                 return {}
+            if reading is not None and futures.wait([reading], timeout=WORKER_LOOK_SECONDS).done:
+                try:
+                    return reading.result()
+                except Exception:  # the worker or the scheduler went away meanwhile
+                    return {}
+            if reading is None:
+                time.sleep(0.02)
             if time.monotonic() >= look:
                 if not self._worker_present():
-                    return {}
+                    return {}  # the pull is cancelled, which ends its reading too
                 look = time.monotonic() + WORKER_LOOK_SECONDS
-            time.sleep(0.02)
         return {}
 
     def _worker_present(self):

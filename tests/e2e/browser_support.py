@@ -196,6 +196,15 @@ def press_until(page, button, done, attempts=6):
     assert done(), f"{button} was clicked {attempts} times to no effect"
 
 
+def select_row(page, row):
+    """Tick row `row` (1 = the first) of the Runs table: its cells are drawn on a canvas."""
+    table = page.get_by_test_id("stDataFrame").last
+    table.scroll_into_view_if_needed()
+    box = table.bounding_box()
+    page.mouse.click(box["x"] + 14, box["y"] + 35 * row + 17)  # the tick column; rows of 35 px under a header
+    wait_idle(page)
+
+
 def wait_idle(page):
     page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=120_000)
 

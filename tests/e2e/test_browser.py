@@ -3,6 +3,7 @@ in test_class.py."""
 
 import io
 import re
+import shutil
 import time
 from pathlib import Path
 
@@ -17,13 +18,15 @@ from browser_support import (
     open_train,
     press_until,
     progress_text,
+    select_row,
     start_run,
     wait_idle,
 )
 from PIL import Image
+from playwright.sync_api import expect
 
 from cifar_core import i18n
-from cifar_core.runs.store import RunStore
+from cifar_core.runs.store import RunStore, new_run_id
 
 pytestmark = pytest.mark.slow  # a real server, Chromium and trainings
 
@@ -81,6 +84,19 @@ def test_a_user_goes_through_every_page(browser, dashboard, tmp_path):
     w.audit("Train")
     w.shot("4_trained")
 
+    # A run that appears meanwhile (another student's) moves the rows under a selection: the selection
+    # is dropped, never moved onto a run nobody chose.
+    watch = page.get_by_role("button", name="Watch this run")
+    select_row(page, 1)
+    watch.wait_for(timeout=30_000)
+    shutil.copytree(dashboard.runs / run_id, dashboard.runs / new_run_id("seed_cnn"))
+    page.get_by_text("My runs only").click()  # a full run of the page: the table is listed again
+    wait_idle(page)
+    page.get_by_text("Select rows to compare their curves").wait_for(timeout=30_000)
+    expect(watch).to_have_count(0)
+    page.get_by_text("My runs only").click()
+    wait_idle(page)
+
     w.open(f"{url}/evaluate?run={run_id}")
     page.get_by_text("Test accuracy", exact=True).wait_for(timeout=120_000)
     wait_idle(page)
@@ -100,8 +116,7 @@ def test_a_user_goes_through_every_page(browser, dashboard, tmp_path):
     w.shot("5_evaluate")
 
     # The fullest cell of the matrix: its images come 30 a page, and the count says so.
-    run_dir = dashboard.newest_run()
-    cells = RunStore(run_dir.parent).evaluation(run_dir.name)["cells"]  # derived from the stored arrays
+    cells = RunStore(dashboard.runs).evaluation(run_id)["cells"]  # derived from the stored arrays
     sizes = {(t, p): len(cell) for t, row in enumerate(cells) for p, cell in enumerate(row)}
     (true, pred), size = max(sizes.items(), key=lambda item: item[1])
     assert size > 30, sizes  # 932 test images in 100 cells after a short run: one holds more than 30

@@ -15,6 +15,7 @@ from browser_support import (
     open_train,
     press_until,
     progress_text,
+    select_row,
     start_run,
     start_server,
     stop_server,
@@ -58,15 +59,6 @@ def no_stop(page):
     """No Stop button once the page has settled: a view just replaced may keep the previous run's
     Stop on screen, marked stale, until its fragment's next rerun."""
     expect(page.get_by_role("button", name="Stop", exact=True)).to_have_count(0, timeout=15_000)
-
-
-def select_row(page, row):
-    """Tick row `row` (1 = the first) of the Runs table: its cells are drawn on a canvas."""
-    table = page.get_by_test_id("stDataFrame").last
-    table.scroll_into_view_if_needed()
-    box = table.bounding_box()
-    page.mouse.click(box["x"] + 14, box["y"] + 35 * row + 17)  # the tick column; rows of 35 px under a header
-    wait_idle(page)
 
 
 def test_two_students_and_a_teacher(browser, class_server):
