@@ -15,7 +15,7 @@ from cifar_core.errors import CoreError
 from cifar_core.i18n import N_, _
 from cifar_core.runs.owners import MAX_NAME, OPERATOR, clean_name, new_token, valid_token
 from cifar_core.server import access
-from pages.shared import plain, show_error
+from pages.shared import new_in_address, plain, show_error
 
 TOKEN_COOKIE, NAME_COOKIE, SEAL_COOKIE = "cifar_core_owner", "cifar_core_name", "cifar_core_teacher"
 COOKIE_DAYS = 180
@@ -49,9 +49,7 @@ def token():
 def name():
     """This tab's display name, or None: `?name=` in the address (once per address), else the
     name given before, else the browser's cookie."""
-    asked = st.query_params.get("name")
-    if asked and st.session_state.get("owner_name_address") != asked:
-        st.session_state["owner_name_address"] = asked
+    if asked := new_in_address("name"):
         try:
             st.session_state["owner_name"] = clean_name(asked)
         except CoreError:

@@ -11,6 +11,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from cifar_core import i18n
 from cifar_core.i18n import LANGUAGES, _
+from pages.shared import new_in_address
 
 
 def running_tab_language():
@@ -34,9 +35,7 @@ def choose_language():
     """Sets and returns this tab's language. `?lang=ko` or `?lang=en` counts once per address, so a
     value still in the address does not undo the switch; the choice lasts for the tab's session."""
     i18n.use_language_source(running_tab_language)  # again each run: the command line, in-process, sets its own
-    asked = i18n.supported(st.query_params.get("lang"))
-    if asked and st.session_state.get("lang_address") != asked:
-        st.session_state["lang_address"] = asked
+    if asked := i18n.supported(new_in_address("lang")):
         st.session_state["lang"] = asked
     if i18n.supported(st.session_state.get("lang")) is None:
         server = i18n.supported(os.environ.get(i18n.LANG_ENV))

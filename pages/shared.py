@@ -39,11 +39,21 @@ def class_mode():
     `?mode=class` in the address turns it on and `?mode=full` off, once per address (a value still
     in the address does not undo the Home page's switch); the switch on the Home page sets it too.
     The choice lasts for the tab's session, across pages."""
-    mode = st.query_params.get("mode")
-    if mode in ("class", "full") and st.session_state.get("class_mode_address") != mode:
-        st.session_state["class_mode_address"] = mode
+    mode = new_in_address("mode")
+    if mode in ("class", "full"):
         st.session_state["class_mode"] = mode == "class"
     return bool(st.session_state.get("class_mode", False))
+
+
+def new_in_address(name):
+    """The value of `?name=` in the address if this tab has not taken that value yet, else None. An
+    address's value counts once, so that, still in the address, it does not undo what the tab chose
+    since (a switch, a name typed)."""
+    value = st.query_params.get(name)
+    if not value or st.session_state.get(f"{name}_in_address") == value:
+        return None
+    st.session_state[f"{name}_in_address"] = value
+    return value
 
 
 def reason_text(reason):
