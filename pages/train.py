@@ -365,15 +365,15 @@ def runs_table_key(run_ids):
     """The Runs table's widget key for rows `run_ids`. A table keeps its selection by position: when
     a run started, deleted or filtered out meanwhile has moved other runs under the tab's selection,
     the table gets a new key, so that the selection is dropped, never moved onto runs nobody chose."""
-    key = st.session_state.get("train_runs_key", "train_runs_table")
+    generation = st.session_state.get("train_runs_generation", 0)
+    key = f"train_runs_table_{generation}" if generation else "train_runs_table"
     drawn = st.session_state.get("train_runs_drawn", run_ids)
     picked = list(st.session_state[key]["selection"]["rows"]) if key in st.session_state else []
     if any(i >= len(run_ids) or i >= len(drawn) or run_ids[i] != drawn[i] for i in picked):
-        generation = st.session_state.get("train_runs_generation", 0) + 1
-        key, picked = f"train_runs_table_{generation}", []
-        st.session_state["train_runs_generation"] = generation
+        generation, picked = generation + 1, []
+        key = f"train_runs_table_{generation}"
     # What the live table compares a selection with (see runs_rows_ui).
-    st.session_state.update(train_runs_key=key, train_runs_drawn=run_ids, train_runs_selected=picked)
+    st.session_state.update(train_runs_generation=generation, train_runs_drawn=run_ids, train_runs_selected=picked)
     return key
 
 
