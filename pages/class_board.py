@@ -12,11 +12,11 @@ from cifar_core.server import inspection
 from pages import figures
 from pages.identity import caller, display_name
 from pages.shared import arch_title, plain, run_started, runs_dir, show_error, status_label, store
+from pages.train_settings import choice_label
 
 # The board's words for the core's failure codes and the augmentations (the stored values stay English).
 FAILURE_NAMES = {"diverged": N_("diverged"), "overfitting": N_("overfitting"), "not_learning": N_("not learning"),
                  "one_class": N_("one class")}
-AUGMENT_NAMES = {"flip": N_("flip"), "shift": N_("shift"), "rotation": N_("rotation"), "zoom": N_("zoom")}
 
 st.title(_("Class board"))
 st.caption(_("Every run of the class side by side: whose settings did best, and why the others did not."))
@@ -38,7 +38,7 @@ def failure_name(code):
 
 def augmentation_text(augment):
     """A run's augmentations as a person reads them: "flip, shift", or "none"."""
-    return ", ".join(_(AUGMENT_NAMES[a]) if a in AUGMENT_NAMES else a for a in augment) or _("none")
+    return ", ".join(choice_label(a) for a in augment) or _("none")
 
 
 def evaluate_all_ui(rows):

@@ -39,6 +39,7 @@ MEASURING = N_("Measuring a few batches on this machine (once for these settings
 # Choices shown in words of the reader's language (the values stay; the others read as `choice_text`).
 CHOICE_NAMES = {"constant": N_("constant"), "cosine": N_("cosine"), "one_cycle": N_("one-cycle"),
                 "flip": N_("flip"), "shift": N_("shift"), "rotation": N_("rotation"), "zoom": N_("zoom"),
+                "crop": N_("crop"), "conv": N_("3×3 convolution"), "whiten": N_("whitening"),
                 "none": N_("none"), "auto": N_("auto")}
 
 

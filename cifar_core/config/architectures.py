@@ -55,9 +55,13 @@ ARCHITECTURES = {a.name: a for a in (
                  "layer of 100 and dropout: the Fashion-MNIST notebook's model."),
                  (WIDTH, _dense_units(100), _dropout(0.4))),
     Architecture("fast_cnn", N_("Fast CNN"), N_("A compact convolution–batch-norm network after the CIFAR-10 "
-                 "speed records (airbench, ResNet-9): a 3×3 stem, three blocks of two convolutions "
+                 "speed records (airbench, ResNet-9): a stem, three blocks of two convolutions "
                  "(64, 128, 256 filters) with pooling after the first, global max-pooling and softmax."),
-                 (WIDTH,)),
+                 (WIDTH,
+                  HParam("stem", "choice", "conv", N_("The first layer: a 3×3 convolution that learns, or "
+                         "a fixed 2×2 one that whitens the image's patches (set from the training images "
+                         "before training; about twice as fast)."), choices=("conv", "whiten"),
+                         label=N_("First layer")))),
     Architecture("vgg16_transfer", N_("VGG16 transfer"), N_("VGG16's convolutional base (ImageNet weights, "
                  "top layers trainable) with a new dense head."),
                  (HParam("weights", "choice", "imagenet", N_("Start from ImageNet weights (downloaded once "

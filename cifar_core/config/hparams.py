@@ -10,7 +10,7 @@ from cifar_core.data.splits import DEFAULT_SEED, DEFAULT_VAL_SPLIT, VAL_SPLIT_RA
 from cifar_core.errors import ParamError
 from cifar_core.i18n import N_, _
 
-AUGMENTATIONS = ("flip", "shift", "rotation", "zoom")
+AUGMENTATIONS = ("flip", "shift", "rotation", "zoom", "crop")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 LR_SCHEDULES = ("constant", "cosine", "one_cycle")
 PRECISIONS = ("auto", "float32")
@@ -120,7 +120,8 @@ TRAINING_HPARAMS = (
     HParam("val_split", "float", DEFAULT_VAL_SPLIT, N_("Share of the training set held out for validation."),
            *VAL_SPLIT_RANGE, label=N_("Validation share")),
     HParam("augment", "multi", (), N_("Random horizontal flip, shift, rotation and zoom of training "
-           "images (the notebooks' ImageDataGenerator options)."), choices=AUGMENTATIONS,
+           "images (the notebooks' ImageDataGenerator options); crop: a move of up to 2 pixels with "
+           "the edge mirrored (the speed records' translation)."), choices=AUGMENTATIONS,
            label=N_("Augmentation")),
     HParam("label_smoothing", "float", 0.0, N_("Train towards 90 % sure instead of 100 % (at 0.1): "
            "less over-confident, often a little more accurate."), 0.0, 0.5, label=N_("Label smoothing")),

@@ -33,7 +33,7 @@ COPIED = (
      "the seeded, stratified split; channel statistics"),
     ("worker.models", None, "the network (standardising inside) and the loss"),
     ("config.hparams", ("AUGMENTATIONS", "cpu_bf16_pays"), "the augmentation options; where bfloat16 pays"),
-    ("worker.pipeline", ("make_augmenter",), "augmentation of training batches"),
+    ("worker.pipeline", ("CROP_PIXELS", "make_augmenter"), "augmentation of training batches"),
     ("worker.training", ("dtype_policy", "learning_rate_schedule", "make_optimizer"),
      "precision, learning-rate schedule, optimizer"),
     ("worker.evaluation", ("predict_with_flip",), "the test-time flip"),
@@ -65,7 +65,8 @@ def export_script(config, run_id=""):
         parts.append(template.VGG16_BASE)
     for module, names, purpose in COPIED:
         if names is None:
-            names = ("VGGPreprocess", "input_stage", "_output", *NETWORKS[arch], "SparseCrossentropy")
+            names = ("VGGPreprocess", "input_stage", "_output", *NETWORKS[arch], "WHITENING_LAYER",
+                     "WHITENING_IMAGES", "fit_whitening", "SparseCrossentropy")
         parts.append(_section(module, names, purpose))
     option, use = template.WEIGHTS_OPTION if arch == "vgg16_transfer" else ("", "")
     parts.append(template.MAIN.replace("@WEIGHTS_OPTION@", option).replace("@WEIGHTS_USE@", use)

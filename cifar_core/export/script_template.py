@@ -143,6 +143,7 @@ def main():
     keras.utils.set_random_seed(t["seed"])  # initial weights, dropout and augmentation
     mean, std = channel_stats(ds.x_train, split.train)  # (3,) each, over the training split's pixels
     model = @BUILD@(ds.image_shape, ds.num_classes, mean=mean, variance=np.square(std), **hparams)
+    fit_whitening(model, ds.x_train, split.train)  # a whitening first layer's fixed filters, if it has one
     steps = math.ceil(len(split.train) / t["batch_size"])  # batches an epoch
     model.compile(optimizer=make_optimizer(t, steps * t["epochs"]),
                   loss=SparseCrossentropy(ds.num_classes, t["label_smoothing"]),

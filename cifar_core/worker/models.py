@@ -7,9 +7,11 @@ architecture needs it, so a saved `.keras` file predicts from raw images by itse
 """
 
 import keras
+import numpy as np
 from keras import layers
 
 from cifar_core.config.architectures import check_hparams, get_architecture
+from cifar_core.data.parsed_cache import take_rows
 from cifar_core.worker.pretrained import vgg16_base
 
 
@@ -106,11 +108,13 @@ def make_small_cnn(input_shape, num_classes, width=1.0, dense_units=100, dropout
     return keras.Model(inputs, _output(x, num_classes), name="small_cnn")
 
 
-def make_fast_cnn(input_shape, num_classes, width=1.0, mean=None, variance=None):
+def make_fast_cnn(input_shape, num_classes, width=1.0, stem="conv", mean=None, variance=None):
     """After the CIFAR-10 speed records (airbench, ResNet-9), sized for a CPU.
 
-    Stem: 3×3 conv 32, BN, ReLU (32×32). Three blocks: 3×3 conv, 2×2 max-pool, BN, ReLU, 3×3 conv,
-    BN, ReLU, with 64, 128 and 256 filters (16×16, 8×8, 4×4). Global max-pool, softmax.
+    Stem: a 3×3 conv 32, BN, ReLU (32×32); or ("whiten") a frozen 2×2 convolution that whitens the
+    image's patches (24 filters, 31×31, set by `fit_whitening` from the training images), ReLU.
+    Three blocks: 3×3 conv, 2×2 max-pool, BN, ReLU, 3×3 conv, BN, ReLU, with 64, 128 and 256
+    filters (16×16, 8×8, 4×4; 15×15, 7×7, 3×3 after the whitening stem). Global max-pool, softmax.
     Pooling right after each block's first convolution keeps most of the work at low resolution.
     """
     inputs, x = input_stage(input_shape, mean, variance, min_size=16)
@@ -122,12 +126,47 @@ def make_fast_cnn(input_shape, num_classes, width=1.0, mean=None, variance=None)
         x = layers.BatchNormalization(momentum=0.8, name=f"{name}_bn")(x)  # few steps: track fast
         return layers.Activation("relu", name=f"{name}_relu")(x)
 
-    x = conv_bn_relu(x, 32, "stem")
+    if stem == "whiten":
+        # Each 2×2 patch's 4·C values projected on the eigenvectors of the patches' covariance, with
+        # both signs: the network starts from decorrelated inputs and spends no steps learning them.
+        patch_values = 4 * input_shape[-1]
+        x = layers.Conv2D(2 * patch_values, 2, use_bias=False, trainable=False, name=WHITENING_LAYER)(x)
+        x = layers.Activation("relu", name="stem_relu")(x)
+    else:
+        x = conv_bn_relu(x, 32, "stem")
     for block, filters in enumerate((64, 128, 256), start=1):
         x = conv_bn_relu(x, filters, f"block{block}_1", pool=True)  # halves H and W
         x = conv_bn_relu(x, filters, f"block{block}_2")
     x = layers.GlobalMaxPooling2D(name="global_pool")(x)  # (filters,)
     return keras.Model(inputs, _output(x, num_classes), name="fast_cnn")
+
+
+WHITENING_LAYER = "stem_whiten"
+WHITENING_IMAGES = 5000  # the speed records' sample for the patches' statistics
+
+
+def fit_whitening(model, images, rows, epsilon=5e-4):
+    """Set `model`'s frozen whitening stem, if it has one, from the training images `images[rows]`
+    (uint8, N × H × W × C): its filters are the eigenvectors of the covariance of the standardised
+    images' 2×2 patches, each divided by the square root of its eigenvalue (+ `epsilon`), and their
+    negatives. Uses the first WHITENING_IMAGES rows, 256 at a time."""
+    if WHITENING_LAYER not in [layer.name for layer in model.layers]:
+        return
+    stem = model.get_layer(WHITENING_LAYER)
+    standardised = keras.Model(model.inputs, stem.input)  # (N, H, W, C), as the stem sees them
+    height, width, channels, filters = stem.kernel.shape
+    second_moment, count = np.zeros((filters // 2, filters // 2)), 0
+    rows = np.asarray(rows)[:WHITENING_IMAGES]
+    for start in range(0, len(rows), 256):
+        x = np.asarray(standardised(take_rows(images, rows[start:start + 256]).astype(np.float32)), np.float64)
+        patches = np.lib.stride_tricks.sliding_window_view(x, (height, width), axis=(1, 2))  # (N, H', W', C, h, w)
+        flat = patches.transpose(0, 1, 2, 4, 5, 3).reshape(-1, filters // 2)  # the kernel's (h, w, C) order
+        second_moment += flat.T @ flat
+        count += len(flat)
+    values, vectors = np.linalg.eigh(second_moment / max(count, 1))  # ascending eigenvalues
+    scaled = vectors[:, ::-1] / np.sqrt(values[::-1] + epsilon)  # (4·C, 4·C), one filter a column
+    kernel = np.concatenate([scaled, -scaled], axis=1).reshape(height, width, channels, filters)
+    stem.set_weights([kernel.astype(np.float32)])
 
 
 def make_vgg16_transfer(input_shape, num_classes, weights="imagenet", trainable_layers=4,

@@ -10,12 +10,16 @@ from keras import layers
 from cifar_core.config.hparams import AUGMENTATIONS
 from cifar_core.data.parsed_cache import take_rows
 
+CROP_PIXELS = 2
+
 
 def make_augmenter(augment, seed=None):
     """Keras preprocessing layers for the notebooks' ImageDataGenerator options; None if empty.
 
     flip: horizontal flips; shift: up to 10 % of width and height; rotation: up to ±15°;
     zoom: up to ±10 %. Edges are filled with the nearest pixel, as ImageDataGenerator did.
+    crop: a move of up to CROP_PIXELS whole pixels, the edge mirrored (a crop of the image padded
+    by reflection, as the CIFAR-10 speed records translate).
     """
     unknown = set(augment or ()) - set(AUGMENTATIONS)
     assert not unknown, unknown
@@ -28,6 +32,10 @@ def make_augmenter(augment, seed=None):
         steps.append(layers.RandomRotation(15 / 360, fill_mode="nearest", seed=seed, name="rotation"))
     if "zoom" in augment:
         steps.append(layers.RandomZoom(0.1, fill_mode="nearest", seed=seed, name="zoom"))
+    if "crop" in augment:
+        # A factor of the size: its images' side is not known here, so 2 of CIFAR's 32 pixels.
+        steps.append(layers.RandomTranslation(CROP_PIXELS / 32, CROP_PIXELS / 32, fill_mode="reflect",
+                                              interpolation="nearest", seed=seed, name="crop"))
     return keras.Sequential(steps, name="augment") if steps else None
 
 

@@ -18,7 +18,7 @@ from cifar_core.data.datasets import load_dataset
 from cifar_core.data.splits import channel_stats, split_dataset
 from cifar_core.errors import CoreError, RunError
 from cifar_core.runs import store as run_store
-from cifar_core.worker.models import SparseCrossentropy, build_model
+from cifar_core.worker.models import SparseCrossentropy, build_model, fit_whitening
 from cifar_core.worker.pipeline import make_augmenter, make_pipeline
 from cifar_core.worker.timelapse import recorder
 
@@ -212,6 +212,7 @@ def compiled_model(config, ds, split):
     mean, std = channel_stats(ds.x_train, split.train)
     model = build_model(config["arch"], ds.image_shape, ds.num_classes, config["hparams"],
                         mean=mean, variance=np.square(std))
+    fit_whitening(model, ds.x_train, split.train)
     batch_size = training["batch_size"]
     steps = math.ceil(len(split.train) / batch_size)
     model.compile(optimizer=make_optimizer(training, steps * training["epochs"]),

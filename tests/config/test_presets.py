@@ -61,7 +61,8 @@ def test_flags_override_a_preset_and_what_neither_names_takes_its_default():
     assert training["augment"] == [] and training["lr_schedule"] == "constant"
     # Another network: the preset's width of fast_cnn is not the plain CNN's.
     assert recipe_settings(get_preset("fast"), arch="seed_cnn")[2] == own_defaults("seed_cnn")
-    assert recipe_settings(get_preset("fast"), dataset=None, arch=None)[:3] == ("cifar10", "fast_cnn", {"width": 0.5})
+    assert recipe_settings(get_preset("fast"), dataset=None, arch=None)[:3] == \
+        ("cifar10", "fast_cnn", {"width": 0.5, "stem": "whiten"})
     with pytest.raises(ParamError, match="Unknown training setting.*colour. Known: epochs"):
         recipe_settings(get_preset("fast"), colour="blue")
 

@@ -47,9 +47,10 @@ def test_fast_cnn_trains_and_tta_evaluates_with_the_mirror_image(tmp_path):
     from cifar_core.server.jobs import JobManager
     from cifar_core.worker.evaluation import load_run_model, predict_batched, predict_with_flip
     manager = JobManager(tmp_path)
-    run_id = manager.submit("digits", "fast_cnn", {"width": 0.25}, epochs=2, batch_size=64, learning_rate=3e-3,
-                            lr_schedule="one_cycle", label_smoothing=0.1, weight_decay=5e-4, tta=True,
-                            augment=["flip"], seed=2)
+    # The fast preset's whitening first layer and crops, on one-channel images the network upsizes.
+    run_id = manager.submit("digits", "fast_cnn", {"width": 0.25, "stem": "whiten"}, epochs=2, batch_size=64,
+                            learning_rate=3e-3, lr_schedule="one_cycle", label_smoothing=0.1, weight_decay=5e-4,
+                            tta=True, augment=["flip", "crop"], seed=2)
     status = manager.wait(run_id, timeout=300)
     assert status["status"] == "completed", status
     assert status["dtype_policy"] in ("float32", "mixed_bfloat16")  # bfloat16 where the CPU has it
@@ -59,6 +60,8 @@ def test_fast_cnn_trains_and_tta_evaluates_with_the_mirror_image(tmp_path):
     from cifar_core.data.datasets import load_dataset
     images = load_dataset("digits").x_test[:8]
     model = load_run_model(manager.store, run_id)
+    kernel = np.asarray(model.get_layer("stem_whiten").kernel)  # (2, 2, 1, 8): set from the data, saved, loaded
+    assert kernel.shape == (2, 2, 1, 8) and np.allclose(kernel[..., 4:], -kernel[..., :4])
     both = predict_with_flip(model, images)
     mirrored = predict_batched(model, np.ascontiguousarray(images[:, :, ::-1]))
     np.testing.assert_allclose(both, (predict_batched(model, images) + mirrored) / 2, atol=1e-5)

@@ -157,8 +157,9 @@ def test_the_exported_script_trains_alone_to_the_products_accuracy(cifar_sample,
     from cifar_core.server.jobs import JobManager
     monkeypatch.setenv("CIFAR10_PATH", str(cifar_sample))
     manager = JobManager(tmp_path / "runs")
-    run_id = manager.submit("cifar10", "fast_cnn", {"width": 0.5}, epochs=3, train_size=1500, learning_rate=4e-3,
-                            augment="flip", label_smoothing=0.1, tta=True)
+    # The fast preset's network and augmentation: the whitening first layer is set from the data.
+    run_id = manager.submit("cifar10", "fast_cnn", {"width": 0.5, "stem": "whiten"}, epochs=3, train_size=1500,
+                            learning_rate=4e-3, augment="flip,crop", label_smoothing=0.1, tta=True)
     assert manager.wait(run_id, timeout=300)["status"] == "completed"
     product = inspection.evaluate(manager.store, run_id)["accuracy"]
     script = tmp_path / "alone" / "reproduce.py"
@@ -179,6 +180,7 @@ def test_the_exported_script_trains_alone_to_the_products_accuracy(cifar_sample,
     result = last_json(out.stdout)
     print(f"script {result['test_accuracy']:.4f} vs product {product:.4f}: {result}")
     assert result["epochs"] == 3 and result["n_train"] == 1500 and result["n_test"] == 932
-    # Only the batches' order differs, so the two land within a short run's noise: 0.30 to 0.41 for
-    # the product over seven runs of this recipe on this machine, 0.32 for the script every time.
+    # Only the batches' order differs, so the two land within a short run's noise: 0.38 for the product
+    # and 0.32 for the script (one run each); without the whitening stem and crops, 0.30 to 0.41 for
+    # the product over seven runs, 0.32 for the script every time.
     assert abs(result["test_accuracy"] - product) <= 0.12, (result, product)

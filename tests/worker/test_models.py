@@ -1,11 +1,13 @@
+import keras
 import numpy as np
 import pytest
 
 from cifar_core.config.architectures import ARCHITECTURES, check_hparams
 from cifar_core.data.images import tile_channels
+from cifar_core.data.splits import channel_stats
 from cifar_core.errors import DataError, ParamError
 from cifar_core.worker.inspection import feature_layers, feature_maps
-from cifar_core.worker.models import build_model, layer_table
+from cifar_core.worker.models import WHITENING_LAYER, build_model, fit_whitening, layer_table
 
 NO_DOWNLOAD = {"vgg16_transfer": {"weights": "none"}}
 
@@ -27,6 +29,28 @@ def test_every_architecture_builds_trains_and_shows_feature_maps(arch, shape):
     assert [m["name"] for m in maps] == feature_layers(model) and len(maps) >= 4
     for m in maps:
         assert m["values"].shape == m["shape"] and tile_channels(m["values"]).dtype == np.uint8
+
+
+def test_a_whitening_stem_decorrelates_the_patches_it_sees():
+    rng = np.random.default_rng(0)
+    # Smooth images: neighbouring pixels and channels correlate strongly, as in photographs.
+    noise = rng.normal(size=(64, 33, 33, 1))
+    images = (noise[:, 1:, 1:] + noise[:, :-1, 1:] + noise[:, 1:, :-1] + rng.normal(0, 0.3, (64, 32, 32, 3)))
+    images = np.clip(128 + 40 * images, 0, 255).astype(np.uint8)
+    mean, std = channel_stats(images)
+    model = build_model("fast_cnn", (32, 32, 3), 10, {"stem": "whiten"}, mean=mean, variance=np.square(std))
+    stem = model.get_layer(WHITENING_LAYER)
+    assert not stem.trainable and stem.kernel.shape == (2, 2, 3, 24)
+    fit_whitening(model, images, np.arange(len(images)))
+    kernel = np.asarray(stem.kernel)
+    assert np.allclose(kernel[..., 12:], -kernel[..., :12])  # each filter and its negative
+    responses = np.asarray(keras.Model(model.inputs, stem.output)(images.astype(np.float32)))
+    responses = responses[..., :12].reshape(-1, 12)  # one row a 2×2 patch: (N·31·31, 12)
+    covariance = responses.T @ responses / len(responses)
+    # Whitened: unit variance in every direction but the faintest (divided by √(λ + ε), not √λ),
+    # and no correlation between any two.
+    assert np.allclose(np.diag(covariance)[:8], 1, atol=0.02)
+    assert np.abs(covariance - np.diag(np.diag(covariance))).max() < 0.02
 
 
 def test_layer_names_are_readable():
