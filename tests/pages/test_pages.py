@@ -176,6 +176,9 @@ def test_preset_fills_the_form(tmp_path, monkeypatch):
     at.selectbox(key="train_preset").set_value("fast").run()
     assert at.selectbox(key="train_arch").value == "fast_cnn" and at.toggle(key="train_tta").value
     assert at.number_input(key="train_fast_cnn_width").value == 0.5
+    assert at.selectbox(key="train_fast_cnn_stem").value == "whiten"
+    assert at.multiselect(key="train_augment").value == ["flip", "crop"]
+    assert at.number_input(key="train_val_split").value == 0.1
 
 
 def test_a_class_preset_is_fitted_to_its_time_budget(tmp_path, monkeypatch, cifar_sample):
