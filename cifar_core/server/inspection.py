@@ -90,7 +90,8 @@ def export_model(store, run_id, fmt):
 
 
 def model_info(store, run_id):
-    """{feature_layers, weight_layers, cam_layers, filters (uint8 tiles)} of the run's saved model."""
+    """{feature_layers, weight_layers, cam_layers, filters (uint8 tiles), filters_train (bool)} of the
+    run's saved model."""
     return _call("model_info_task", str(store.root), run_id)
 
 

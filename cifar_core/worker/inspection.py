@@ -56,6 +56,13 @@ def first_conv_layer(model):
     return None
 
 
+def first_conv_trains(model):
+    """Whether the first convolution's filters change in training: not a frozen layer (a whitening
+    stem set from the data, VGG16's frozen ImageNet layers)."""
+    layer = first_conv_layer(model)
+    return bool(layer is not None and layer.trainable and layer.trainable_weights)
+
+
 def first_conv_filters(model):
     """The first convolution's kernels as uint8 tiles (N, kh, kw, 3 or 1), each scaled to 0–255."""
     layer = first_conv_layer(model)

@@ -34,6 +34,7 @@ from cifar_core.worker.inspection import (
     feature_layers,
     feature_maps,
     first_conv_filters,
+    first_conv_trains,
     fresh_model,
     grad_cam,
     predict_image,
@@ -211,10 +212,12 @@ def evaluate_task(runs_dir, run_id, data_env, queue_name=None):
 
 
 def model_info_task(runs_dir, run_id):
-    """What the Feature maps page lists: layers with maps, layers with weights, first-layer filters."""
+    """What the Feature maps page lists: layers with maps, layers with weights, first-layer filters
+    and whether they train."""
     model = _model(runs_dir, run_id)
     return {"feature_layers": feature_layers(model), "weight_layers": weight_layers(model),
-            "cam_layers": cam_layers(model), "filters": first_conv_filters(model)}
+            "cam_layers": cam_layers(model), "filters": first_conv_filters(model),
+            "filters_train": first_conv_trains(model)}
 
 
 def feature_maps_task(runs_dir, run_id, image, layers):

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 from PIL import Image
-from support import evaluated_run, image_captions, open_app, seed_timings, texts, wait_for_estimate
+from support import evaluated_run, image_captions, open_app, seed_timings, texts, train_in_process, wait_for_estimate
 
 pytestmark = pytest.mark.slow  # every page asks the workers: a cluster starts
 
@@ -292,6 +292,19 @@ def test_run_in_the_address_is_checked(trained_run, monkeypatch):
     assert at.selectbox(key="eval_run").value == run_id
 
 
+@pytest.mark.slow
+def test_a_first_layer_that_does_not_train_is_said_to_stay_as_it_is(tmp_path, monkeypatch):
+    from cifar_core.config.run_config import make_config
+    from cifar_core.runs.store import RunStore
+    store = RunStore(tmp_path)
+    run_id = train_in_process(store, make_config("digits", "fast_cnn", {"width": 0.25, "stem": "whiten"},
+                                                 epochs=1, train_size=200))
+    at = open_app(store.root, monkeypatch, "pages/feature_maps.py", query={"run": run_id})
+    assert not at.exception
+    assert "weights (2×2 pixels here)" in texts(at) and "Training shaped them" not in texts(at)
+    assert "first layer does not train, so its filters stay as they are" in texts(at)
+
+
 def png_bytes(mode="RGB", size=(64, 48)):
     buf = io.BytesIO()
     Image.new(mode, size, "red" if mode != "L" else 90).save(buf, format="PNG")
@@ -302,6 +315,7 @@ def test_feature_maps_for_a_test_image_and_an_upload(trained_run, monkeypatch):
     store, run_id = trained_run
     at = open_app(store.root, monkeypatch, "pages/feature_maps.py")
     assert "**block1_conv1** — Conv2D, 8×8×32" in texts(at)
+    assert "weights (3×3 pixels here)" in texts(at) and "Training shaped them" in texts(at)
     assert not [c for c in image_captions(at) if c.startswith("Filter ")]  # computed only when asked
     at.button(key="fm_pattern_show").click().run()
     assert [c for c in image_captions(at) if c.startswith("Filter ")][:2] == ["Filter 0", "Filter 1"]

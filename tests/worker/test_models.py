@@ -6,19 +6,22 @@ from cifar_core.config.architectures import ARCHITECTURES, check_hparams
 from cifar_core.data.images import tile_channels
 from cifar_core.data.splits import channel_stats
 from cifar_core.errors import DataError, ParamError
-from cifar_core.worker.inspection import feature_layers, feature_maps
+from cifar_core.worker.inspection import feature_layers, feature_maps, first_conv_trains
 from cifar_core.worker.models import WHITENING_LAYER, build_model, fit_whitening, layer_table
 
 NO_DOWNLOAD = {"vgg16_transfer": {"weights": "none"}}
+# Every architecture with its defaults, and the fast preset's whitening first layer.
+VARIANTS = [(arch, NO_DOWNLOAD.get(arch)) for arch in ARCHITECTURES] + [("fast_cnn", {"stem": "whiten"})]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("arch", list(ARCHITECTURES))
+@pytest.mark.parametrize("arch, hparams", VARIANTS)
 @pytest.mark.parametrize("shape", [(32, 32, 3), (28, 28, 1), (8, 8, 1)])
-def test_every_architecture_builds_trains_and_shows_feature_maps(arch, shape):
-    model = build_model(arch, shape, 10, NO_DOWNLOAD.get(arch))
+def test_every_architecture_builds_trains_and_shows_feature_maps(arch, hparams, shape):
+    model = build_model(arch, shape, 10, hparams)
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (8, *shape)).astype(np.float32)
+    fit_whitening(model, x.astype(np.uint8), np.arange(len(x)))  # what training does; nothing without the stem
     if shape == (32, 32, 3):  # a training step on one shape: the others differ only in the input stage
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
         history = model.fit(x, rng.integers(0, 10, 8), batch_size=4, epochs=1, verbose=0)
@@ -40,7 +43,8 @@ def test_a_whitening_stem_decorrelates_the_patches_it_sees():
     mean, std = channel_stats(images)
     model = build_model("fast_cnn", (32, 32, 3), 10, {"stem": "whiten"}, mean=mean, variance=np.square(std))
     stem = model.get_layer(WHITENING_LAYER)
-    assert not stem.trainable and stem.kernel.shape == (2, 2, 3, 24)
+    assert not stem.trainable and stem.kernel.shape == (2, 2, 3, 24) and not first_conv_trains(model)
+    assert first_conv_trains(build_model("fast_cnn", (32, 32, 3), 10))  # the 3×3 stem learns
     fit_whitening(model, images, np.arange(len(images)))
     kernel = np.asarray(stem.kernel)
     assert np.allclose(kernel[..., 12:], -kernel[..., :12])  # each filter and its negative
