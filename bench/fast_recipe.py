@@ -131,7 +131,9 @@ def main(argv=None):
     parser.add_argument("--row", action="append", choices=[row[0] for row in ROWS])
     parser.add_argument("--full-size", type=int, metavar="N")
     args = parser.parse_args(argv)
-    if args.full_size:
+    if args.full_size is not None:
+        if args.full_size < 100:
+            parser.error("--full-size needs at least 100 images")
         print(json.dumps(full_size_epoch(args.full_size)))
         return
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -143,6 +145,8 @@ def main(argv=None):
             run_id = manager.submit(FAST["dataset"], FAST["arch"], hparams, preset="fast",
                                     **{**training, "seed": seed})
             status = manager.wait(run_id, timeout=3600)
+            if status["status"] != "completed":
+                sys.exit(f"row {name}, seed {seed}: the run ended {status['status']}: {status.get('reason')}")
             runs.append({"seed": seed, "train_seconds": status.get("train_seconds"),
                          "test_accuracy": round(inspection.evaluate(manager.store, run_id)["accuracy"], 4),
                          "multi_crop_accuracy": round(multi_crop_accuracy(manager.store, run_id), 4)})

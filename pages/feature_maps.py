@@ -268,7 +268,7 @@ def timelapse_ui():
 
 
 st.header(_("Filters forming, epoch by epoch"))
-if info["filters_train"]:
+if info["filters_train"] or not len(info["filters"]):
     st.caption(_("A time-lapse of training: the same test images and the first layer's filters after every "
                  "epoch. Before training the filters are random noise; epoch by epoch they turn into edge and "
                  "colour detectors, and the maps sharpen from noise into shapes."))
@@ -278,8 +278,8 @@ else:
                  "maps of the layers after it sharpen from noise into shapes."))
 st.fragment(timelapse_ui, run_every=fragment_every("fm_timelapse", run["status"] in ("queued", "running")))()
 
-st.header(_("What the first layer learned"))
 filters = info["filters"]
+st.header(_("What the first layer learned") if info["filters_train"] else _("The first layer's filters"))
 if info["filters_train"]:
     st.caption(_("A filter is a small patch of weights (3×3 pixels here) that the first layer slides over the "
                  "image; where the image looks like the patch, its feature map lights up. Training shaped them, "
@@ -287,9 +287,8 @@ if info["filters_train"]:
 elif len(filters):
     st.caption(_("A filter is a small patch of weights ({size}×{size} pixels here) that the first layer slides "
                  "over the image; where the image looks like the patch, its feature map lights up. This "
-                 "network's first layer does not train: its filters were set before training (from the "
-                 "training images' patches, or by another training such as ImageNet's) and stay as they "
-                 "are.").format(size=filters.shape[1]))
+                 "network's first layer does not train: its filters were set before training and stay as "
+                 "they are.").format(size=filters.shape[1]))
 f1, f2 = st.columns([1, 2])
 if len(filters):
     tiles = tile_images(filters, columns=8, pad=1)

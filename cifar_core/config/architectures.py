@@ -60,7 +60,7 @@ ARCHITECTURES = {a.name: a for a in (
                  (WIDTH,
                   HParam("stem", "choice", "conv", N_("The first layer: a 3×3 convolution that learns, or "
                          "a fixed 2×2 one that whitens the image's patches (set from the training images "
-                         "before training; about twice as fast)."), choices=("conv", "whiten"),
+                         "before training; about a quarter faster)."), choices=("conv", "whiten"),
                          label=N_("First layer")))),
     Architecture("vgg16_transfer", N_("VGG16 transfer"), N_("VGG16's convolutional base (ImageNet weights, "
                  "top layers trainable) with a new dense head."),

@@ -79,7 +79,7 @@ PRESETS = {
     "fast": _preset("fast", (lambda t: t(N_("Fast CNN")),
                              lambda t: t(N_("Fast CNN — the speed records' recipe, about a minute")),
                              lambda t: t(N_("The compact batch-norm network at half width with a whitening "
-                                            "first layer, SGD with Nesterov momentum at 0.2 (one-cycle), flips, 2-pixel crops, label "
+                                            "first layer, SGD with Nesterov momentum at a learning rate of 0.2 (one-cycle), flips, 2-pixel crops, label "
                                             "smoothing, test-time flips and nine in ten images to learn from: the "
                                             "most accuracy for a minute."))),
                     "cifar10", "fast_cnn", {"width": 0.5, "stem": "whiten"},

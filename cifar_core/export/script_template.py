@@ -149,7 +149,7 @@ def main():
                   loss=SparseCrossentropy(ds.num_classes, t["label_smoothing"]),
                   metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
     batches = TrainingBatches(ds.x_train, ds.y_train, split.train, t["batch_size"], t["seed"],
-                              make_augmenter(t["augment"], seed=t["seed"]))
+                              make_augmenter(t["augment"], seed=t["seed"], image_size=ds.image_shape[:2]))
     x_val, y_val = ds.x_train[split.val].astype(np.float32), ds.y_train[split.val]  # (N_val, 32, 32, 3), (N_val,)
     best = BestWeights()
     callbacks = [best, keras.callbacks.TerminateOnNaN()]

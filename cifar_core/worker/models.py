@@ -149,14 +149,16 @@ def fit_whitening(model, images, rows, epsilon=5e-4):
     """Set `model`'s frozen whitening stem, if it has one, from the training images `images[rows]`
     (uint8, N × H × W × C): its filters are the eigenvectors of the covariance of the standardised
     images' 2×2 patches, each divided by the square root of its eigenvalue (+ `epsilon`), and their
-    negatives. Uses the first WHITENING_IMAGES rows, 256 at a time."""
+    negatives. Uses WHITENING_IMAGES rows spread evenly over `rows` (an image folder is stored class
+    by class), 256 at a time."""
     if WHITENING_LAYER not in [layer.name for layer in model.layers]:
         return
     stem = model.get_layer(WHITENING_LAYER)
     standardised = keras.Model(model.inputs, stem.input)  # (N, H, W, C), as the stem sees them
     height, width, channels, filters = stem.kernel.shape
     second_moment, count = np.zeros((filters // 2, filters // 2)), 0
-    rows = np.asarray(rows)[:WHITENING_IMAGES]
+    rows = np.asarray(rows)
+    rows = rows[np.linspace(0, len(rows) - 1, min(len(rows), WHITENING_IMAGES)).astype(int)]
     for start in range(0, len(rows), 256):
         x = np.asarray(standardised(take_rows(images, rows[start:start + 256]).astype(np.float32)), np.float64)
         patches = np.lib.stride_tricks.sliding_window_view(x, (height, width), axis=(1, 2))  # (N, H', W', C, h, w)

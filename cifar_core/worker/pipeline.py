@@ -13,8 +13,9 @@ from cifar_core.data.parsed_cache import take_rows
 CROP_PIXELS = 2
 
 
-def make_augmenter(augment, seed=None):
+def make_augmenter(augment, seed=None, image_size=(32, 32)):
     """Keras preprocessing layers for the notebooks' ImageDataGenerator options; None if empty.
+    `image_size`: (height, width) of the images it will get.
 
     flip: horizontal flips; shift: up to 10 % of width and height; rotation: up to ±15°;
     zoom: up to ±10 %. Edges are filled with the nearest pixel, as ImageDataGenerator did.
@@ -33,8 +34,8 @@ def make_augmenter(augment, seed=None):
     if "zoom" in augment:
         steps.append(layers.RandomZoom(0.1, fill_mode="nearest", seed=seed, name="zoom"))
     if "crop" in augment:
-        # A factor of the size: its images' side is not known here, so 2 of CIFAR's 32 pixels.
-        steps.append(layers.RandomTranslation(CROP_PIXELS / 32, CROP_PIXELS / 32, fill_mode="reflect",
+        height, width = image_size  # Keras takes the move as a share of the side
+        steps.append(layers.RandomTranslation(CROP_PIXELS / height, CROP_PIXELS / width, fill_mode="reflect",
                                               interpolation="nearest", seed=seed, name="crop"))
     return keras.Sequential(steps, name="augment") if steps else None
 
@@ -72,7 +73,7 @@ def make_pipeline(images, labels, batch_size, indices=None, shuffle_seed=None, a
 
 def augment_preview(images, augment, copies=4, seed=0):
     """`copies` augmented versions of each uint8 image: uint8 (N, copies, H, W, C)."""
-    augmenter = make_augmenter(augment, seed=seed)
+    augmenter = make_augmenter(augment, seed=seed, image_size=np.shape(images)[1:3])
     batch = np.repeat(np.asarray(images), copies, axis=0).astype(np.float32)
     if augmenter is not None:
         batch = np.asarray(augmenter(batch, training=True))

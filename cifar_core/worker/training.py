@@ -220,7 +220,8 @@ def compiled_model(config, ds, split):
                   metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
     # Both pipelines gather their batches from the dataset's own uint8 array: no copies of a split.
     train_ds = make_pipeline(ds.x_train, ds.y_train, batch_size, split.train, shuffle_seed=training["seed"],
-                             augmenter=make_augmenter(training["augment"], seed=training["seed"]))
+                             augmenter=make_augmenter(training["augment"], seed=training["seed"],
+                                                      image_size=ds.image_shape[:2]))
     val_ds = make_pipeline(ds.x_train, ds.y_train, max(batch_size, 64), split.val)
     return model, train_ds, val_ds
 
