@@ -267,8 +267,10 @@ def timelapse_ui():
         st.caption(_("Still training: epochs appear here as they finish ({count} so far).").format(count=epochs[-1]))
 
 
+filters = info["filters"]
+fixed_filters = len(filters) and not info["filters_train"]  # set before training, never changed
 st.header(_("Filters forming, epoch by epoch"))
-if info["filters_train"] or not len(info["filters"]):
+if not fixed_filters:
     st.caption(_("A time-lapse of training: the same test images and the first layer's filters after every "
                  "epoch. Before training the filters are random noise; epoch by epoch they turn into edge and "
                  "colour detectors, and the maps sharpen from noise into shapes."))
@@ -278,13 +280,12 @@ else:
                  "maps of the layers after it sharpen from noise into shapes."))
 st.fragment(timelapse_ui, run_every=fragment_every("fm_timelapse", run["status"] in ("queued", "running")))()
 
-filters = info["filters"]
-st.header(_("What the first layer learned") if info["filters_train"] else _("The first layer's filters"))
-if info["filters_train"]:
+st.header(_("The first layer's filters") if fixed_filters else _("What the first layer learned"))
+if not fixed_filters:
     st.caption(_("A filter is a small patch of weights (3×3 pixels here) that the first layer slides over the "
                  "image; where the image looks like the patch, its feature map lights up. Training shaped them, "
                  "from random noise, into detectors of edges and colours."))
-elif len(filters):
+else:
     st.caption(_("A filter is a small patch of weights ({size}×{size} pixels here) that the first layer slides "
                  "over the image; where the image looks like the patch, its feature map lights up. This "
                  "network's first layer does not train: its filters were set before training and stay as "
